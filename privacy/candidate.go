@@ -1,0 +1,119 @@
+package privacy
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/pion/ice/v4"
+)
+
+// Positions of the fields of a candidate attribute (RFC 8839 section 5.1)
+// after the "candidate:" prefix, split on single spaces the way pion's
+// parser reads them:
+//
+//	foundation component transport priority address port typ type [raddr A rport P] *(ext-name ext-value)
+const (
+	candFieldAddress = 4
+	candFieldTyp     = 6
+	candFieldType    = 7
+	candFieldRaddr   = 8  // "raddr", when present
+	candFieldRport   = 10 // "rport", when raddr is present
+	candMinFields    = 8
+)
+
+// Values written over a relay candidate's related address: the address of
+// the client behind the relay (its host or server-reflexive address) is
+// exactly what forced relay hides. Browsers emit and accept these values
+// themselves when they hide an address.
+const (
+	hiddenRelatedAddr = "0.0.0.0"
+	hiddenRelatedPort = "0"
+)
+
+// FilterCandidate filters one trickle ICE candidate, as sent in a signaling
+// message: "candidate:..." with or without a leading "a=".
+//
+// Without forceRelay it returns cand unchanged and keep is true.
+//
+// With forceRelay it keeps only relay candidates whose address is an IP
+// literal, and rewrites their raddr/rport to 0.0.0.0 / 0. Every other field
+// (foundation, priority, the relay address, extensions such as generation,
+// ufrag, network-id, network-cost and tcptype) stays as written, except
+// that an IP literal inside an extension is scrubbed as ScrubIPs does. Host
+// (including mDNS ".local"), srflx and prflx candidates are dropped, and so
+// is anything pion's parser (ice.UnmarshalCandidate) rejects or that
+// contains control or non-ASCII characters (a CR/LF could smuggle a second
+// SDP line): when in doubt the candidate does not leave the server. A kept
+// candidate is checked by parsing the output again.
+//
+// The empty string, which signals end-of-candidates, is always kept.
+//
+// Safe for concurrent use.
+func FilterCandidate(cand string, forceRelay bool) (out string, keep bool) {
+	if cand == "" || !forceRelay {
+		return cand, true
+	}
+	for i := 0; i < len(cand); i++ {
+		if c := cand[i]; c < 0x20 || c >= 0x7f {
+			return "", false
+		}
+	}
+
+	prefix := ""
+	body := cand
+	if rest, ok := strings.CutPrefix(body, "a="); ok {
+		// In SDP form the attribute name is mandatory.
+		if !strings.HasPrefix(rest, "candidate:") {
+			return "", false
+		}
+		prefix, body = "a=", rest
+	}
+	if rest, ok := strings.CutPrefix(body, "candidate:"); ok {
+		prefix += "candidate:"
+		body = rest
+	}
+
+	c, err := ice.UnmarshalCandidate(body)
+	if err != nil || c.Type() != ice.CandidateTypeRelay {
+		return "", false
+	}
+
+	fields := strings.Split(body, " ")
+	if len(fields) < candMinFields || fields[candFieldTyp] != "typ" || fields[candFieldType] != "relay" {
+		return "", false
+	}
+	// pion drops an IPv6 zone before parsing; a zone names the sender's
+	// interface and has no business in a relay address.
+	if a, err := netip.ParseAddr(fields[candFieldAddress]); err != nil || a.Zone() != "" {
+		return "", false
+	}
+	ext := candMinFields
+	if len(fields) > candFieldRaddr && fields[candFieldRaddr] == "raddr" {
+		if len(fields) <= candFieldRport+1 || fields[candFieldRport] != "rport" {
+			return "", false
+		}
+		fields[candFieldRaddr+1] = hiddenRelatedAddr
+		fields[candFieldRport+1] = hiddenRelatedPort
+		ext = candFieldRport + 2
+	}
+	for i := ext; i < len(fields); i++ {
+		fields[i] = ScrubIPs(fields[i])
+	}
+	body = strings.Join(fields, " ")
+
+	if !isHiddenRelay(body) {
+		return "", false
+	}
+	return prefix + body, true
+}
+
+// isHiddenRelay re-parses a rewritten candidate: it must still be a relay
+// candidate to pion, with no related address other than 0.0.0.0:0.
+func isHiddenRelay(body string) bool {
+	c, err := ice.UnmarshalCandidate(body)
+	if err != nil || c.Type() != ice.CandidateTypeRelay {
+		return false
+	}
+	r := c.RelatedAddress()
+	return r == nil || ((r.Address == "" || r.Address == hiddenRelatedAddr) && r.Port == 0)
+}
