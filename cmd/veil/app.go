@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/turn"
+)
+
+// HTTP server limits: a slow client cannot hold a connection open by
+// dribbling headers (slowloris), and headers are capped.
+const (
+	readHeaderTimeout = 5 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+// app is a running veil: the signaling server on its HTTP listener and,
+// unless external TURN is configured, the embedded TURN server.
+type app struct {
+	log  *slog.Logger
+	sig  *signaling.Server
+	turn *turn.Server // nil with external TURN or --turn=false
+
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	turnHost string // host put in TURN URLs; "" = the host the client used
+	udpPort  int
+	tcpPort  int
+	tlsPort  int
+
+	errc chan error
+}
+
+// newApp binds every socket and builds the servers; serve starts them.
+func newApp(o options, log *slog.Logger) (a *app, err error) {
+	a = &app{log: log, errc: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			a.closeListeners()
+		}
+	}()
+	a.httpLn, err = net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+
+	var ice signaling.ICEServerFunc
+	switch {
+	case len(o.turnURLs) > 0:
+		urls, secret, ttl := o.turnURLs, o.turnSecret, o.turnTTL
+		ice = func(_ *http.Request, peerID string) []signaling.ICEServer {
+			c := turn.NewCredentials(secret, peerID, ttl, time.Now())
+			return []signaling.ICEServer{{URLs: urls, Username: c.Username, Credential: c.Password}}
+		}
+	case o.turnEnabled:
+		if err := a.startTURN(o); err != nil {
+			return nil, err
+		}
+		ice = a.embeddedICE
+	}
+
+	a.sig, err = signaling.New(signaling.Config{
+		Policy:          o.policy,
+		ICEServers:      ice,
+		AllowedOrigins:  o.allowedOrigins,
+		MaxMessageBytes: o.maxMessageBytes,
+		MaxRoomPeers:    o.maxRoomPeers,
+		MaxPeerRooms:    o.maxPeerRooms,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.turn != nil {
+		registerTURNMetrics(a.sig.MetricsRegistry(), a.turn)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", a.sig.Handler())
+	mux.Handle("GET /metrics", a.sig.MetricsHandler())
+	a.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	// http.Server.Shutdown ignores hijacked WebSocket connections; the
+	// signaling server closes them itself (1001).
+	a.httpSrv.RegisterOnShutdown(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		_ = a.sig.Shutdown(ctx)
+	})
+	return a, nil
+}
+
+// startTURN binds the embedded TURN server's sockets and starts it.
+func (a *app) startTURN(o options) error {
+	listen := o.turnListen
+	if listen == "" {
+		host, _, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		listen = net.JoinHostPort(host, strconv.Itoa(defaultTURNPort))
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--turn-listen: %w", err)
+	}
+	listenIP, _ := netip.ParseAddr(host)
+
+	relayIP := o.turnPublicIP
+	if !relayIP.IsValid() {
+		relayIP, err = defaultRelayIP(listenIP)
+		if err != nil {
+			return err
+		}
+	}
+	a.turnHost = o.turnHost
+	if a.turnHost == "" && listenIP.IsValid() && !listenIP.IsUnspecified() {
+		a.turnHost = listenIP.String()
+	}
+
+	pc, err := net.ListenPacket("udp", listen)
+	if err != nil {
+		return fmt.Errorf("turn udp %s: %w", listen, err)
+	}
+	// TCP on the port UDP got, so port 0 (tests) gives one port for both.
+	a.udpPort = pc.LocalAddr().(*net.UDPAddr).Port
+	tcpLn, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(a.udpPort)))
+	if err != nil {
+		_ = pc.Close()
+		return fmt.Errorf("turn tcp %s: %w", listen, err)
+	}
+	a.tcpPort = a.udpPort
+	listeners := []net.Listener{tcpLn}
+	if o.turnCert != "" {
+		tlsAddr := o.turnTLS
+		if tlsAddr == "" {
+			tlsAddr = net.JoinHostPort(host, strconv.Itoa(defaultTURNSPort))
+		}
+		cert, err := tls.LoadX509KeyPair(o.turnCert, o.turnKey)
+		if err != nil {
+			_ = pc.Close()
+			_ = tcpLn.Close()
+			return fmt.Errorf("--turn-cert/--turn-key: %w", err)
+		}
+		ln, err := net.Listen("tcp", tlsAddr)
+		if err != nil {
+			_ = pc.Close()
+			_ = tcpLn.Close()
+			return fmt.Errorf("turn tls %s: %w", tlsAddr, err)
+		}
+		a.tlsPort = ln.Addr().(*net.TCPAddr).Port
+		listeners = append(listeners, tls.NewListener(ln, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+		}))
+	}
+	a.turn, err = turn.New(turn.Config{
+		PacketConns:           []net.PacketConn{pc},
+		Listeners:             listeners,
+		Secret:                o.turnSecret,
+		CredentialTTL:         o.turnTTL,
+		RelayIP:               relayIP,
+		AllowPeers:            o.turnAllow,
+		DenyPeers:             o.turnDeny,
+		MaxAllocationsPerUser: o.turnMaxUser,
+		MaxAllocations:        o.turnMaxAll,
+		Logger:                a.log,
+	})
+	if err != nil {
+		_ = pc.Close()
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+		return err
+	}
+	return nil
+}
+
+// defaultRelayIP picks the relay address when --turn-public-ip is unset:
+// the TURN listen IP when it is specific, else this host's first global
+// unicast interface address, else loopback.
+func defaultRelayIP(listenIP netip.Addr) (netip.Addr, error) {
+	if listenIP.IsValid() && !listenIP.IsUnspecified() {
+		return listenIP.Unmap(), nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("find a relay address (set --turn-public-ip): %w", err)
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			ip := p.Addr().Unmap()
+			if ip.Is4() && ip.IsGlobalUnicast() && !ip.IsLoopback() {
+				return ip, nil
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1"), nil
+}
+
+// embeddedICE hands a peer credentials for the embedded TURN server, at the
+// host it reached veil on unless a TURN host is fixed.
+func (a *app) embeddedICE(r *http.Request, peerID string) []signaling.ICEServer {
+	host := a.turnHost
+	if host == "" {
+		host = r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+	}
+	c := a.turn.Credentials(peerID)
+	return []signaling.ICEServer{{
+		URLs:       turn.ICEURLs(host, a.udpPort, a.tcpPort, a.tlsPort),
+		Username:   c.Username,
+		Credential: c.Password,
+	}}
+}
+
+func registerTURNMetrics(reg *prometheus.Registry, t *turn.Server) {
+	gauge := func(name, help string, f func(turn.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(t.Stats()) })
+	}
+	counter := func(name, help string, f func(turn.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(t.Stats()) })
+	}
+	reg.MustRegister(
+		gauge("veil_turn_allocations", "Live TURN relay allocations.", func(s turn.Stats) float64 { return float64(s.AllocationsActive) }),
+		counter("veil_turn_allocations_total", "TURN allocations created.", func(s turn.Stats) float64 { return float64(s.AllocationsTotal) }),
+		counter("veil_turn_allocations_refused_total", "TURN allocations refused by a quota.", func(s turn.Stats) float64 { return float64(s.AllocationsRefused) }),
+		counter("veil_turn_auth_failures_total", "TURN requests with bad or expired credentials.", func(s turn.Stats) float64 { return float64(s.AuthFailures) }),
+		counter("veil_turn_permissions_denied_total", "TURN permissions refused by the peer-address policy.", func(s turn.Stats) float64 { return float64(s.PermissionsDenied) }),
+		counter("veil_turn_relay_dropped_total", "Relayed datagrams dropped toward non-allocation ports of the relay address.", func(s turn.Stats) float64 { return float64(s.RelayDropped) }),
+	)
+}
+
+// serve starts serving; errors arrive on errc.
+func (a *app) serve() {
+	go func() {
+		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- err
+		}
+	}()
+}
+
+// URL is the signaling server's base URL.
+func (a *app) URL() string { return "http://" + a.httpLn.Addr().String() }
+
+func (a *app) turnSummary() string {
+	if a.turn == nil {
+		return "external or off"
+	}
+	return fmt.Sprintf("embedded, udp+tcp port %d", a.udpPort)
+}
+
+// Shutdown stops accepting, closes every WebSocket with 1001 and stops
+// the TURN server.
+func (a *app) Shutdown(ctx context.Context) error {
+	err := a.httpSrv.Shutdown(ctx)
+	err = errors.Join(err, a.sig.Shutdown(ctx))
+	if a.turn != nil {
+		err = errors.Join(err, a.turn.Close())
+	}
+	return err
+}
+
+func (a *app) closeListeners() {
+	if a.httpLn != nil {
+		_ = a.httpLn.Close()
+	}
+	if a.turn != nil {
+		_ = a.turn.Close()
+	}
+}

@@ -1,0 +1,67 @@
+// Command veil runs the veil signaling server with its embedded TURN
+// server: flags and VEIL_* environment variables become a configuration,
+// the servers start, and SIGINT/SIGTERM shut them down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// shutdownTimeout bounds a graceful shutdown: clients get 1001 and the
+// process exits within it.
+const shutdownTimeout = 5 * time.Second
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "privacy-notice":
+			os.Exit(runNotice(os.Args[2:]))
+		}
+	}
+	opts, err := parseOptions(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "veil:", err)
+		os.Exit(2)
+	}
+	log := newLogger(opts.logLevel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := newApp(opts, log)
+	if err != nil {
+		log.Error("veil could not start", "err", err)
+		os.Exit(1)
+	}
+	a.serve()
+	log.Info("veil is running", "signaling", a.URL(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
+
+	select {
+	case <-ctx.Done():
+	case err := <-a.errc:
+		log.Error("server failed", "err", err)
+	}
+	stop()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

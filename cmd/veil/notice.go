@@ -1,0 +1,23 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+// runNotice prints the privacy notice for the configuration the same flags
+// would run (veil privacy-notice --relay=off ...).
+func runNotice(args []string) int {
+	o, err := parseOptions(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "veil privacy-notice:", err)
+		return 2
+	}
+	fmt.Print(noticeMarkdown(o))
+	return 0
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/veilrtc/veil/privacy"
+	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/turn"
+)
+
+// Defaults of the command line. The library's own defaults live in the
+// signaling and turn packages.
+const (
+	defaultListen    = "127.0.0.1:8080"
+	defaultTURNPort  = 3478
+	defaultTURNSPort = 5349
+)
+
+// options is everything the command line and environment configure.
+type options struct {
+	listen         string
+	logLevel       slog.Level
+	policy         privacy.Policy
+	allowedOrigins []string
+	demo           bool
+
+	maxMessageBytes int
+	maxRoomPeers    int
+	maxPeerRooms    int
+
+	turnEnabled  bool
+	turnListen   string
+	turnTLS      string
+	turnCert     string
+	turnKey      string
+	turnPublicIP netip.Addr
+	turnHost     string
+	turnSecret   []byte
+	turnTTL      time.Duration
+	turnURLs     []string
+	turnAllow    []netip.Prefix
+	turnDeny     []netip.Prefix
+	turnMaxUser  int
+	turnMaxAll   int
+}
+
+// listFlag is a repeatable flag; from the environment it is comma separated.
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l.v = append(*l.v, part)
+		}
+	}
+	return nil
+}
+
+const usageHead = `veil: a privacy-first WebRTC signaling server with an embedded TURN server.
+
+Usage:
+  veil [flags]                 run the server (defaults: http://127.0.0.1:8080, TURN on 127.0.0.1:3478)
+  veil privacy-notice [flags]  print the privacy notice for this configuration (Markdown)
+
+Every flag can also be set in the environment: --turn-public-ip becomes
+VEIL_TURN_PUBLIC_IP. Repeatable flags take a comma-separated list there.
+A flag on the command line wins over the environment.
+
+Flags:
+`
+
+// parseOptions reads args and the environment (through getenv).
+func parseOptions(args []string, getenv func(string) string) (options, error) {
+	var (
+		o                                options
+		relay, sysinfo, sealed, logLevel string
+		turnPublicIP, turnSecret         string
+		turnAllow, turnDeny              []string
+	)
+	fs := flag.NewFlagSet("veil", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.listen, "listen", defaultListen, "`address` to serve signaling (HTTP/WebSocket) on; use :8080 to accept other hosts")
+	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error (no identities are logged at info and above)")
+	fs.StringVar(&relay, "relay", "force", "relay `policy`: force (only TURN relay candidates cross veil), optional (per client, ?relay=1) or off")
+	fs.StringVar(&sysinfo, "sysinfo", "strip", "system information in signals: strip or pass")
+	fs.StringVar(&sealed, "sealed", "deny", "end-to-end encrypted signals veil cannot filter, while relay is forced: deny or allow")
+	fs.Var(listFlag{&o.allowedOrigins}, "allowed-origins", "browser `origin` allowed besides veil's own (repeatable; * for any)")
+	fs.BoolVar(&o.demo, "demo", true, "serve the demo page at /")
+	fs.IntVar(&o.maxMessageBytes, "max-message-bytes", signaling.DefaultMaxMessageBytes, "largest client message in `bytes`")
+	fs.IntVar(&o.maxRoomPeers, "max-room-peers", signaling.DefaultMaxRoomPeers, "peers per room")
+	fs.IntVar(&o.maxPeerRooms, "max-peer-rooms", signaling.DefaultMaxPeerRooms, "rooms per peer")
+
+	fs.BoolVar(&o.turnEnabled, "turn", true, "run the embedded TURN server (off when --turn-url is given)")
+	fs.StringVar(&o.turnListen, "turn-listen", "", "`address` for embedded TURN over UDP and TCP (default: --listen's host, port 3478)")
+	fs.StringVar(&o.turnTLS, "turn-tls-listen", "", "`address` for TURN over TLS (default: --turn-listen's host, port 5349, when --turn-cert is set)")
+	fs.StringVar(&o.turnCert, "turn-cert", "", "TLS certificate `file` for TURN over TLS")
+	fs.StringVar(&o.turnKey, "turn-key", "", "TLS key `file` for TURN over TLS")
+	fs.StringVar(&turnPublicIP, "turn-public-ip", "", "relay `IP` peers send media to (default: --turn-listen's IP, or this host's first public interface address)")
+	fs.StringVar(&o.turnHost, "turn-host", "", "`host` name put in TURN URLs (default: --turn-listen's IP, else the host the client reached veil on)")
+	fs.StringVar(&turnSecret, "turn-secret", "", "TURN REST shared `secret`, as coturn's static-auth-secret (default: random per process). Required with --turn-url")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", turn.DefaultCredentialTTL, "lifetime of TURN credentials (checked on Allocate only)")
+	fs.Var(listFlag{&o.turnURLs}, "turn-url", "external TURN `URL` (e.g. turn:turn.example:3478?transport=udp) instead of the embedded server (repeatable)")
+	fs.Var(listFlag{&turnAllow}, "turn-allow-peer", "`CIDR` the embedded TURN may relay to although it is private/special-purpose (repeatable)")
+	fs.Var(listFlag{&turnDeny}, "turn-deny-peer", "`CIDR` the embedded TURN must never relay to (repeatable; wins over allow)")
+	fs.IntVar(&o.turnMaxUser, "turn-max-allocations-per-peer", turn.DefaultMaxAllocationsPerUser, "live TURN allocations per peer")
+	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
+
+	fs.Usage = func() {
+		w := os.Stdout
+		fmt.Fprint(w, usageHead)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	// The environment fills what the command line did not set.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %v", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return o, envErr
+	}
+
+	var err error
+	if err = o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return o, fmt.Errorf("--log-level: %v", err)
+	}
+	o.policy = privacy.DefaultPolicy()
+	if o.policy.Relay, err = privacy.ParseRelayPolicy(relay); err != nil {
+		return o, fmt.Errorf("--relay: %v", err)
+	}
+	if o.policy.Sysinfo, err = privacy.ParseSysinfoPolicy(sysinfo); err != nil {
+		return o, fmt.Errorf("--sysinfo: %v", err)
+	}
+	if o.policy.Sealed, err = privacy.ParseSealedPolicy(sealed); err != nil {
+		return o, fmt.Errorf("--sealed: %v", err)
+	}
+	if turnPublicIP != "" {
+		if o.turnPublicIP, err = netip.ParseAddr(turnPublicIP); err != nil {
+			return o, fmt.Errorf("--turn-public-ip: %v", err)
+		}
+	}
+	if turnSecret != "" {
+		// Used as text, exactly as coturn uses static-auth-secret, so both
+		// sign the same credentials.
+		o.turnSecret = []byte(turnSecret)
+	}
+	if o.turnAllow, err = parsePrefixes(turnAllow); err != nil {
+		return o, fmt.Errorf("--turn-allow-peer: %v", err)
+	}
+	if o.turnDeny, err = parsePrefixes(turnDeny); err != nil {
+		return o, fmt.Errorf("--turn-deny-peer: %v", err)
+	}
+	if len(o.turnURLs) > 0 {
+		if len(o.turnSecret) == 0 {
+			return o, errors.New("--turn-url needs --turn-secret, the secret the external TURN servers share")
+		}
+		o.turnEnabled = false
+	}
+	if (o.turnCert == "") != (o.turnKey == "") {
+		return o, errors.New("--turn-cert and --turn-key go together")
+	}
+	return o, nil
+}
+
+// envName maps a flag name to its environment variable.
+func envName(flagName string) string {
+	return "VEIL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+package signaling
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+// Named defaults for Config. They are part of the documented contract
+// (README configuration table, docs/PROTOCOL.md).
+const (
+	DefaultMaxMessageBytes = 64 << 10 // one client message, in bytes
+	DefaultMaxRoomPeers    = 80       // peers in one room
+	DefaultMaxPeerRooms    = 16       // rooms one peer is in
+	DefaultMaxPeerStreams  = 4        // streams one peer publishes
+	DefaultMaxNameBytes    = 256      // room and stream names
+	DefaultSendQueue       = 64       // frames queued for one slow peer before it is dropped
+
+	// hardMaxFactor times MaxMessageBytes is the frame size at which the
+	// connection is cut instead of answered with too-large: reading a huge
+	// frame only to discard it is how a flooder would burn our CPU.
+	hardMaxFactor = 16
+	// maxRidLen bounds the request id a client may attach.
+	maxRidLen = 64
+)
+
+// ICEServer is one entry of welcome.iceServers, shaped like the browser's
+// RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ICEServerFunc returns the ICE servers (typically TURN with short-lived
+// credentials) for a peer that connected with request r and got id peerID.
+// It must be safe for concurrent use.
+type ICEServerFunc func(r *http.Request, peerID string) []ICEServer
+
+// Config configures a Server. A zero field means its default.
+type Config struct {
+	// Policy is the privacy policy. Default: privacy.DefaultPolicy()
+	// (relay forced, system information stripped, sealed payloads denied).
+	Policy privacy.Policy
+	// ICEServers hands each new peer its ICE servers. Default: none, which
+	// with a forced relay policy means peers cannot connect; cmd/veil wires
+	// the embedded TURN server here.
+	ICEServers ICEServerFunc
+	// AllowedOrigins lists browser origins ("https://app.example") allowed
+	// to open WebSockets besides veil's own origin; "*" allows any.
+	// Default: same origin only. Requests without an Origin header (non-browser
+	// clients) are allowed.
+	AllowedOrigins []string
+	// MaxMessageBytes bounds one client message. Default DefaultMaxMessageBytes.
+	MaxMessageBytes int
+	// MaxRoomPeers bounds the peers in one room. Default DefaultMaxRoomPeers.
+	MaxRoomPeers int
+	// MaxPeerRooms bounds the rooms one peer is in. Default DefaultMaxPeerRooms.
+	MaxPeerRooms int
+	// MaxPeerStreams bounds the streams one peer publishes. Default DefaultMaxPeerStreams.
+	MaxPeerStreams int
+	// MaxNameBytes bounds room and stream names. Default DefaultMaxNameBytes.
+	MaxNameBytes int
+	// SendQueue is how many frames may wait for a slow peer before it is
+	// disconnected. Default DefaultSendQueue.
+	SendQueue int
+	// Directory finds peers by id. Default: an in-memory LocalDirectory.
+	Directory Directory
+	// Logger receives operational logs; it never gets identities at info
+	// level or above. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Policy == (privacy.Policy{}) {
+		c.Policy = privacy.DefaultPolicy()
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&c.MaxRoomPeers, DefaultMaxRoomPeers)
+	def(&c.MaxPeerRooms, DefaultMaxPeerRooms)
+	def(&c.MaxPeerStreams, DefaultMaxPeerStreams)
+	def(&c.MaxNameBytes, DefaultMaxNameBytes)
+	def(&c.SendQueue, DefaultSendQueue)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ICEServers == nil {
+		c.ICEServers = func(*http.Request, string) []ICEServer { return nil }
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errInvalidConfig, err)
+	}
+	for name, v := range map[string]int{
+		"MaxMessageBytes": c.MaxMessageBytes, "MaxRoomPeers": c.MaxRoomPeers,
+		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams,
+		"MaxNameBytes": c.MaxNameBytes, "SendQueue": c.SendQueue,
+	} {
+		if v < 0 {
+			return fmt.Errorf("%w: %s must not be negative", errInvalidConfig, name)
+		}
+	}
+	return nil
+}

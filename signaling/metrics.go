@@ -1,0 +1,76 @@
+package signaling
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are aggregate counters only: no label ever holds an id, a name or
+// an address. Label values come from fixed sets (message types, error
+// codes, limit names), so a client cannot grow the label space.
+type metrics struct {
+	reg         *prometheus.Registry
+	conns       *prometheus.GaugeVec
+	connsTotal  *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+	errs        *prometheus.CounterVec
+	limited     *prometheus.CounterVec
+	dropped     prometheus.Counter
+	relayedMsgs prometheus.Counter
+}
+
+// knownTypes bounds the "type" label of veil_messages_total.
+var knownTypes = map[string]bool{
+	"join": true, "leave": true, "publish": true, "unpublish": true, "play": true,
+	"signal": true, "debug": true, "ping": true,
+}
+
+func newMetrics(h *Hub) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "veil_connections", Help: "Open signaling connections by protocol.",
+		}, []string{"protocol"}),
+		connsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "veil_connections_total", Help: "Signaling connections accepted by protocol.",
+		}, []string{"protocol"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "veil_messages_total", Help: "Client messages received by type.",
+		}, []string{"type"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "veil_errors_total", Help: "Errors sent to clients by code.",
+		}, []string{"code"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "veil_rate_limited_total", Help: "Requests refused by a rate limit or cap, by limit.",
+		}, []string{"limit"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "veil_candidates_dropped_total", Help: "ICE candidates removed by the relay filter.",
+		}),
+		relayedMsgs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "veil_signals_relayed_total", Help: "Signal and debug messages delivered to a peer.",
+		}),
+	}
+	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_rooms", Help: "Rooms with at least one member."},
+			func() float64 { return float64(h.Rooms()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_streams", Help: "Streams published or awaited."},
+			func() float64 { return float64(h.Streams()) }),
+	)
+	return m
+}
+
+func (m *metrics) message(typ string) {
+	if !knownTypes[typ] {
+		typ = "other"
+	}
+	m.messages.WithLabelValues(typ).Inc()
+}
+
+func (m *metrics) errors(c Code)            { m.errs.WithLabelValues(string(c)).Inc() }
+func (m *metrics) rateLimited(limit string) { m.limited.WithLabelValues(limit).Inc() }
+func (m *metrics) candidatesDropped(n int)  { m.dropped.Add(float64(n)) }
+func (m *metrics) relayed()                 { m.relayedMsgs.Inc() }
+func (m *metrics) connOpened(proto string) {
+	m.conns.WithLabelValues(proto).Inc()
+	m.connsTotal.WithLabelValues(proto).Inc()
+}
+func (m *metrics) connClosed(proto string) { m.conns.WithLabelValues(proto).Dec() }

@@ -1,0 +1,430 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+// nativeNS is the hub namespace of the native protocol.
+const nativeNS = "v1"
+
+// ProtocolVersion is the native protocol's version, sent in welcome.
+const ProtocolVersion = 1
+
+// Abuse: a connection that earns more than maxStrikes errors within
+// strikeWindow is closed with 1008. Well-behaved clients never get near it.
+const (
+	maxStrikes   = 32
+	strikeWindow = 10 * time.Second
+)
+
+// nativeIn is every field a native client message may carry. Unknown
+// fields are dropped by construction: forwarded messages are rebuilt from
+// these.
+type nativeIn struct {
+	Type   string          `json:"type"`
+	Rid    string          `json:"rid"`
+	Room   string          `json:"room"`
+	Stream string          `json:"stream"`
+	Token  string          `json:"token"`
+	To     string          `json:"to"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// signalData is the payload of a signal: exactly one field is set.
+type signalData struct {
+	SDP        *sessionDesc    `json:"sdp,omitempty"`
+	Candidate  json.RawMessage `json:"candidate,omitempty"`
+	Candidates []iceCandidate  `json:"candidates,omitempty"`
+	Sealed     *string         `json:"sealed,omitempty"`
+}
+
+type sessionDesc struct {
+	Type string `json:"type"`
+	SDP  string `json:"sdp"`
+}
+
+type iceCandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Outgoing messages, one struct per shape so the wire format is exact.
+type (
+	outWelcome struct {
+		Type               string         `json:"type"`
+		Version            int            `json:"version"`
+		ID                 string         `json:"id"`
+		ICEServers         []ICEServer    `json:"iceServers"`
+		ICETransportPolicy string         `json:"iceTransportPolicy"`
+		Policy             privacy.Policy `json:"policy"`
+	}
+	outPeer struct {
+		ID     string `json:"id"`
+		Stream string `json:"stream,omitempty"`
+	}
+	outJoined struct {
+		Type  string    `json:"type"`
+		Room  string    `json:"room"`
+		Peers []outPeer `json:"peers"`
+		Rid   string    `json:"rid,omitempty"`
+	}
+	outPeerJoined struct {
+		Type string  `json:"type"`
+		Room string  `json:"room"`
+		Peer outPeer `json:"peer"`
+	}
+	outRoomPeer struct {
+		Type   string `json:"type"`
+		Room   string `json:"room,omitempty"`
+		Peer   string `json:"peer,omitempty"`
+		Stream string `json:"stream,omitempty"`
+		Rid    string `json:"rid,omitempty"`
+	}
+	outSignal struct {
+		Type string          `json:"type"`
+		From string          `json:"from"`
+		Data json.RawMessage `json:"data"`
+	}
+	outError struct {
+		Type    string `json:"type"`
+		Code    Code   `json:"code"`
+		Message string `json:"message"`
+		Ref     string `json:"ref,omitempty"`
+		Rid     string `json:"rid,omitempty"`
+	}
+)
+
+// nativeSession speaks protocol v1 on one connection. The hub calls Notify
+// from any goroutine; handle runs on the connection's reader.
+type nativeSession struct {
+	srv      *Server
+	c        *conn
+	peer     *Peer
+	filter   bool // this sender's signals are relay-filtered
+	strip    bool
+	sealedOK bool
+	strikes  int
+	strikeAt time.Time
+}
+
+func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
+	asked := r.URL.Query().Get("relay") == "1"
+	s := &nativeSession{
+		srv:      srv,
+		c:        c,
+		filter:   srv.cfg.Policy.ForcesRelay(asked),
+		strip:    srv.cfg.Policy.StripsSysinfo(),
+		sealedOK: srv.cfg.Policy.AllowsSealed(asked),
+	}
+	s.peer = NewPeer(nativeNS, s)
+	return s
+}
+
+func (s *nativeSession) welcome(r *http.Request) {
+	policy := "all"
+	if s.filter {
+		policy = "relay"
+	}
+	ice := s.srv.cfg.ICEServers(r, s.peer.id)
+	if ice == nil {
+		ice = []ICEServer{}
+	}
+	s.write(outWelcome{
+		Type: "welcome", Version: ProtocolVersion, ID: s.peer.id,
+		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.cfg.Policy,
+	})
+}
+
+// write encodes v and queues it. Encoding our own structs cannot fail.
+func (s *nativeSession) write(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.srv.log.Error("encode native message", "err", err)
+		return
+	}
+	s.c.send(b)
+}
+
+// Notify implements Client.
+func (s *nativeSession) Notify(ev Event) {
+	switch e := ev.(type) {
+	case Frame:
+		s.c.send(e)
+	case EvJoined:
+		peers := make([]outPeer, len(e.Peers))
+		for i, m := range e.Peers {
+			peers[i] = outPeer{ID: m.ID, Stream: m.Stream}
+		}
+		s.write(outJoined{Type: "joined", Room: e.Room, Peers: peers, Rid: e.Rid})
+	case EvLeft:
+		s.write(outRoomPeer{Type: "left", Room: e.Room, Rid: e.Rid})
+	case EvPeerJoined:
+		s.write(outPeerJoined{Type: "peer-joined", Room: e.Room, Peer: outPeer{ID: e.Peer.ID, Stream: e.Peer.Stream}})
+	case EvPeerLeft:
+		s.write(outRoomPeer{Type: "peer-left", Room: e.Room, Peer: e.Peer})
+	case EvPublished:
+		s.write(outRoomPeer{Type: "published", Stream: e.Stream, Rid: e.Rid})
+	case EvUnpublished:
+		s.write(outRoomPeer{Type: "unpublished", Stream: e.Stream, Rid: e.Rid})
+	case EvStreamAdded:
+		s.write(outRoomPeer{Type: "stream-added", Room: e.Room, Peer: e.Peer, Stream: e.Stream})
+	case EvPlaying:
+		s.write(outRoomPeer{Type: "playing", Stream: e.Stream, Peer: e.Peer, Rid: e.Rid})
+	case EvWaiting:
+		s.write(outRoomPeer{Type: "waiting", Stream: e.Stream, Rid: e.Rid})
+	case EvViewer:
+		s.write(outRoomPeer{Type: "viewer", Peer: e.Peer, Stream: e.Stream})
+	case EvStreamEnded:
+		s.write(outRoomPeer{Type: "stream-ended", Stream: e.Stream})
+	}
+}
+
+// fail answers the client with an error and counts a strike; too many
+// strikes in a short time close the connection with 1008.
+func (s *nativeSession) fail(err error, ref, rid string) {
+	code, msg := toWire(err)
+	s.srv.metrics.errors(code)
+	s.write(outError{Type: "error", Code: code, Message: msg, Ref: ref, Rid: rid})
+	now := time.Now()
+	if now.Sub(s.strikeAt) > strikeWindow {
+		s.strikes, s.strikeAt = 0, now
+	}
+	s.strikes++
+	if s.strikes > maxStrikes {
+		s.c.close(closePolicy, "too many bad messages")
+	}
+}
+
+// refuse answers frames the connection layer rejected.
+func (s *nativeSession) refuse(err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.fail(newError(CodeTooLarge, "message exceeds %d bytes", s.srv.cfg.MaxMessageBytes), "", "")
+	default:
+		s.fail(newError(CodeBadMessage, "only JSON text frames are accepted"), "", "")
+	}
+}
+
+// handle decodes one client message and acts on it.
+func (s *nativeSession) handle(b []byte) {
+	if !utf8.Valid(b) {
+		s.fail(newError(CodeBadJSON, "message is not valid UTF-8"), "", "")
+		return
+	}
+	var m nativeIn
+	if err := json.Unmarshal(b, &m); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			rid := m.Rid
+			if len(rid) > maxRidLen {
+				rid = ""
+			}
+			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field), m.Type, rid)
+			return
+		}
+		s.fail(newError(CodeBadJSON, "message is not a JSON object"), "", "")
+		return
+	}
+	if len(m.Rid) > maxRidLen {
+		s.fail(newError(CodeBadMessage, "rid is longer than %d characters", maxRidLen), m.Type, "")
+		return
+	}
+	s.srv.metrics.message(m.Type)
+	if err := s.dispatch(&m); err != nil {
+		s.fail(err, m.Type, m.Rid)
+	}
+}
+
+func (s *nativeSession) dispatch(m *nativeIn) error {
+	h := s.srv.hub
+	switch m.Type {
+	case "join":
+		if err := s.srv.checkName(m.Room); err != nil {
+			return err
+		}
+		return h.Join(s.peer, m.Room, m.Rid)
+	case "leave":
+		if err := s.srv.checkName(m.Room); err != nil {
+			return err
+		}
+		return h.Leave(s.peer, m.Room, m.Rid)
+	case "publish":
+		if err := s.srv.checkName(m.Stream); err != nil {
+			return err
+		}
+		return h.Publish(s.peer, m.Stream, m.Rid)
+	case "unpublish":
+		if err := s.srv.checkName(m.Stream); err != nil {
+			return err
+		}
+		return h.Unpublish(s.peer, m.Stream, m.Rid)
+	case "play":
+		if err := s.srv.checkName(m.Stream); err != nil {
+			return err
+		}
+		return h.Play(s.peer, m.Stream, m.Rid)
+	case "signal":
+		return s.signal(m)
+	case "debug":
+		return s.debug(m)
+	case "ping":
+		s.write(outRoomPeer{Type: "pong", Rid: m.Rid})
+		return nil
+	case "":
+		return newError(CodeBadMessage, "message has no type")
+	default:
+		return newError(CodeUnknownType, "unknown message type")
+	}
+}
+
+func (s *nativeSession) route(to string) (*Peer, error) {
+	if to == "" {
+		return nil, newError(CodeBadMessage, "missing \"to\"")
+	}
+	return s.srv.hub.Route(s.peer, to)
+}
+
+func (s *nativeSession) signal(m *nativeIn) error {
+	to, err := s.route(m.To)
+	if err != nil {
+		return err
+	}
+	data, forward, err := s.filterSignal(m.Data)
+	if err != nil || !forward {
+		return err
+	}
+	s.deliver(to, "signal", data)
+	return nil
+}
+
+// deliver encodes {"type":typ,"from":me,"data":data} once and queues it
+// for the recipient.
+func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
+	b, err := json.Marshal(outSignal{Type: typ, From: s.peer.id, Data: data})
+	if err != nil {
+		return
+	}
+	s.srv.metrics.relayed()
+	to.Notify(Frame(b))
+}
+
+// filterSignal validates a signal payload and applies the privacy policy.
+// It returns the payload to forward, or forward=false when the filter left
+// nothing worth sending (a trickle message with only non-relay candidates).
+func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward bool, err error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, false, newError(CodeBadMessage, "missing \"data\"")
+	}
+	var d signalData
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, false, newError(CodeBadMessage, "data must be an object with sdp, candidate, candidates or sealed")
+	}
+	n := 0
+	for _, set := range []bool{d.SDP != nil, d.Candidate != nil, d.Candidates != nil, d.Sealed != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, false, newError(CodeBadMessage, "data must hold exactly one of sdp, candidate, candidates, sealed")
+	}
+	switch {
+	case d.SDP != nil:
+		switch d.SDP.Type {
+		case "offer", "answer", "pranswer":
+			clean, st, err := privacy.ScrubSDP(d.SDP.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip})
+			if err != nil {
+				return nil, false, newError(CodeBadMessage, "sdp is not a session description")
+			}
+			s.srv.metrics.candidatesDropped(st.CandidatesDropped)
+			d.SDP.SDP = clean
+		case "rollback":
+			d.SDP.SDP = ""
+		default:
+			return nil, false, newError(CodeBadMessage, "sdp.type must be offer, answer, pranswer or rollback")
+		}
+	case d.Candidate != nil:
+		if bytes.Equal(d.Candidate, []byte("null")) {
+			break // end of candidates
+		}
+		var c iceCandidate
+		if err := json.Unmarshal(d.Candidate, &c); err != nil {
+			return nil, false, newError(CodeBadMessage, "candidate must be an object or null")
+		}
+		keep := s.filterCandidate(&c)
+		if !keep {
+			return nil, false, nil
+		}
+		d.Candidate, _ = json.Marshal(c)
+	case d.Candidates != nil:
+		kept := d.Candidates[:0]
+		for i := range d.Candidates {
+			if s.filterCandidate(&d.Candidates[i]) {
+				kept = append(kept, d.Candidates[i])
+			}
+		}
+		if len(kept) == 0 {
+			return nil, false, nil
+		}
+		d.Candidates = kept
+	case d.Sealed != nil:
+		if !s.sealedOK {
+			return nil, false, ErrSealedDenied
+		}
+		if _, err := base64.RawURLEncoding.DecodeString(*d.Sealed); err != nil || *d.Sealed == "" {
+			return nil, false, newError(CodeBadMessage, "sealed must be unpadded base64url")
+		}
+	}
+	out, err = json.Marshal(d)
+	return out, err == nil, err
+}
+
+// filterCandidate applies the relay filter to one trickle candidate in
+// place; false means drop it.
+func (s *nativeSession) filterCandidate(c *iceCandidate) bool {
+	out, keep := privacy.FilterCandidate(c.Candidate, s.filter)
+	if !keep {
+		s.srv.metrics.candidatesDropped(1)
+		return false
+	}
+	c.Candidate = out
+	return true
+}
+
+func (s *nativeSession) debug(m *nativeIn) error {
+	to, err := s.route(m.To)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := json.Unmarshal(m.Data, &v); err != nil {
+		return newError(CodeBadMessage, "debug data must be a JSON object")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return newError(CodeBadMessage, "debug data must be a JSON object")
+	}
+	var clean any = obj
+	if s.strip {
+		clean = privacy.SanitizeStats(obj)
+		if clean == nil {
+			clean = map[string]any{}
+		}
+	}
+	data, err := json.Marshal(clean)
+	if err != nil {
+		return newError(CodeBadMessage, "debug data cannot be encoded")
+	}
+	s.deliver(to, "debug", data)
+	return nil
+}

@@ -1,0 +1,224 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
+// writes through a shared pool, so an idle connection holds neither.
+const (
+	readBufferSize  = 512
+	writeBufferSize = 4096
+)
+
+var writeBufferPool = &sync.Pool{}
+
+// Server is veil's signaling server: a Hub plus the wire protocols at its
+// edge, served over HTTP. It does not listen by itself; mount Handler in
+// an http.Server. Safe for concurrent use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	hub      *Hub
+	metrics  *metrics
+	upgrader websocket.Upgrader
+	mux      *http.ServeMux
+
+	mu     sync.Mutex // guards the following fields
+	conns  map[*conn]struct{}
+	closed bool
+
+	wg sync.WaitGroup // connection handlers
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		conns: make(map[*conn]struct{}),
+		hub: NewHub(Limits{
+			MaxRoomPeers:   cfg.MaxRoomPeers,
+			MaxPeerRooms:   cfg.MaxPeerRooms,
+			MaxPeerStreams: cfg.MaxPeerStreams,
+		}, cfg.Directory),
+	}
+	s.metrics = newMetrics(s.hub)
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  readBufferSize,
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: writeBufferPool,
+		CheckOrigin:     s.checkOrigin,
+		// Compression stays off: it costs memory per connection and opens
+		// the door to decompression bombs.
+		EnableCompression: false,
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /ws", s.serveNative)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving veil's endpoints: /ws, /healthz
+// and /privacy.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Hub returns the server's hub.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// MetricsHandler serves the server's Prometheus metrics. Mount it where
+// only operators reach it.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// MetricsRegistry is the registry behind MetricsHandler, for embedders that
+// add their own aggregate metrics (cmd/veil adds the TURN server's).
+func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.reg }
+
+// checkOrigin allows same-origin browsers, configured origins and clients
+// that send no Origin (not browsers, so not subject to cross-site
+// WebSocket hijacking).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkName validates a room or stream name.
+func (s *Server) checkName(name string) error {
+	if !validName(name, s.cfg.MaxNameBytes) {
+		return newError(CodeBadMessage, "room and stream names must be 1-%d bytes of printable UTF-8", s.cfg.MaxNameBytes)
+	}
+	return nil
+}
+
+// track registers c so Shutdown can close it; false after Shutdown began.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// upgrade turns r into a tracked WebSocket connection, or answers with an
+// HTTP error and returns nil.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return nil
+	}
+	if !s.checkOrigin(r) {
+		s.metrics.rateLimited("origin")
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return nil
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return nil // the upgrader answered already
+	}
+	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor)
+	if !s.track(c) {
+		c.close(closeGoingAway, "server shutting down")
+		c.startWriter()
+		c.finish()
+		return nil
+	}
+	return c
+}
+
+// serveNative runs one native protocol v1 connection.
+func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
+	c := s.upgrade(w, r)
+	if c == nil {
+		return
+	}
+	defer s.untrack(c)
+	s.metrics.connOpened(nativeNS)
+	defer s.metrics.connClosed(nativeNS)
+
+	sess := newNativeSession(s, c, r)
+	c.startWriter()
+	if err := s.hub.Register(sess.peer); err != nil {
+		// 144 random bits collided: treat as internal and hang up.
+		c.close(closeTryAgainLater, "try again")
+		c.finish()
+		return
+	}
+	sess.welcome(r)
+	c.readLoop(sess.handle, sess.refuse)
+	s.hub.Unregister(sess.peer)
+	c.finish()
+}
+
+// Shutdown closes every connection with 1001 (going away) and waits for
+// their handlers to finish, or for ctx. Idempotent. It does not stop the
+// http.Server the handler is mounted in; call this from its
+// RegisterOnShutdown or after its Shutdown, since http.Server.Shutdown
+// ignores hijacked (WebSocket) connections.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.close(closeGoingAway, "server shutting down")
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("signaling: shutdown: %w", errors.Join(ctx.Err(), ErrClosed))
+	}
+}
