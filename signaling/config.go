@@ -66,6 +66,10 @@ type Config struct {
 	// SendQueue is how many frames may wait for a slow peer before it is
 	// disconnected. Default DefaultSendQueue.
 	SendQueue int
+	// PeerJS configures the PeerJS dialect (see PeerJSConfig).
+	PeerJS PeerJSConfig
+	// VDO configures the VDO.Ninja dialect (see VDOConfig).
+	VDO VDOConfig
 	// Directory finds peers by id. Default: an in-memory LocalDirectory.
 	Directory Directory
 	// Logger receives operational logs; it never gets identities at info

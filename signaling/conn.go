@@ -43,6 +43,7 @@ type conn struct {
 	mu       sync.Mutex // guards closeMsg
 	closeMsg []byte
 	writerWG sync.WaitGroup
+	release  func() // frees the admission slot; set by Server.upgrade
 }
 
 var (

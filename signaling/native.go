@@ -113,6 +113,7 @@ type nativeSession struct {
 	filter   bool // this sender's signals are relay-filtered
 	strip    bool
 	sealedOK bool
+	limiter  *connLimiter
 	strikes  int
 	strikeAt time.Time
 }
@@ -125,6 +126,7 @@ func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
 		filter:   srv.cfg.Policy.ForcesRelay(asked),
 		strip:    srv.cfg.Policy.StripsSysinfo(),
 		sealedOK: srv.cfg.Policy.AllowsSealed(asked),
+		limiter:  srv.newConnLimiter(),
 	}
 	s.peer = NewPeer(nativeNS, s)
 	return s
@@ -240,6 +242,11 @@ func (s *nativeSession) handle(b []byte) {
 		return
 	}
 	s.srv.metrics.message(m.Type)
+	if !s.limiter.allowMessage(len(b)) {
+		s.srv.metrics.rateLimited("messages")
+		s.fail(ErrRateLimited, m.Type, m.Rid)
+		return
+	}
 	if err := s.dispatch(&m); err != nil {
 		s.fail(err, m.Type, m.Rid)
 	}
@@ -249,7 +256,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 	h := s.srv.hub
 	switch m.Type {
 	case "join":
-		if err := s.srv.checkName(m.Room); err != nil {
+		if err := s.checkAction(m.Room, m.Token, ActionJoin); err != nil {
 			return err
 		}
 		return h.Join(s.peer, m.Room, m.Rid)
@@ -259,7 +266,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Leave(s.peer, m.Room, m.Rid)
 	case "publish":
-		if err := s.srv.checkName(m.Stream); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, ActionPublish); err != nil {
 			return err
 		}
 		return h.Publish(s.peer, m.Stream, m.Rid)
@@ -269,7 +276,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Unpublish(s.peer, m.Stream, m.Rid)
 	case "play":
-		if err := s.srv.checkName(m.Stream); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, ActionPlay); err != nil {
 			return err
 		}
 		return h.Play(s.peer, m.Stream, m.Rid)
@@ -285,6 +292,19 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 	default:
 		return newError(CodeUnknownType, "unknown message type")
 	}
+}
+
+// checkAction validates the name, the action budget and the token of a
+// join, publish or play.
+func (s *nativeSession) checkAction(name, token string, a Action) error {
+	if err := s.srv.checkName(name); err != nil {
+		return err
+	}
+	if !s.limiter.allowAction() {
+		s.srv.metrics.rateLimited("actions")
+		return ErrRateLimited
+	}
+	return s.srv.authorize(token, a, name)
 }
 
 func (s *nativeSession) route(to string) (*Peer, error) {

@@ -75,6 +75,8 @@ func New(cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
+	s.mountPeerJS()
+	s.mountVDO()
 	return s, nil
 }
 
@@ -139,6 +141,7 @@ func (s *Server) track(c *conn) bool {
 }
 
 func (s *Server) untrack(c *conn) {
+	c.release()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -160,12 +163,19 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return nil
 	}
+	release, ok := s.admit(w, r)
+	if !ok {
+		return nil
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return nil // the upgrader answered already
 	}
 	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor)
+	c.release = release
 	if !s.track(c) {
+		release()
 		c.close(closeGoingAway, "server shutting down")
 		c.startWriter()
 		c.finish()
