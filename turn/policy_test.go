@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 
@@ -63,6 +64,36 @@ func TestPeerPolicyPermit(t *testing.T) {
 				peer = netip.MustParseAddr(tc.peer)
 			}
 			assert.Equal(t, tc.want, tc.policy.Permit(peer))
+		})
+	}
+}
+
+// TestRelayPermitted covers the per-datagram check of relay sockets, which
+// pion's permission hook normally pre-empts for policy failures.
+func TestRelayPermitted(t *testing.T) {
+	s := &Server{policy: PeerPolicy{
+		Own:  []netip.Addr{netip.MustParseAddr("127.0.0.2")},
+		Deny: []netip.Prefix{netip.MustParsePrefix("198.51.0.0/16")},
+	}}
+	s.relays.Store(uint16(4000), &relayConn{})
+	for _, tc := range []struct {
+		name string
+		addr net.Addr
+		want bool
+	}{
+		{"live relay port", udpAddr("127.0.0.2:4000"), true},
+		{"live relay port mapped", udpAddr("[::ffff:127.0.0.2]:4000"), true},
+		{"other port on relay address", udpAddr("127.0.0.2:4001"), false},
+		{"port zero", udpAddr("127.0.0.2:0"), false},
+		{"loopback at a live port", udpAddr("127.0.0.1:4000"), false},
+		{"private", udpAddr("10.0.0.1:4000"), false},
+		{"public", udpAddr("8.8.8.8:53"), true},
+		{"denied public", udpAddr("198.51.1.1:53"), false},
+		{"not udp", &net.TCPAddr{IP: net.IPv4(8, 8, 8, 8), Port: 53}, false},
+		{"empty ip", &net.UDPAddr{Port: 53}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
 		})
 	}
 }
