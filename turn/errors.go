@@ -23,5 +23,6 @@ var (
 	errRequestedPort    = errors.New("turn: requested port outside the relay port range")
 	errUnexpectedAddr   = errors.New("turn: relay socket has an unexpected address type")
 	errBadUsername      = errors.New("turn: malformed username")
+	errRealm            = errors.New("turn: wrong realm")
 	errCredentialExpiry = errors.New("turn: credential expired")
 )

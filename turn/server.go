@@ -269,7 +269,7 @@ func (s *Server) Close() error {
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 	expires, peerID, err := parseUsername(ra.Username)
 	if err == nil && subtle.ConstantTimeCompare([]byte(ra.Realm), []byte(s.realm)) != 1 {
-		err = errors.New("turn: wrong realm")
+		err = errRealm
 	}
 	if err == nil && ra.Method == stun.MethodAllocate && time.Now().After(expires) {
 		err = errCredentialExpiry
@@ -322,7 +322,7 @@ func (s *Server) quotaErrLocked(userID string) error {
 	return nil
 }
 
-// reserveLocked takes one allocation slot for userID.
+// reserve takes one allocation slot for userID; release returns it.
 func (s *Server) reserve(userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
