@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/pion/ice/v4"
@@ -43,7 +44,8 @@ const (
 // (including mDNS ".local"), srflx and prflx candidates are dropped, and so
 // is anything pion's parser (ice.UnmarshalCandidate) rejects or that
 // contains control or non-ASCII characters (a CR/LF could smuggle a second
-// SDP line): when in doubt the candidate does not leave the server. A kept
+// SDP line) or empty fields (double spaces, an empty foundation): when in
+// doubt the candidate does not leave the server. A kept
 // candidate is checked by parsing the output again.
 //
 // The empty string, which signals end-of-candidates, is always kept.
@@ -73,13 +75,19 @@ func FilterCandidate(cand string, forceRelay bool) (out string, keep bool) {
 		body = rest
 	}
 
-	c, err := ice.UnmarshalCandidate(body)
-	if err != nil || c.Type() != ice.CandidateTypeRelay {
+	// pion strips one more "candidate:" and reads empty fields (double
+	// spaces) as zero values; a browser may read either differently, and the
+	// field positions below assume neither.
+	if strings.HasPrefix(body, "candidate:") {
 		return "", false
 	}
-
 	fields := strings.Split(body, " ")
-	if len(fields) < candMinFields || fields[candFieldTyp] != "typ" || fields[candFieldType] != "relay" {
+	if len(fields) < candMinFields || slices.Contains(fields, "") ||
+		fields[candFieldTyp] != "typ" || fields[candFieldType] != "relay" {
+		return "", false
+	}
+	c, err := ice.UnmarshalCandidate(body)
+	if err != nil || c.Type() != ice.CandidateTypeRelay {
 		return "", false
 	}
 	// pion drops an IPv6 zone before parsing; a zone names the sender's

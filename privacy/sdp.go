@@ -1,0 +1,175 @@
+package privacy
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SDPOptions says which scrubbing ScrubSDP applies.
+type SDPOptions struct {
+	// ForceRelay keeps only relay candidates and hides every address
+	// (Policy.ForcesRelay for the sender).
+	ForceRelay bool
+	// StripSysinfo replaces the o= user name, where Firefox writes its
+	// version (Policy.StripsSysinfo).
+	StripSysinfo bool
+}
+
+// SDPStats counts what ScrubSDP did to a=candidate lines under ForceRelay.
+type SDPStats struct {
+	CandidatesKept, CandidatesDropped int
+}
+
+// hiddenConnAddr is what c=, a=rtcp: and o= carry once scrubbed. Browsers
+// write the same for a description with no default candidate, and always
+// IN IP4 even in an IPv6 session: the line must not hint at the family
+// either.
+const hiddenConnAddr = "IN IP4 0.0.0.0"
+
+// ScrubSDP scrubs a session description (RFC 8866) line by line.
+//
+// Under opt.ForceRelay it:
+//   - drops every a=candidate line that is not a relay candidate (host,
+//     mDNS .local, srflx, prflx, unparseable), see FilterCandidate, and
+//     rewrites raddr/rport of the kept ones to 0.0.0.0 / 0;
+//   - rewrites every c= line to c=IN IP4 0.0.0.0 and the address of every
+//     a=rtcp: line to IN IP4 0.0.0.0 (also when IPv6 was given);
+//   - rewrites the o= unicast address to IN IP4 0.0.0.0;
+//   - drops a=remote-candidates lines, which name the other side's
+//     addresses.
+//
+// Under opt.StripSysinfo the o= user name becomes "-".
+//
+// Every other line stays byte-identical, in order, with its original line
+// ending (CRLF or LF, and a missing final newline stays missing): browsers
+// reject descriptions that differ in ways they do not expect. Attribute
+// and line-type letters are matched case-insensitively so a variant
+// spelling cannot slip past the filter.
+//
+// It returns an error wrapping ErrBadSDP when sdp does not start with "v=",
+// holds a CR that does not end a line or a NUL, has an o= line without its
+// six fields, or (under ForceRelay) has a non-empty line that is not
+// "<letter>=" or an a=rtcp: line with a bad port. The caller then refuses
+// the message: a description that cannot be scrubbed safely is not
+// forwarded. With neither option set, a well-formed sdp is returned as is.
+//
+// Safe for concurrent use.
+func ScrubSDP(sdp string, opt SDPOptions) (string, SDPStats, error) {
+	var st SDPStats
+	if !strings.HasPrefix(sdp, "v=") {
+		return "", st, fmt.Errorf("%w: does not start with v=", ErrBadSDP)
+	}
+	if !opt.ForceRelay && !opt.StripSysinfo {
+		return sdp, st, nil
+	}
+
+	var b strings.Builder
+	b.Grow(len(sdp))
+	for lineNo := 1; sdp != ""; lineNo++ {
+		line, eol, rest := cutLine(sdp)
+		sdp = rest
+		if strings.ContainsAny(line, "\r\x00") {
+			return "", SDPStats{}, fmt.Errorf("%w: line %d: stray CR or NUL", ErrBadSDP, lineNo)
+		}
+		out, keep, err := scrubLine(line, opt, &st)
+		if err != nil {
+			return "", SDPStats{}, fmt.Errorf("%w: line %d: %v", ErrBadSDP, lineNo, err)
+		}
+		if keep {
+			b.WriteString(out)
+			b.WriteString(eol)
+		}
+	}
+	return b.String(), st, nil
+}
+
+// cutLine splits the first line off s: its text, its terminator ("\r\n",
+// "\n" or "" at the end of input) and the rest.
+func cutLine(s string) (line, eol, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, "", ""
+	}
+	line, rest = s[:i], s[i+1:]
+	if strings.HasSuffix(line, "\r") {
+		return line[:len(line)-1], "\r\n", rest
+	}
+	return line, "\n", rest
+}
+
+func scrubLine(line string, opt SDPOptions, st *SDPStats) (out string, keep bool, err error) {
+	if line == "" {
+		return line, true, nil
+	}
+	if len(line) < 2 || line[1] != '=' || !isASCIILetter(line[0]) {
+		if opt.ForceRelay {
+			return "", false, errors.New("not a <type>= line")
+		}
+		return line, true, nil
+	}
+	value := line[2:]
+	switch line[0] | 0x20 { // lower case
+	case 'o':
+		return scrubOrigin(line, opt)
+	case 'c':
+		if opt.ForceRelay {
+			return "c=" + hiddenConnAddr, true, nil
+		}
+	case 'a':
+		if !opt.ForceRelay {
+			return line, true, nil
+		}
+		attr := strings.ToLower(strings.TrimLeft(value, " \t"))
+		switch {
+		case strings.HasPrefix(attr, "candidate"):
+			// Anything that looks like a candidate must pass the filter as
+			// one; FilterCandidate drops variant spellings.
+			if out, ok := FilterCandidate(line, true); ok && out != "" {
+				st.CandidatesKept++
+				return out, true, nil
+			}
+			st.CandidatesDropped++
+			return "", false, nil
+		case strings.HasPrefix(attr, "remote-candidates"):
+			return "", false, nil
+		}
+		name, param, ok := strings.Cut(value, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "rtcp") {
+			return scrubRTCP(param)
+		}
+	}
+	return line, true, nil
+}
+
+func isASCIILetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// scrubOrigin rewrites "o=<username> <sess-id> <sess-version> <nettype>
+// <addrtype> <unicast-address>".
+func scrubOrigin(line string, opt SDPOptions) (string, bool, error) {
+	f := strings.Split(line[2:], " ")
+	if len(f) != 6 {
+		return "", false, fmt.Errorf("o= line has %d fields, want 6", len(f))
+	}
+	if opt.StripSysinfo {
+		f[0] = "-"
+	}
+	if opt.ForceRelay {
+		f[3], f[4], f[5] = "IN", "IP4", "0.0.0.0"
+	}
+	return "o=" + strings.Join(f, " "), true, nil
+}
+
+// scrubRTCP rewrites the value of "a=rtcp:<port> [<nettype> <addrtype>
+// <address>]" (RFC 3605).
+func scrubRTCP(param string) (string, bool, error) {
+	port, _, hasAddr := strings.Cut(param, " ")
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil || len(port) > 5 {
+		return "", false, errors.New("a=rtcp: bad port")
+	}
+	if !hasAddr {
+		return "a=rtcp:" + port, true, nil
+	}
+	return "a=rtcp:" + port + " " + hiddenConnAddr, true, nil
+}
