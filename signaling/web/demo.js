@@ -384,7 +384,7 @@ function renderPairs() {
     sum.textContent = entries.length ? 'Connecting…' : 'No peer connection yet.';
   } else if (direct === 0) {
     sum.dataset.relayed = 'true';
-    sum.textContent = `Relayed: all ${relayed} connection${relayed === 1 ? '' : 's'} go through the TURN server. Peers see the server’s address, not yours.`;
+    sum.textContent = `Relayed: ${relayed === 1 ? 'the connection goes' : `all ${relayed} connections go`} through the TURN server. Peers see the server’s address, not yours.`;
   } else if (relayed === 0) {
     sum.dataset.relayed = 'false';
     sum.textContent = `Direct: ${direct} peer${direct === 1 ? '' : 's'} can see your IP address.`;
@@ -444,6 +444,8 @@ function refreshVideo() {
 
 function updateControls() {
   const inRoom = !!state.room;
+  // On a phone the video goes on top once there is a call to show.
+  document.body.classList.toggle('in-call', inRoom || !!state.stream.mode);
   const busy = state.joining;
   $('join').disabled = inRoom || busy;
   $('leave').disabled = !inRoom && !busy;
