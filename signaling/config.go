@@ -66,6 +66,9 @@ type Config struct {
 	// SendQueue is how many frames may wait for a slow peer before it is
 	// disconnected. Default DefaultSendQueue.
 	SendQueue int
+	// Demo serves the demo page at / (veil.js is always served at
+	// /veil.js). Default false; cmd/veil turns it on unless --demo=false.
+	Demo bool
 	// PeerJS configures the PeerJS dialect (see PeerJSConfig).
 	PeerJS PeerJSConfig
 	// VDO configures the VDO.Ninja dialect (see VDOConfig).

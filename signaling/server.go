@@ -75,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
+	s.mountAssets()
 	s.mountPeerJS()
 	s.mountVDO()
 	return s, nil

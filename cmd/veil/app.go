@@ -79,6 +79,7 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxRoomPeers:    o.maxRoomPeers,
 		MaxPeerRooms:    o.maxPeerRooms,
+		Demo:            o.demo,
 		Logger:          log,
 	})
 	if err != nil {
