@@ -31,6 +31,8 @@ const BACKOFF_CAP_MS = 30_000;
 // sides create it, so there is no ondatachannel race and no glare).
 const DATA_CHANNEL_LABEL = 'veil';
 const DATA_CHANNEL_ID = 0;
+// How long unpublish() waits for the server's "unpublished" reply.
+const UNPUBLISH_REPLY_WAIT_MS = 5_000;
 
 /**
  * VeilError is the Error a rejected request or an `error` event carries.
@@ -395,9 +397,17 @@ export class VeilClient extends EventTarget {
     for (const peer of [...this._peers.values()]) {
       if (peer.viewerOf.delete(stream)) this._maybeClosePeer(peer);
     }
-    // The protocol has no reply to unpublish; an error, if any, arrives as an `error` event.
-    this._send({ type: 'unpublish', stream });
-    return { type: 'unpublished', stream };
+    if (this.state !== 'open') return { type: 'unpublished', stream };
+    // Protocol v1 does not promise a reply to unpublish; veil sends
+    // "unpublished" with our rid. Wait for it briefly, not forever.
+    const reply = this._request('unpublish', stream, { type: 'unpublish', stream });
+    const timeout = new Promise((resolve) => setTimeout(resolve, UNPUBLISH_REPLY_WAIT_MS, { type: 'unpublished', stream }));
+    try {
+      return await Promise.race([reply, timeout]);
+    } catch (err) {
+      if (err.code === 'disconnected') return { type: 'unpublished', stream };
+      throw err;
+    }
   }
 
   /**
@@ -532,6 +542,10 @@ export class VeilClient extends EventTarget {
         if (req) req.resolve(msg);
         this._emit('published', { stream: msg.stream });
         return;
+      case 'unpublished':
+        if (req) req.resolve(msg);
+        this._emit('unpublished', { stream: msg.stream });
+        return;
       case 'stream-added':
         {
           const m = this._members.get(msg.room);
@@ -559,7 +573,7 @@ export class VeilClient extends EventTarget {
   // A direct reply should echo our rid; if one does not, match it by what it
   // answers so a promise is never left hanging.
   _takeRequestFor(msg) {
-    const kinds = { joined: ['join', msg.room], left: ['leave', msg.room], published: ['publish', msg.stream], waiting: ['play', msg.stream], playing: ['play', msg.stream] }[msg.type];
+    const kinds = { joined: ['join', msg.room], left: ['leave', msg.room], published: ['publish', msg.stream], unpublished: ['unpublish', msg.stream], waiting: ['play', msg.stream], playing: ['play', msg.stream] }[msg.type];
     if (!kinds) return undefined;
     for (const [rid, r] of this._requests) {
       if (r.kind === kinds[0] && r.key === kinds[1]) {
@@ -623,7 +637,7 @@ export class VeilClient extends EventTarget {
     if (typeof id !== 'string' || id === this.id) return;
     const members = this._members.get(msg.room);
     if (!members) return;
-    members.set(id, { id });
+    members.set(id, { id, stream: msg.peer.stream });
     // The newcomer offers; we answer. If a connection already exists (another
     // shared room, a stream), just widen it.
     const peer = this._peers.get(id);
