@@ -101,6 +101,19 @@ func (c *wsClient) expect(typ string) msg {
 	return m
 }
 
+// expectSkipping reads until a message of type typ, skipping messages of
+// the types in skip (events from other peers that race with the reply).
+func (c *wsClient) expectSkipping(typ string, skip ...string) msg {
+	c.t.Helper()
+	for {
+		m := c.recv()
+		if m.str("type") == typ {
+			return m
+		}
+		require.Contains(c.t, skip, m.str("type"), "got %v while waiting for %s", m, typ)
+	}
+}
+
 // expectError reads the next message and requires an error with code.
 func (c *wsClient) expectError(code Code) msg {
 	c.t.Helper()

@@ -226,7 +226,7 @@ func (s *nativeSession) handle(b []byte) {
 	var m nativeIn
 	if err := json.Unmarshal(b, &m); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			rid := m.Rid
 			if len(rid) > maxRidLen {
 				rid = ""
@@ -398,11 +398,11 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 		}
 		d.Candidates = kept
 	case d.Sealed != nil:
-		if !s.sealedOK {
-			return nil, false, ErrSealedDenied
-		}
 		if _, err := base64.RawURLEncoding.DecodeString(*d.Sealed); err != nil || *d.Sealed == "" {
 			return nil, false, newError(CodeBadMessage, "sealed must be unpadded base64url")
+		}
+		if !s.sealedOK {
+			return nil, false, ErrSealedDenied
 		}
 	}
 	out, err = json.Marshal(d)
