@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/veilrtc/veil/privacy"
 )
@@ -78,6 +79,46 @@ type Config struct {
 	// Logger receives operational logs; it never gets identities at info
 	// level or above. Default slog.Default().
 	Logger *slog.Logger
+
+	// Abuse limits (limits.go). A zero field means its default, a negative
+	// one no limit.
+
+	// MaxConnections caps open connections in total; beyond it upgrades
+	// get 503 with Retry-After. Default DefaultMaxConnections.
+	MaxConnections int
+	// MaxConnectionsPerIP caps open connections per client address (IPv6:
+	// per /64); beyond it, 429. Default DefaultMaxConnectionsPerIP.
+	MaxConnectionsPerIP int
+	// ConnectRatePerIP is new connections per minute per client address
+	// after a burst of ConnectBurstPerIP; beyond it, 429 with Retry-After.
+	// Defaults DefaultConnectRatePerIP and DefaultConnectBurstPerIP.
+	ConnectRatePerIP, ConnectBurstPerIP int
+	// MessageRate is messages per second per connection after a burst of
+	// MessageBurst; beyond it, rate-limited. Defaults DefaultMessageRate and
+	// DefaultMessageBurst.
+	MessageRate, MessageBurst int
+	// ActionRate is joins, publishes and plays per second per connection
+	// after a burst of ActionBurst. Defaults DefaultActionRate and
+	// DefaultActionBurst.
+	ActionRate, ActionBurst int
+	// ByteRate is bytes per second per connection after a burst of
+	// ByteBurst (at least MaxMessageBytes). Defaults DefaultByteRate and
+	// DefaultByteBurst.
+	ByteRate, ByteBurst int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or
+	// Forwarded) header names the client. Default none: the socket's peer
+	// address is the client, whatever the headers say.
+	TrustedProxies []netip.Prefix
+
+	// Access control (auth.go).
+
+	// AuthSecret, when set, requires an HS256 operator token (MintToken) on
+	// every join, publish and play. At least MinAuthSecretBytes. Default
+	// none: names alone admit.
+	AuthSecret []byte
+	// RequireUnguessable refuses (unauthorized) room and stream names
+	// shorter than this many characters. Default 0: any length.
+	RequireUnguessable int
 }
 
 func (c Config) withDefaults() Config {
@@ -98,6 +139,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c = c.withLimitDefaults()
 	if c.ICEServers == nil {
 		c.ICEServers = func(*http.Request, string) []ICEServer { return nil }
 	}
@@ -117,5 +159,5 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: %s must not be negative", errInvalidConfig, name)
 		}
 	}
-	return nil
+	return c.validateLimits()
 }

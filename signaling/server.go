@@ -32,6 +32,7 @@ type Server struct {
 	log      *slog.Logger
 	hub      *Hub
 	metrics  *metrics
+	adm      *admission
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
 
@@ -59,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 		}, cfg.Directory),
 	}
 	s.metrics = newMetrics(s.hub)
+	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: writeBufferSize,
