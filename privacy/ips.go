@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// maxIPLiteralLen is the longest textual IP address ScrubIPs looks for: a
-// full IPv6 address with an embedded IPv4 tail
+// maxIPLiteralLen is the longest textual IPv6 address ScrubIPs looks for: a
+// full address with an embedded IPv4 tail
 // ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" is 45 characters).
 // Bounding candidates by it keeps ScrubIPs linear in the input length.
 const maxIPLiteralLen = 45
@@ -22,23 +22,31 @@ const (
 // ScrubIPs returns s with every IPv4 and IPv6 address literal replaced:
 // IPv4 by 0.0.0.0, IPv6 (including IPv4-mapped and NAT64 forms) by ::.
 //
-// Candidates are runs of hex digits, dots and colons; each is validated
-// with net/netip, so timestamps ("12:30:45.123"), version strings with an
-// octet above 255 and UUIDs survive. The check errs on the side of privacy:
-// dotted quads with leading zeros ("010.001.002.003") count as IPv4, an
-// address glued to other digits or letters is still found ("ip1.2.3.4"),
-// and anything that is a valid IPv6 literal is replaced even if it was
-// meant as something else (eight colon-separated hex groups of a DTLS
-// fingerprint, for instance). An IPv6 zone ("%eth0") is left in place
-// without its address. The result is a fixed point: ScrubIPs(ScrubIPs(s))
-// equals ScrubIPs(s).
+// Candidates are validated with net/netip, not matched by a loose pattern,
+// so timestamps ("12:30:45.123"), dates, UUIDs, MAC addresses and version
+// strings such as "128.0.6613.84" survive. Where text is ambiguous the
+// check errs on the side of privacy, replacing the whole ambiguous run
+// rather than leaving parts of an address behind:
+//   - a run of hex digits, dots and colons that contains an IPv6 literal
+//     anywhere is replaced as a whole by "::" ("[2001:db8::1]:443" becomes
+//     "[::]:443"; a DTLS fingerprint, which contains eight colon-separated
+//     hex groups, becomes "::" too);
+//   - otherwise a run of digits and dots that contains four consecutive
+//     fields of at most three digits each no greater than 255 is replaced as
+//     a whole by "0.0.0.0": leading zeros count ("010.001.002.003"), and so
+//     do overlapping forms ("1.2.3.4.5"), since other parsers read them as
+//     addresses. Version strings made of four small numbers
+//     ("Chrome/120.0.0.0") are replaced as well.
+//
+// An IPv6 zone ("%eth0") is left in place without its address. The result
+// is a fixed point: ScrubIPs(ScrubIPs(s)) == ScrubIPs(s).
 //
 // Safe for concurrent use.
 func ScrubIPs(s string) string {
-	// One pass can create a new literal where a replacement meets the text
-	// before it ("2" + "56.1.2.3" -> "20.0.0.0"), so repeat until nothing
-	// changes. Each change strictly lowers (non-zero digits, length), so the
-	// loop ends; the bound is only a guard.
+	// A replacement can complete a literal in the text around it
+	// ("1:2:3:4:5:6:01.2.3.4" -> "1:2:3:4:5:6:0.0.0.0"), so repeat until
+	// nothing changes. Each change strictly lowers (non-zero digits,
+	// length), so the loop ends; the bound is only a guard.
 	for range len(s) + 1 {
 		out := scrubIPsOnce(s)
 		if out == s {
@@ -49,9 +57,11 @@ func ScrubIPs(s string) string {
 	return s
 }
 
-func isIPChar(c byte) bool {
-	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F') || c == '.' || c == ':'
+func isHexDigit(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func scrubIPsOnce(s string) string {
 	if !strings.ContainsAny(s, ".:") {
@@ -60,12 +70,12 @@ func scrubIPsOnce(s string) string {
 	var b strings.Builder
 	last := 0 // s[:last] has been copied to b
 	for i := 0; i < len(s); {
-		if !isIPChar(s[i]) {
+		if !isHexDigit(s[i]) && s[i] != '.' && s[i] != ':' {
 			i++
 			continue
 		}
 		end := i
-		for end < len(s) && isIPChar(s[end]) {
+		for end < len(s) && (isHexDigit(s[end]) || s[end] == '.' || s[end] == ':') {
 			end++
 		}
 		if out, ok := scrubRun(s[i:end]); ok {
@@ -85,73 +95,100 @@ func scrubIPsOnce(s string) string {
 	return b.String()
 }
 
-// scrubRun replaces the leftmost-longest IP literals inside run, a maximal
-// run of hex digits, dots and colons. ok is false when nothing was found.
+// scrubRun scrubs one maximal run of hex digits, dots and colons. ok is
+// false when the run holds no address.
 func scrubRun(run string) (string, bool) {
-	if strings.Count(run, ".") < 3 && strings.Count(run, ":") < 2 {
+	if strings.Count(run, ":") >= 2 && containsIPv6(run) {
+		return scrubbedIPv6, true
+	}
+	if strings.Count(run, ".") < 3 {
 		return run, false
 	}
 	var b strings.Builder
 	found := false
-	for k := 0; k < len(run); {
-		repl, n := longestIPAt(run[k:])
-		if n == 0 {
-			b.WriteByte(run[k])
-			k++
+	last := 0
+	for i := 0; i < len(run); {
+		if !isDigit(run[i]) && run[i] != '.' {
+			i++
 			continue
 		}
-		found = true
-		b.WriteString(repl)
-		k += n
+		end := i
+		for end < len(run) && (isDigit(run[end]) || run[end] == '.') {
+			end++
+		}
+		// Dots around the numbers are punctuation ("at 1.2.3.4."), keep them.
+		lo, hi := i, end
+		for lo < hi && run[lo] == '.' {
+			lo++
+		}
+		for hi > lo && run[hi-1] == '.' {
+			hi--
+		}
+		if containsDottedQuad(run[lo:hi]) {
+			found = true
+			b.WriteString(run[last:lo])
+			b.WriteString(scrubbedIPv4)
+			last = hi
+		}
+		i = end
 	}
 	if !found {
 		return run, false
 	}
+	b.WriteString(run[last:])
 	return b.String(), true
 }
 
-// longestIPAt returns the replacement for, and length of, the longest IP
-// literal at the start of s, or n == 0 if there is none.
-func longestIPAt(s string) (repl string, n int) {
-	limit := min(len(s), maxIPLiteralLen)
-	for j := limit; j >= 2; j-- {
-		if r, ok := ipLiteral(s[:j]); ok {
-			return r, j
+// containsIPv6 reports whether any substring of run is an IPv6 literal.
+func containsIPv6(run string) bool {
+	for i := 0; i < len(run); i++ {
+		if !isHexDigit(run[i]) && run[i] != ':' {
+			continue
+		}
+		for j := min(len(run), i+maxIPLiteralLen); j >= i+2; j-- {
+			if !isHexDigit(run[j-1]) && run[j-1] != ':' {
+				continue
+			}
+			t := run[i:j]
+			if !strings.Contains(t, ":") {
+				break // shorter prefixes have no colon either
+			}
+			if a, err := netip.ParseAddr(t); err == nil && a.Is6() {
+				return true
+			}
 		}
 	}
-	return "", 0
+	return false
 }
 
-// ipLiteral reports whether t is an IP address literal and what replaces it.
-func ipLiteral(t string) (string, bool) {
-	if strings.Contains(t, ":") {
-		if _, err := netip.ParseAddr(t); err == nil {
-			return scrubbedIPv6, true
-		}
-		return "", false
-	}
-	if len(t) < len("0.0.0.0") {
-		return "", false
-	}
-	// netip rejects leading zeros, but many parsers (inet_aton, browsers)
-	// read "010.001.002.003" as an address, so normalise before validating.
-	parts := strings.Split(t, ".")
-	if len(parts) != 4 {
-		return "", false
-	}
-	for i, p := range parts {
-		if len(p) == 0 || len(p) > 3 {
-			return "", false
-		}
-		if q := strings.TrimLeft(p, "0"); q != p {
-			if q == "" {
-				q = "0"
+// containsDottedQuad reports whether the digits-and-dots text t has four
+// consecutive dot-separated fields of one to three digits, each at most
+// 255: an IPv4 address as netip reads it once leading zeros are dropped.
+func containsDottedQuad(t string) bool {
+	run := 0
+	for f := range strings.SplitSeq(t, ".") {
+		if isOctet(f) {
+			run++
+			if run == 4 {
+				return true
 			}
-			parts[i] = q
+		} else {
+			run = 0
 		}
 	}
-	if a, err := netip.ParseAddr(strings.Join(parts, ".")); err == nil && a.Is4() {
-		return scrubbedIPv4, true
+	return false
+}
+
+func isOctet(f string) bool {
+	if len(f) == 0 || len(f) > 3 {
+		return false
 	}
-	return "", false
+	if q := strings.TrimLeft(f, "0"); q != "" {
+		f = q
+	} else {
+		f = "0"
+	}
+	// Validate with netip rather than by hand, on the canonical form.
+	_, err := netip.ParseAddr(f + ".0.0.0")
+	return err == nil
 }
