@@ -155,7 +155,8 @@ type admission struct {
 	log           *slog.Logger
 	now           func() time.Time // time.Now; tests move it
 
-	open atomic.Int64 // admitted connections not yet released
+	open        atomic.Int64 // admitted connections not yet released
+	proxyWarned atomic.Bool  // the untrusted local proxy warning was logged
 
 	mu        sync.Mutex // guards the following fields
 	ips       map[ipKey]*ipEntry
@@ -216,7 +217,7 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, m *metrics) (r
 		a.open.Add(1)
 	}
 	var e *ipEntry
-	if a.perIP {
+	if a.perIP && !a.exempt(r) {
 		var (
 			limit string
 			wait  time.Duration
@@ -244,6 +245,24 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, m *metrics) (r
 			}
 		})
 	}, true
+}
+
+// exempt reports whether r skips the per-IP limits: its socket peer is
+// loopback and not a trusted proxy. Such a peer is this host: tooling, or
+// a local reverse proxy the operator has not declared, in which case every
+// client would share one account and a single flooder would lock everyone
+// out. The global cap and the per-connection limits still apply, and the
+// operator is told once how to fix the proxy case.
+func (a *admission) exempt(r *http.Request) bool {
+	peer := parseHop(r.RemoteAddr)
+	if !peer.IsLoopback() || inPrefixes(peer, a.trusted) {
+		return false
+	}
+	if (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "") && a.proxyWarned.CompareAndSwap(false, true) {
+		a.log.Warn("requests arrive through a local proxy that is not trusted, so per-IP limits cannot see clients; " +
+			"declare it with --trusted-proxy (Config.TrustedProxies)")
+	}
+	return true
 }
 
 // admitIP counts a new connection against addr's account, or returns the

@@ -440,7 +440,9 @@ func TestOriginCheck(t *testing.T) {
 }
 
 func TestSlowReaderIsDropped(t *testing.T) {
-	_, ts := newTestServer(t, Config{SendQueue: 4})
+	// a floods on purpose (megabytes, to fill slow's socket buffers), so its
+	// own rate limits are off here; abuse_test.go tests those.
+	_, ts := newTestServer(t, Config{SendQueue: 4, MessageRate: -1, ByteRate: -1})
 	a, slow, other := dial(t, ts, ""), dial(t, ts, ""), dial(t, ts, "")
 	a.joinRoom("r")
 	slow.joinRoom("r")
