@@ -1,8 +1,785 @@
 package signaling
 
-// PeerJSConfig configures the PeerJS dialect. (Stub; filled in by the
-// PeerJS work.)
-type PeerJSConfig struct{}
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
-// mountPeerJS registers the PeerJS endpoints on s.mux.
-func (s *Server) mountPeerJS() {}
+	"github.com/gorilla/websocket"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+// The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
+// (1.5.5) as the `peer` server (1.0.2) does, so an unmodified PeerJS app
+// only changes host, port and path. Peers address each other by id
+// directly; there are no rooms. What veil adds: OFFER, ANSWER and CANDIDATE
+// go through the privacy filter, forwarded messages are rebuilt from known
+// fields, ids minted by veil are unguessable, and peer listing is off.
+
+// peerjsNS is the hub namespace of PeerJS peers. The Directory is shared
+// by every protocol; a PeerJS message only ever reaches a peer in this
+// namespace.
+const peerjsNS = "peerjs"
+
+// Defaults of PeerJSConfig. ExpireTimeout and AliveTimeout are those of
+// the `peer` server 1.0.2 (expire_timeout 5000, alive_timeout 90000).
+const (
+	DefaultPeerJSPath          = "/peerjs/"
+	DefaultPeerJSKey           = "peerjs"
+	DefaultPeerJSExpireTimeout = 5 * time.Second
+	DefaultPeerJSAliveTimeout  = 90 * time.Second
+)
+
+// Bounds of what the dialect holds for ids that are not connected. A
+// message waits at most ExpireTimeout; these caps bound memory when many
+// senders address absent ids. Past a cap the sender gets EXPIRE at once,
+// which the client shows as peer-unavailable, as it would after the wait.
+const (
+	peerjsHeldPerDst = 64   // messages waiting for one id
+	peerjsHeldPerSrc = 128  // messages one sender has waiting
+	peerjsHeldTotal  = 8192 // messages waiting, all ids together
+)
+
+// Bounds of client-chosen ids and tokens. A PeerJS client validates its
+// own id against peerjsIDPattern's rule and refuses anything else, so
+// refusing more here costs no real client anything.
+const (
+	peerjsMaxIDLen    = 128
+	peerjsMaxTokenLen = 128
+)
+
+// The ERROR messages of the `peer` server, word for word: apps match them.
+const (
+	peerjsErrParams = "No id, token, or key supplied to websocket server"
+	peerjsErrKey    = "Invalid key provided"
+	peerjsErrID     = "Invalid id provided"
+	peerjsErrBusy   = "Server is busy, try again"
+)
+
+// PeerJSConfig configures the PeerJS dialect. A zero field means its
+// default.
+type PeerJSConfig struct {
+	// Disabled turns the dialect off. Default: false, the PeerJS endpoints
+	// are mounted.
+	Disabled bool
+	// Path is where the dialect is mounted, as the PeerJS client's `path`
+	// option: WebSocket at {Path}peerjs, HTTP at {Path}{Key}/id and so on.
+	// A missing leading or trailing slash is added. Default
+	// DefaultPeerJSPath ("/peerjs/").
+	Path string
+	// Key is the PeerJS API key clients must send (the client's `key`
+	// option). It is not a secret: it is in every client's code. Default
+	// DefaultPeerJSKey ("peerjs").
+	Key string
+	// Discovery serves the list of connected PeerJS ids at
+	// GET {Path}{Key}/peers. Default: false, the request gets 401, since a
+	// list of ids lets anyone call anyone.
+	Discovery bool
+	// ExpireTimeout is how long a message for an id that is not connected
+	// is held before the sender gets EXPIRE (peer-unavailable). Default
+	// DefaultPeerJSExpireTimeout (5 s).
+	ExpireTimeout time.Duration
+	// AliveTimeout drops a client that sent nothing, not even a HEARTBEAT
+	// (the client sends one every 5 s), for this long. Default
+	// DefaultPeerJSAliveTimeout (90 s).
+	AliveTimeout time.Duration
+}
+
+var errPeerJSConfig = errors.New("signaling: invalid PeerJS config")
+
+func (c PeerJSConfig) withDefaults() PeerJSConfig {
+	if c.Path == "" {
+		c.Path = DefaultPeerJSPath
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		c.Path = "/" + c.Path
+	}
+	if !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
+	if c.Key == "" {
+		c.Key = DefaultPeerJSKey
+	}
+	if c.ExpireTimeout == 0 {
+		c.ExpireTimeout = DefaultPeerJSExpireTimeout
+	}
+	if c.AliveTimeout == 0 {
+		c.AliveTimeout = DefaultPeerJSAliveTimeout
+	}
+	return c
+}
+
+// validate checks a config that went through withDefaults. Path and Key
+// become http.ServeMux patterns, so only plain URL path characters pass.
+func (c PeerJSConfig) validate() error {
+	if c.Disabled {
+		return nil
+	}
+	if !plainPath(c.Path, true) || strings.Contains(c.Path, "//") {
+		return fmt.Errorf("%w: Path must be a URL path of letters, digits and - . _ ~ /", errPeerJSConfig)
+	}
+	if !plainPath(c.Key, false) {
+		return fmt.Errorf("%w: Key must be letters, digits and - . _ ~", errPeerJSConfig)
+	}
+	if c.ExpireTimeout < 0 || c.AliveTimeout < 0 {
+		return fmt.Errorf("%w: timeouts must not be negative", errPeerJSConfig)
+	}
+	return nil
+}
+
+func plainPath(s string, slash bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~':
+		case c == '/' && slash:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// peerjsDialect is the dialect's state on one Server. Safe for concurrent
+// use.
+type peerjsDialect struct {
+	srv  *Server
+	cfg  PeerJSConfig
+	held heldStore
+
+	mu   sync.Mutex // guards the following field
+	live map[string]struct{}
+}
+
+// mountPeerJS registers the PeerJS endpoints on s.mux. An invalid config
+// leaves the dialect unmounted (and says so at error level) rather than
+// serving it half-configured.
+//
+// It also mounts the TURN credentials endpoint shared by the PeerJS and
+// VDO.Ninja dialects (turnrest.go), whether or not PeerJS is enabled.
+func (s *Server) mountPeerJS() {
+	s.mountTURNCredentials()
+	cfg := s.cfg.PeerJS.withDefaults()
+	if cfg.Disabled {
+		return
+	}
+	if err := cfg.validate(); err != nil {
+		s.log.Error("PeerJS dialect not mounted", "err", err)
+		return
+	}
+	d := &peerjsDialect{srv: s, cfg: cfg, live: make(map[string]struct{})}
+	d.held.init(cfg.ExpireTimeout)
+	base := cfg.Path + cfg.Key
+	s.mux.HandleFunc("GET "+cfg.Path+"peerjs", d.serveWS)
+	s.mux.HandleFunc("GET "+base+"/id", d.serveID)
+	s.mux.HandleFunc("GET "+base+"/peers", d.servePeers)
+	s.mux.HandleFunc("GET "+base+"/turn", s.serveTURNCredentials)
+	// At "/" the description would shadow whatever the embedder serves
+	// at its root.
+	if cfg.Path != "/" {
+		s.mux.HandleFunc("GET "+cfg.Path+"{$}", d.serveInfo)
+	}
+}
+
+// serveInfo describes the server, as GET / of a `peer` server does.
+func (d *peerjsDialect) serveInfo(w http.ResponseWriter, r *http.Request) {
+	if !d.srv.cors(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Privacy     string `json:"privacy"`
+	}{
+		"veil",
+		"Privacy-first WebRTC signaling server speaking the PeerJS protocol. Set the client's config.iceServers from the turn endpoint and iceTransportPolicy to 'relay'.",
+		"/privacy",
+	})
+}
+
+// serveID mints an id for a client that did not choose one.
+func (d *peerjsDialect) serveID(w http.ResponseWriter, r *http.Request) {
+	if !d.srv.cors(w, r) {
+		return
+	}
+	release, ok := d.srv.admit(w, r)
+	if !ok {
+		return
+	}
+	release()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(newPeerJSID()))
+}
+
+// servePeers lists connected ids when discovery is on; 401 otherwise, as
+// the `peer` server answers.
+func (d *peerjsDialect) servePeers(w http.ResponseWriter, r *http.Request) {
+	if !d.srv.cors(w, r) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if !d.cfg.Discovery {
+		http.Error(w, "peer discovery is disabled", http.StatusUnauthorized)
+		return
+	}
+	d.mu.Lock()
+	ids := make([]string, 0, len(d.live))
+	for id := range d.live {
+		ids = append(ids, id)
+	}
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ids)
+}
+
+// newPeerJSID returns an id with idBytes (144) random bits in hex. Not
+// newID's base64url: the PeerJS client refuses ids that start or end with
+// '-' or '_' or repeat them, and apps pass a stored id back to new Peer().
+func newPeerJSID() string {
+	var b [idBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// validPeerJSID applies the PeerJS client's own rule,
+// /^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/, and a length bound.
+//
+// Client-chosen ids are accepted because PeerJS apps pick them
+// (new Peer("alice")); a short id is guessable and anyone who guesses it
+// can call that peer. Ids from GET {path}{key}/id carry 144 random bits.
+// TODO(access-control): enforce a minimum id length here if the Server
+// gets one.
+func validPeerJSID(id string) bool {
+	if id == "" || len(id) > peerjsMaxIDLen {
+		return false
+	}
+	sep := true // at the start, as after a separator, a letter or digit must come
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			sep = false
+		case c == ' ' || c == '_' || c == '-':
+			if sep {
+				return false
+			}
+			sep = true
+		default:
+			return false
+		}
+	}
+	return !sep
+}
+
+// lookup returns the connected PeerJS peer with id, or nil. A peer of
+// another protocol is never returned: PeerJS ids cannot reach native or
+// VDO.Ninja peers through the shared Directory.
+func (d *peerjsDialect) lookup(id string) *Peer {
+	p := d.srv.hub.Lookup(id)
+	if p == nil || p.ns != peerjsNS {
+		return nil
+	}
+	return p
+}
+
+// peerjsOut is every message the server sends, in the `peer` server's
+// field order.
+type peerjsOut struct {
+	Type    string `json:"type"`
+	Src     string `json:"src,omitempty"`
+	Dst     string `json:"dst,omitempty"`
+	Payload any    `json:"payload,omitempty"`
+}
+
+type peerjsMsgPayload struct {
+	Msg string `json:"msg"`
+}
+
+func encodePeerJS(m peerjsOut) []byte {
+	b, _ := json.Marshal(m) // our own types always encode
+	return b
+}
+
+// serveWS runs one PeerJS connection: {Path}peerjs?key=K&id=ID&token=T.
+func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
+	s := d.srv
+	q := r.URL.Query()
+	id, token, key := q.Get("id"), q.Get("token"), q.Get("key")
+	c := s.upgrade(w, r)
+	if c == nil {
+		return
+	}
+	defer s.untrack(c)
+	s.metrics.connOpened(peerjsNS)
+	defer s.metrics.connClosed(peerjsNS)
+
+	switch {
+	case id == "" || token == "" || key == "":
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrParams}})
+		return
+	case key != d.cfg.Key:
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
+		return
+	case !validPeerJSID(id) || len(token) > peerjsMaxTokenLen:
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+		return
+	}
+
+	sess := &peerjsSession{
+		d:       d,
+		c:       c,
+		token:   token,
+		filter:  s.cfg.Policy.ForcesRelay(false), // a PeerJS client cannot ask for relay
+		strip:   s.cfg.Policy.StripsSysinfo(),
+		limiter: s.newConnLimiter(),
+	}
+	sess.peer = NewPeerWithID(peerjsNS, id, sess)
+	switch err := d.register(sess); {
+	case errors.Is(err, ErrIDTaken):
+		d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
+		return
+	case err != nil:
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
+		return
+	}
+	c.startWriter()
+	c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
+	// Messages that waited for this id go out after OPEN, in order.
+	for _, f := range d.held.take(id) {
+		s.metrics.relayed()
+		c.send(f)
+	}
+	sess.startAlive()
+	c.readLoop(sess.handle, sess.refuse)
+	sess.stopAlive()
+	d.unregister(sess)
+	c.finish()
+}
+
+// refuse sends one message and closes, as the `peer` server does for bad
+// parameters and taken ids. The message is written before the writer
+// starts, so it cannot race the close frame.
+func (d *peerjsDialect) refuse(c *conn, m peerjsOut) {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	_ = c.ws.WriteMessage(websocket.TextMessage, encodePeerJS(m))
+	c.close(closeNormal, "")
+	c.startWriter()
+	c.finish()
+}
+
+// peerjsRegisterTries bounds how often a same-token takeover retries when
+// another connection grabs the freed id first.
+const peerjsRegisterTries = 3
+
+// register makes sess reachable under its id. An id held by a live PeerJS
+// connection with the same token is taken over (that connection is
+// closed): this is how a PeerJS client reconnects. Any other holder, with
+// another token or of another protocol, means ErrIDTaken.
+func (d *peerjsDialect) register(sess *peerjsSession) error {
+	h := d.srv.hub
+	for range peerjsRegisterTries {
+		err := h.Register(sess.peer)
+		if err == nil {
+			if d.cfg.Discovery {
+				d.mu.Lock()
+				d.live[sess.peer.id] = struct{}{}
+				d.mu.Unlock()
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrIDTaken) {
+			return err
+		}
+		old := h.Lookup(sess.peer.id)
+		if old == nil {
+			continue // it went away meanwhile
+		}
+		prev, ok := old.client.(*peerjsSession)
+		if !ok || old.ns != peerjsNS || prev.d != d ||
+			subtle.ConstantTimeCompare([]byte(prev.token), []byte(sess.token)) != 1 {
+			return ErrIDTaken
+		}
+		prev.c.close(closeNormal, "replaced by a new connection")
+		d.unregister(prev)
+	}
+	return ErrIDTaken
+}
+
+func (d *peerjsDialect) unregister(sess *peerjsSession) {
+	d.srv.hub.Unregister(sess.peer)
+	if d.cfg.Discovery {
+		d.mu.Lock()
+		if d.srv.hub.Lookup(sess.peer.id) == nil {
+			delete(d.live, sess.peer.id)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// peerjsSession speaks PeerJS on one connection. The hub calls Notify from
+// any goroutine; handle runs on the connection's reader.
+type peerjsSession struct {
+	d       *peerjsDialect
+	c       *conn
+	peer    *Peer
+	token   string
+	filter  bool // this sender's signals are relay-filtered
+	strip   bool // browser names are removed
+	limiter *connLimiter
+
+	strikes  int // reader goroutine only
+	strikeAt time.Time
+
+	lastSeen  atomic.Int64 // unix nanoseconds of the last client message
+	aliveMu   sync.Mutex   // guards aliveT
+	aliveT    *time.Timer  // nil once stopped
+	aliveOnce sync.Once
+}
+
+// Notify implements Client. PeerJS peers only ever get frames encoded by
+// this dialect; room and stream events do not exist here.
+func (sess *peerjsSession) Notify(ev Event) {
+	if f, ok := ev.(Frame); ok {
+		sess.c.send(f)
+	}
+}
+
+// startAlive arms the alive timeout: a client that sends nothing for
+// AliveTimeout is dropped, as the `peer` server drops it.
+func (sess *peerjsSession) startAlive() {
+	sess.lastSeen.Store(time.Now().UnixNano())
+	sess.aliveMu.Lock()
+	sess.aliveT = time.AfterFunc(sess.d.cfg.AliveTimeout, sess.checkAlive)
+	sess.aliveMu.Unlock()
+}
+
+func (sess *peerjsSession) checkAlive() {
+	idle := time.Since(time.Unix(0, sess.lastSeen.Load()))
+	sess.aliveMu.Lock()
+	defer sess.aliveMu.Unlock()
+	if sess.aliveT == nil {
+		return
+	}
+	if left := sess.d.cfg.AliveTimeout - idle; left > 0 {
+		sess.aliveT.Reset(left)
+		return
+	}
+	sess.c.close(closeNormal, "no heartbeat")
+}
+
+func (sess *peerjsSession) stopAlive() {
+	sess.aliveMu.Lock()
+	defer sess.aliveMu.Unlock()
+	if sess.aliveT != nil {
+		sess.aliveT.Stop()
+		sess.aliveT = nil
+	}
+}
+
+// strike counts a bad or refused message; too many in a short time close
+// the connection with 1008. The PeerJS protocol has no error reply for a
+// bad message (its ERROR makes the client give up its id), so bad
+// messages are dropped silently.
+func (sess *peerjsSession) strike() {
+	now := time.Now()
+	if now.Sub(sess.strikeAt) > strikeWindow {
+		sess.strikes, sess.strikeAt = 0, now
+	}
+	sess.strikes++
+	if sess.strikes > maxStrikes {
+		sess.c.close(closePolicy, "too many bad messages")
+	}
+}
+
+// refuse handles frames the connection layer rejected (binary, too large).
+func (sess *peerjsSession) refuse(error) { sess.strike() }
+
+// peerjsIn is every field a client message may carry; anything else is
+// dropped by construction. src is never read: the server sets it.
+type peerjsIn struct {
+	Type    string          `json:"type"`
+	Dst     string          `json:"dst"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// peerjsPayload is every payload field a PeerJS client sends with OFFER,
+// ANSWER and CANDIDATE (1.5.5, and browser from older clients). Forwarded
+// payloads are rebuilt from these.
+type peerjsPayload struct {
+	SDP           *sessionDesc    `json:"sdp,omitempty"`
+	Candidate     *iceCandidate   `json:"candidate,omitempty"`
+	Type          string          `json:"type,omitempty"` // "data" or "media"
+	ConnectionID  string          `json:"connectionId,omitempty"`
+	Label         *string         `json:"label,omitempty"`
+	Reliable      *bool           `json:"reliable,omitempty"`
+	Serialization *string         `json:"serialization,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"` // the app's own data, passed as is
+	Browser       *string         `json:"browser,omitempty"`  // a browser name: system information
+}
+
+// peerjsMetricType maps a PeerJS type to a label of veil_messages_total.
+func peerjsMetricType(t string) string {
+	switch t {
+	case "OFFER", "ANSWER", "CANDIDATE":
+		return "signal"
+	case "HEARTBEAT":
+		return "ping"
+	case "LEAVE":
+		return "leave"
+	}
+	return "other"
+}
+
+// handle decodes one client message and acts on it.
+func (sess *peerjsSession) handle(b []byte) {
+	sess.lastSeen.Store(time.Now().UnixNano())
+	s := sess.d.srv
+	if !utf8.Valid(b) {
+		sess.strike()
+		return
+	}
+	var m peerjsIn
+	if err := json.Unmarshal(b, &m); err != nil {
+		sess.strike()
+		return
+	}
+	s.metrics.message(peerjsMetricType(m.Type))
+	if !sess.limiter.allowMessage(len(b)) {
+		s.metrics.rateLimited("messages")
+		sess.strike()
+		return
+	}
+	switch m.Type {
+	case "HEARTBEAT":
+		// lastSeen is updated: nothing else to do.
+	case "OFFER", "ANSWER", "CANDIDATE":
+		if !sess.signal(&m) {
+			sess.strike()
+		}
+	case "LEAVE":
+		sess.leave(&m)
+	default:
+		// The `peer` server ignores unknown types too; EXPIRE from a
+		// client is not forwarded, only the server says a peer is gone.
+	}
+}
+
+// leave forwards LEAVE to a connected peer. LEAVE without dst means the
+// client leaves the server (the `peer` server forgets its id): close.
+func (sess *peerjsSession) leave(m *peerjsIn) {
+	if m.Dst == "" {
+		sess.c.close(closeNormal, "")
+		return
+	}
+	if len(m.Dst) > peerjsMaxIDLen {
+		sess.strike()
+		return
+	}
+	if to := sess.d.lookup(m.Dst); to != nil {
+		sess.d.srv.metrics.relayed()
+		to.Notify(Frame(encodePeerJS(peerjsOut{Type: "LEAVE", Src: sess.peer.id, Dst: m.Dst})))
+	}
+}
+
+// signal filters an OFFER, ANSWER or CANDIDATE and forwards it, holding it
+// when its destination is not connected. false means it was malformed.
+func (sess *peerjsSession) signal(m *peerjsIn) bool {
+	if m.Dst == "" || len(m.Dst) > peerjsMaxIDLen {
+		return false
+	}
+	var p peerjsPayload
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		return false
+	}
+	out, keep, ok := sess.filterPayload(m.Type, p)
+	if !ok {
+		return false
+	}
+	if !keep {
+		return true // a candidate the relay filter removed: nothing to send
+	}
+	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.id, Dst: m.Dst, Payload: out})
+	sess.d.deliver(sess.peer.id, m.Dst, f)
+	return true
+}
+
+// filterPayload rebuilds a payload from its known fields and applies the
+// privacy policy. keep=false: the relay filter dropped the candidate.
+// ok=false: the payload is malformed or cannot be scrubbed safely.
+func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerjsPayload, keep, ok bool) {
+	s := sess.d.srv
+	if sess.strip {
+		p.Browser = nil
+	}
+	switch typ {
+	case "OFFER", "ANSWER":
+		want := strings.ToLower(typ)
+		if p.SDP == nil || p.SDP.Type != want || p.Candidate != nil {
+			return p, false, false
+		}
+		clean, st, err := privacy.ScrubSDP(p.SDP.SDP, privacy.SDPOptions{ForceRelay: sess.filter, StripSysinfo: sess.strip})
+		if err != nil {
+			return p, false, false
+		}
+		s.metrics.candidatesDropped(st.CandidatesDropped)
+		p.SDP = &sessionDesc{Type: want, SDP: clean}
+	case "CANDIDATE":
+		if p.Candidate == nil || p.SDP != nil {
+			return p, false, false
+		}
+		c, keep := privacy.FilterCandidate(p.Candidate.Candidate, sess.filter)
+		if !keep {
+			s.metrics.candidatesDropped(1)
+			return p, false, true
+		}
+		cand := *p.Candidate
+		cand.Candidate = c
+		p.Candidate = &cand
+	}
+	return p, true, true
+}
+
+// deliver sends frame f from src to the connected PeerJS peer dst, or
+// holds it until dst connects or ExpireTimeout passes.
+func (d *peerjsDialect) deliver(src, dst string, f []byte) {
+	if to := d.lookup(dst); to != nil {
+		d.srv.metrics.relayed()
+		to.Notify(Frame(f))
+		return
+	}
+	if !d.held.add(src, dst, f, d) {
+		d.srv.metrics.rateLimited("peerjs-held")
+		d.expire(dst, []string{src})
+	}
+}
+
+// expire tells each connected sender in srcs that dst is not there. The
+// client shows it as peer-unavailable.
+func (d *peerjsDialect) expire(dst string, srcs []string) {
+	for _, src := range srcs {
+		if p := d.lookup(src); p != nil {
+			p.Notify(Frame(encodePeerJS(peerjsOut{Type: "EXPIRE", Src: dst, Dst: src})))
+		}
+	}
+}
+
+// heldStore holds messages for ids that are not connected, in memory
+// only, each for at most ExpireTimeout. Safe for concurrent use; its lock
+// is taken only for messages to absent ids and when an id connects.
+type heldStore struct {
+	expireAfter time.Duration
+
+	mu    sync.Mutex // guards the following fields
+	byDst map[string]*heldQueue
+	bySrc map[string]int
+	total int
+}
+
+type heldQueue struct {
+	msgs  []heldMsg
+	timer *time.Timer
+}
+
+type heldMsg struct {
+	src   string
+	frame []byte
+}
+
+func (h *heldStore) init(expireAfter time.Duration) {
+	h.expireAfter = expireAfter
+	h.byDst = make(map[string]*heldQueue)
+	h.bySrc = make(map[string]int)
+}
+
+// add holds f for dst; false when a cap is reached. The destination is
+// looked up again under the lock: take runs after the id is registered, so
+// a message is either delivered here or found by take, never stranded.
+func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
+	h.mu.Lock()
+	if to := d.lookup(dst); to != nil {
+		h.mu.Unlock()
+		d.srv.metrics.relayed()
+		to.Notify(Frame(f))
+		return true
+	}
+	defer h.mu.Unlock()
+	q := h.byDst[dst]
+	if h.total >= peerjsHeldTotal || h.bySrc[src] >= peerjsHeldPerSrc ||
+		(q != nil && len(q.msgs) >= peerjsHeldPerDst) {
+		return false
+	}
+	if q == nil {
+		q = &heldQueue{}
+		h.byDst[dst] = q
+		q.timer = time.AfterFunc(h.expireAfter, func() { h.expired(dst, q, d) })
+	}
+	q.msgs = append(q.msgs, heldMsg{src: src, frame: f})
+	h.bySrc[src]++
+	h.total++
+	return true
+}
+
+// forgetLocked drops q's accounting; h.mu must be held.
+func (h *heldStore) forgetLocked(dst string, q *heldQueue) {
+	delete(h.byDst, dst)
+	for _, m := range q.msgs {
+		if h.bySrc[m.src]--; h.bySrc[m.src] <= 0 {
+			delete(h.bySrc, m.src)
+		}
+	}
+	h.total -= len(q.msgs)
+}
+
+// take returns and forgets what waits for dst.
+func (h *heldStore) take(dst string) [][]byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.byDst[dst]
+	if q == nil {
+		return nil
+	}
+	q.timer.Stop()
+	h.forgetLocked(dst, q)
+	out := make([][]byte, len(q.msgs))
+	for i, m := range q.msgs {
+		out[i] = m.frame
+	}
+	return out
+}
+
+// expired answers every sender of q with EXPIRE once, as the `peer`
+// server does per (sender, destination) pair.
+func (h *heldStore) expired(dst string, q *heldQueue, d *peerjsDialect) {
+	h.mu.Lock()
+	if h.byDst[dst] != q {
+		h.mu.Unlock()
+		return // taken meanwhile
+	}
+	h.forgetLocked(dst, q)
+	h.mu.Unlock()
+	var srcs []string
+	seen := make(map[string]bool, 2)
+	for _, m := range q.msgs {
+		if !seen[m.src] {
+			seen[m.src] = true
+			srcs = append(srcs, m.src)
+		}
+	}
+	d.expire(dst, srcs)
+}
