@@ -67,6 +67,11 @@ type Config struct {
 	// SendQueue is how many frames may wait for a slow peer before it is
 	// disconnected. Default DefaultSendQueue.
 	SendQueue int
+	// Notice completes the privacy notice served at /privacy (Accept:
+	// text/html) with what the signaling server cannot know: the operator's
+	// name, whether TURN is external, the credential lifetime. Its Policy
+	// field is ignored (Config.Policy is used).
+	Notice privacy.NoticeInfo
 	// Demo serves the demo page at / (veil.js is always served at
 	// /veil.js). Default false; cmd/veil turns it on unless --demo=false.
 	Demo bool

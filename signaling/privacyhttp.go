@@ -3,16 +3,37 @@ package signaling
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
-// servePrivacy publishes the effective policy as JSON: the welcome.policy
-// object plus what is retained, so a client or an auditor can check before
-// joining.
+// servePrivacy publishes the effective policy so a client or an auditor can
+// check it before joining: as JSON (the welcome.policy fields plus what is
+// retained: nothing), or, for a browser asking for HTML, as a privacy
+// notice generated from the running configuration.
 func (s *Server) servePrivacy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		_, _ = w.Write([]byte(privacy.NoticeHTML(s.notice())))
+		return
+	}
+	type retained struct {
+		Data []string `json:"data"`
+		For  string   `json:"for"`
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(struct {
-		Policy   any      `json:"policy"`
-		Retained []string `json:"retained"`
-	}{s.cfg.Policy, []string{}})
+		privacy.Policy
+		Retained retained `json:"retained"`
+	}{s.cfg.Policy, retained{Data: []string{}, For: "nothing"}})
+}
+
+// notice describes the running configuration for the privacy notice.
+func (s *Server) notice() privacy.NoticeInfo {
+	n := s.cfg.Notice
+	n.Policy = s.cfg.Policy
+	return n
 }

@@ -80,6 +80,7 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 		MaxRoomPeers:    o.maxRoomPeers,
 		MaxPeerRooms:    o.maxPeerRooms,
 		Demo:            o.demo,
+		Notice:          noticeInfo(o),
 		Logger:          log,
 	})
 	if err != nil {

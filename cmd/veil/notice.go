@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
 // runNotice prints the privacy notice for the configuration the same flags
@@ -21,3 +23,14 @@ func runNotice(args []string) int {
 	fmt.Print(noticeMarkdown(o))
 	return 0
 }
+
+// noticeInfo describes the running configuration for the privacy notice.
+func noticeInfo(o options) privacy.NoticeInfo {
+	return privacy.NoticeInfo{
+		Policy:            o.policy,
+		ExternalTURN:      len(o.turnURLs) > 0,
+		TURNCredentialTTL: o.turnTTL,
+	}
+}
+
+func noticeMarkdown(o options) string { return privacy.NoticeMarkdown(noticeInfo(o)) }

@@ -1,0 +1,53 @@
+package signaling
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+func TestPrivacyEndpoint(t *testing.T) {
+	p := privacy.DefaultPolicy()
+	p.Sealed = privacy.SealedAllow
+	_, ts := newTestServer(t, Config{Policy: p})
+
+	resp, err := http.Get(ts.URL + "/privacy")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	var got map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	assert.Equal(t, map[string]any{
+		"relay": "force", "sysinfo": "strip", "sealed": "allow", "retention": "none", "logs": "redacted",
+		"retained": map[string]any{"data": []any{}, "for": "nothing"},
+	}, got)
+
+	// The same policy a client gets in welcome.
+	c := dial(t, ts, "")
+	for k, v := range c.welcome["policy"].(map[string]any) {
+		assert.Equal(t, v, got[k], k)
+	}
+
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/privacy", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp2.Body.Close()
+	body, err := io.ReadAll(resp2.Body)
+	require.NoError(t, err)
+	assert.Contains(t, resp2.Header.Get("Content-Type"), "text/html")
+	html := string(body)
+	assert.Contains(t, html, "<html")
+	assert.NotContains(t, html, "http://", "the notice loads nothing from elsewhere")
+	assert.NotContains(t, html, "https://")
+	// sealed=allow must be disclosed, not hidden.
+	assert.Contains(t, html, "cannot")
+}
