@@ -44,12 +44,19 @@ const (
 	SealedAllow SealedPolicy = "allow"
 )
 
-// Fixed values of the Retention and Logs fields: veil stores nothing after
-// a peer disconnects and never logs identities. They are fields so that the
+// Values of the Retention and Logs fields. veil stores nothing after a peer
+// disconnects, so Retention is always "none"; they are fields so that the
 // JSON a client sees states them explicitly.
 const (
+	// RetentionNone: nothing is kept after a peer disconnects.
 	RetentionNone = "none"
-	LogsRedacted  = "redacted"
+	// LogsRedacted: logs carry no address, room or stream name, peer id,
+	// token or TURN user name, only Redact tags. The default.
+	LogsRedacted = "redacted"
+	// LogsFull: an operator turned on logging of identities for
+	// troubleshooting (the protocol allows announcing it); the privacy
+	// notice then says so.
+	LogsFull = "full"
 )
 
 // Policy is the effective privacy policy. Its JSON encoding is exactly the
@@ -117,8 +124,8 @@ func ParseSealedPolicy(s string) (SealedPolicy, error) {
 
 // Validate reports an error wrapping ErrBadPolicy when a field holds a value
 // veil does not implement. Values must be exact (lower case); Retention must
-// be "none" and Logs "redacted", since veil can do nothing else. Safe for
-// concurrent use.
+// be "none", since veil can do nothing else, and Logs "redacted" or "full".
+// Safe for concurrent use.
 func (p Policy) Validate() error {
 	switch p.Relay {
 	case RelayForce, RelayOptional, RelayOff:
@@ -138,8 +145,8 @@ func (p Policy) Validate() error {
 	if p.Retention != RetentionNone {
 		return fmt.Errorf("%w: retention %q (only %q is implemented)", ErrBadPolicy, p.Retention, RetentionNone)
 	}
-	if p.Logs != LogsRedacted {
-		return fmt.Errorf("%w: logs %q (only %q is implemented)", ErrBadPolicy, p.Logs, LogsRedacted)
+	if p.Logs != LogsRedacted && p.Logs != LogsFull {
+		return fmt.Errorf("%w: logs %q (want %q or %q)", ErrBadPolicy, p.Logs, LogsRedacted, LogsFull)
 	}
 	return nil
 }

@@ -80,7 +80,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"bad sysinfo", func(p *Policy) { p.Sysinfo = "keep" }, false},
 		{"bad sealed", func(p *Policy) { p.Sealed = "" }, false},
 		{"retention promised", func(p *Policy) { p.Retention = "30d" }, false},
-		{"logs full", func(p *Policy) { p.Logs = "full" }, false},
+		{"logs full", func(p *Policy) { p.Logs = LogsFull }, true},
+		{"logs verbose", func(p *Policy) { p.Logs = "verbose" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := DefaultPolicy()
