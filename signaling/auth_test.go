@@ -1,0 +1,218 @@
+package signaling
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
+
+// signRaw builds a JWT by hand so tests can forge any header and payload.
+func signRaw(secret []byte, header, payload string) string {
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func mint(t *testing.T, g Grant, ttl time.Duration) string {
+	t.Helper()
+	tok, err := MintToken(testSecret, g, ttl, time.Now())
+	require.NoError(t, err)
+	return tok
+}
+
+func TestTokens(t *testing.T) {
+	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
+	now := time.Now()
+	hs := func(claims jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testSecret)
+		require.NoError(t, err)
+		return tok
+	}
+	exp := now.Add(time.Hour).Unix()
+	noneTok, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": exp}).
+		SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": exp}).
+		SignedString(testSecret)
+	require.NoError(t, err)
+	payload := `{"room":"lobby","actions":["join"],"exp":` + jsonInt(exp) + `}`
+
+	for _, tc := range []struct {
+		name   string
+		typ    string // join, publish or play
+		target string
+		token  string
+		ok     bool
+	}{
+		{name: "valid room token", typ: "join", target: "lobby", token: mint(t, Grant{Room: "lobby", Actions: []Action{ActionJoin}}, time.Hour), ok: true},
+		{name: "valid stream token publish", typ: "publish", target: "cam-1", token: mint(t, Grant{Stream: "cam-1", Actions: []Action{ActionPublish}}, time.Hour), ok: true},
+		{name: "valid stream token play", typ: "play", target: "cam-2", token: mint(t, Grant{Stream: "cam-2", Actions: []Action{ActionPlay}}, time.Hour), ok: true},
+		{name: "valid prefix token", typ: "join", target: "team-blue", token: mint(t, Grant{Prefix: "team-", Actions: []Action{ActionJoin, ActionPublish}}, time.Hour), ok: true},
+		{name: "missing token", typ: "join", target: "lobby", token: ""},
+		{name: "garbage", typ: "join", target: "lobby", token: "not.a.token"},
+		{name: "expired", typ: "join", target: "lobby", token: hs(jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": now.Add(-time.Hour).Unix()})},
+		{name: "no exp", typ: "join", target: "lobby", token: hs(jwt.MapClaims{"room": "lobby", "actions": []string{"join"}})},
+		{name: "not yet valid", typ: "join", target: "lobby", token: hs(jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": exp, "nbf": now.Add(time.Hour).Unix()})},
+		{name: "forged signature", typ: "join", target: "lobby", token: signRaw([]byte("another-secret-another-secret-xx"), `{"alg":"HS256","typ":"JWT"}`, payload)},
+		{name: "alg none", typ: "join", target: "lobby", token: noneTok},
+		{name: "alg none hand made", typ: "join", target: "lobby", token: strings.Join(strings.Split(signRaw(testSecret, `{"alg":"none"}`, payload), ".")[:2], ".") + "."},
+		{name: "rs256 header signed with the secret", typ: "join", target: "lobby", token: signRaw(testSecret, `{"alg":"RS256","typ":"JWT"}`, payload)},
+		{name: "hs512", typ: "join", target: "lobby", token: hs512},
+		{name: "wrong room", typ: "join", target: "other-room", token: mint(t, Grant{Room: "lobby", Actions: []Action{ActionJoin}}, time.Hour)},
+		{name: "wrong action", typ: "publish", target: "cam-3", token: mint(t, Grant{Stream: "cam-3", Actions: []Action{ActionPlay}}, time.Hour)},
+		{name: "room token does not grant the stream of that name", typ: "publish", target: "lobby", token: mint(t, Grant{Room: "lobby", Stream: "x", Actions: []Action{ActionJoin, ActionPublish}}, time.Hour)},
+		{name: "prefix mismatch", typ: "join", target: "red-team", token: mint(t, Grant{Prefix: "team-", Actions: []Action{ActionJoin}}, time.Hour)},
+		{name: "tampered payload", typ: "join", target: "admin", token: swapPayload(mint(t, Grant{Room: "lobby", Actions: []Action{ActionJoin}}, time.Hour), `{"room":"admin","actions":["join"],"exp":`+jsonInt(exp)+`}`)},
+		{name: "huge token", typ: "join", target: "lobby", token: strings.Repeat("a", maxTokenBytes+1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, ts, "")
+			field := "room"
+			if tc.typ != "join" {
+				field = "stream"
+			}
+			c.send(msg{"type": tc.typ, field: tc.target, "token": tc.token, "rid": "t"})
+			if tc.ok {
+				m := c.recv()
+				assert.NotEqual(t, "error", m.str("type"), "got %v", m)
+				return
+			}
+			e := c.expectError(CodeUnauthorized)
+			// Nothing but the fixed message: not why, not the name.
+			assert.Equal(t, ErrUnauthorized.Message, e.str("message"))
+			assert.Equal(t, "t", e.str("rid"))
+			assert.Equal(t, tc.typ, e.str("ref"))
+			c.roundTrip()
+		})
+	}
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// swapPayload keeps a token's header and signature and replaces its claims.
+func swapPayload(tok, payload string) string {
+	parts := strings.Split(tok, ".")
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(payload))
+	return strings.Join(parts, ".")
+}
+
+func TestTokensIgnoredWithoutSecret(t *testing.T) {
+	_, ts := newTestServer(t, Config{})
+	c := dial(t, ts, "")
+	c.send(msg{"type": "join", "room": "lobby", "token": "junk"})
+	c.expect("joined")
+}
+
+func TestMintToken(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+		g      Grant
+		ttl    time.Duration
+	}{
+		{"short secret", []byte("short"), Grant{Room: "r", Actions: []Action{ActionJoin}}, time.Hour},
+		{"no actions", testSecret, Grant{Room: "r"}, time.Hour},
+		{"unknown action", testSecret, Grant{Room: "r", Actions: []Action{"admin"}}, time.Hour},
+		{"join without room", testSecret, Grant{Stream: "s", Actions: []Action{ActionJoin}}, time.Hour},
+		{"publish without stream", testSecret, Grant{Room: "r", Actions: []Action{ActionJoin, ActionPublish}}, time.Hour},
+		{"zero ttl", testSecret, Grant{Room: "r", Actions: []Action{ActionJoin}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := MintToken(tc.secret, tc.g, tc.ttl, now)
+			require.ErrorIs(t, err, errBadGrant)
+		})
+	}
+	tok, err := MintToken(testSecret, Grant{Room: "r", Actions: []Action{ActionJoin}}, time.Minute, now)
+	require.NoError(t, err)
+	g, err := parseToken(testSecret, tok)
+	require.NoError(t, err)
+	assert.Equal(t, &Grant{Room: "r", Actions: []Action{ActionJoin}}, g)
+	_, err = parseToken([]byte("0123456789abcdef0123456789abcdeX-test-only"), tok)
+	assert.ErrorIs(t, err, ErrUnauthorized)
+}
+
+func TestRequireUnguessable(t *testing.T) {
+	_, ts := newTestServer(t, Config{RequireUnguessable: 16})
+	c := dial(t, ts, "")
+	for _, tc := range []msg{
+		{"type": "join", "room": "lobby"},
+		{"type": "publish", "stream": "cam"},
+		{"type": "play", "stream": "cam"},
+		{"type": "join", "room": "ééééééééééééééé"}, // 15 characters, 30 bytes
+	} {
+		c.send(tc)
+		e := c.expectError(CodeUnauthorized)
+		assert.Contains(t, e.str("message"), "16 characters")
+		assert.NotContains(t, e.str("message"), "lobby")
+	}
+	c.send(msg{"type": "join", "room": "q7Vd2xWm9LpK3sTz"})
+	c.expect("joined")
+	c.send(msg{"type": "play", "stream": "éééééééééééééééé"})
+	c.expect("waiting")
+}
+
+func TestLimitsConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"short auth secret", Config{AuthSecret: []byte("too short")}},
+		{"negative unguessable", Config{RequireUnguessable: -1}},
+		{"unguessable beyond names", Config{RequireUnguessable: DefaultMaxNameBytes + 1}},
+		{"byte burst below message size", Config{ByteBurst: 1000, MaxMessageBytes: 2000}},
+		{"invalid proxy prefix", Config{TrustedProxies: []netip.Prefix{{}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			require.ErrorIs(t, err, errInvalidConfig)
+		})
+	}
+	srv, err := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, srv.cfg.TrustedProxies, "mapped prefixes are unmapped")
+	assert.Equal(t, DefaultByteBurst, srv.cfg.ByteBurst)
+	big, err := New(Config{MaxMessageBytes: 4 << 20})
+	require.NoError(t, err)
+	assert.Equal(t, 4<<20, big.cfg.ByteBurst, "the byte burst always fits a largest message")
+}
+
+// FuzzParseToken feeds arbitrary tokens, and arbitrary claims correctly
+// signed with the secret: never a panic; a forged token never passes; a
+// correctly signed one passes only with a future exp.
+func FuzzParseToken(f *testing.F) {
+	f.Add("eyJhbGciOiJub25lIn0.e30.", `{"room":"r","actions":["join"],"exp":99999999999}`)
+	f.Add("a.b.c", `{"exp":1}`)
+	f.Add("", `{"room":"r","actions":"join","exp":"soon"}`)
+	f.Add("....", `{"exp":1e999}`)
+	f.Add("x", `[]`)
+	f.Fuzz(func(t *testing.T, raw, payload string) {
+		if _, err := parseToken(testSecret, raw); err == nil {
+			t.Fatalf("an unsigned token passed: %q", raw)
+		}
+		g, err := parseToken(testSecret, signRaw(testSecret, `{"alg":"HS256","typ":"JWT"}`, payload))
+		if err != nil {
+			return
+		}
+		require.NotNil(t, g)
+		var c struct {
+			Exp *float64 `json:"exp"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(payload), &c))
+		require.NotNil(t, c.Exp, "a token without exp passed")
+		require.Greater(t, *c.Exp, float64(time.Now().Add(-time.Minute).Unix()), "an expired token passed")
+	})
+}
