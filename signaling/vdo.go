@@ -357,7 +357,7 @@ func (s *vdoSession) handle(b []byte) {
 	var m vdoIn
 	if err := json.Unmarshal(b, &m); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field))
 			return
 		}
