@@ -536,8 +536,10 @@ func TestVDOLeaveByeHangup(t *testing.T) {
 		b.sync()
 	}
 
-	for _, bye := range []msg{{"request": "bye"}, {"request": "hangup"}, {"bye": true}, {"hangup": true}} {
-		pub, viewer, pubID, _ := vdoPair(t, ts, "", "show")
+	for i, bye := range []msg{{"request": "bye"}, {"request": "hangup"}, {"bye": true}, {"hangup": true}} {
+		// A stream per round: the last round's seeder may still be going away.
+		show := "show" + strings.Repeat("x", i)
+		pub, viewer, pubID, _ := vdoPair(t, ts, "", show)
 		viewer.send(bye)
 		viewer.sync()
 		viewer.send(msg{"UUID": pubID, "bye": true})
@@ -548,7 +550,7 @@ func TestVDOLeaveByeHangup(t *testing.T) {
 		// The stream is free, and the viewer's play was dropped: a new
 		// seeder gets no offerSDP for it.
 		next := dialVDO(t, ts, "")
-		next.send(msg{"request": "seed", "streamID": "show"})
+		next.send(msg{"request": "seed", "streamID": show})
 		next.sync()
 		require.NoError(t, next.ws.Close())
 	}
