@@ -1,0 +1,575 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// loopbackProxy makes the test client a trusted proxy, so X-Forwarded-For
+// gives each simulated client its own address.
+var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
+// tryDial opens /ws claiming to be ip (through the trusted loopback
+// proxy); it does not fail the test, so goroutines may use it.
+func tryDial(ts *httptest.Server, ip string, h http.Header) (*websocket.Conn, *http.Response, error) {
+	if h == nil {
+		h = http.Header{}
+	}
+	if ip != "" {
+		h.Set("X-Forwarded-For", ip)
+	}
+	ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), h)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	return ws, resp, err
+}
+
+// dialFrom is dial for a client at ip.
+func dialFrom(t *testing.T, ts *httptest.Server, ip string) *wsClient {
+	t.Helper()
+	ws, _, err := tryDial(ts, ip, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ws.Close() })
+	c := &wsClient{t: t, ws: ws}
+	c.welcome = c.expect("welcome")
+	c.id = c.welcome.str("id")
+	return c
+}
+
+// requireRefused requires a refused upgrade with status and a Retry-After
+// of at least minWait seconds.
+func requireRefused(t *testing.T, ts *httptest.Server, ip string, status, minWait int) {
+	t.Helper()
+	ws, resp, err := tryDial(ts, ip, nil)
+	if ws != nil {
+		_ = ws.Close()
+	}
+	require.ErrorIs(t, err, websocket.ErrBadHandshake)
+	require.Equal(t, status, resp.StatusCode)
+	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After must be seconds")
+	assert.GreaterOrEqual(t, wait, minWait)
+}
+
+// metricValue reads one sample of srv's metrics by name and label value.
+func metricValue(t *testing.T, srv *Server, name, label string) float64 {
+	t.Helper()
+	mfs, err := srv.MetricsRegistry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestConnectRatePerIP(t *testing.T) {
+	srv, ts := newTestServer(t, Config{TrustedProxies: loopbackProxy, ConnectBurstPerIP: 3, ConnectRatePerIP: 1})
+	for range 3 {
+		c := dialFrom(t, ts, "203.0.113.1")
+		require.NoError(t, c.ws.Close())
+	}
+	// The burst is spent; at one per minute the wait is about a minute.
+	requireRefused(t, ts, "203.0.113.1", http.StatusTooManyRequests, 50)
+	// The same /64 is the same account; another address is not.
+	dialFrom(t, ts, "203.0.113.2").roundTrip()
+	for i := range 3 {
+		dialFrom(t, ts, "2001:db8:1:2::"+strconv.Itoa(i+1))
+	}
+	requireRefused(t, ts, "2001:db8:1:2:aaaa::1", http.StatusTooManyRequests, 50)
+	dialFrom(t, ts, "2001:db8:1:3::1").roundTrip()
+	assert.EqualValues(t, 2, metricValue(t, srv, "veil_rate_limited_total", limitConnectRate))
+}
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	srv, ts := newTestServer(t, Config{TrustedProxies: loopbackProxy, MaxConnectionsPerIP: 2})
+	a := dialFrom(t, ts, "203.0.113.1")
+	dialFrom(t, ts, "203.0.113.1")
+	requireRefused(t, ts, "203.0.113.1", http.StatusTooManyRequests, int(retryAfterBusy/time.Second))
+	dialFrom(t, ts, "203.0.113.2").roundTrip()
+	require.NoError(t, a.ws.Close())
+	require.Eventually(t, func() bool {
+		ws, _, err := tryDial(ts, "203.0.113.1", nil)
+		if err == nil {
+			_ = ws.Close()
+		}
+		return err == nil
+	}, recvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
+	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", limitIPConnections), 1.0)
+}
+
+func TestMaxConnections(t *testing.T) {
+	srv, ts := newTestServer(t, Config{MaxConnections: 2})
+	a := dial(t, ts, "")
+	dial(t, ts, "")
+	requireRefused(t, ts, "", http.StatusServiceUnavailable, int(retryAfterBusy/time.Second))
+	require.NoError(t, a.ws.Close())
+	require.Eventually(t, func() bool {
+		ws, _, err := tryDial(ts, "", nil)
+		if err == nil {
+			_ = ws.Close()
+		}
+		return err == nil
+	}, recvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
+	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", limitConnections), 1.0)
+}
+
+func TestLoopbackSkipsPerIPLimitsUnlessTrusted(t *testing.T) {
+	var logs lockedBuffer
+	_, ts := newTestServer(t, Config{
+		ConnectBurstPerIP: 1, ConnectRatePerIP: 1, MaxConnectionsPerIP: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	// Without --trusted-proxy, loopback is this host (or an undeclared
+	// local proxy): headers are not believed and per-IP limits do not apply.
+	for range 3 {
+		dialFrom(t, ts, "203.0.113.1")
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "--trusted-proxy"), "the operator is told once")
+	assert.NotContains(t, logs.String(), "203.0.113.1")
+}
+
+func TestIdleIPEntriesExpire(t *testing.T) {
+	srv, err := New(Config{TrustedProxies: loopbackProxy, ConnectBurstPerIP: 2, ConnectRatePerIP: 1})
+	require.NoError(t, err)
+	a := srv.adm
+	now := time.Unix(1_000_000, 0)
+	a.now = func() time.Time { return now }
+	admitFrom := func(ip string) (func(), int) {
+		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		r.Header.Set("X-Forwarded-For", ip)
+		w := httptest.NewRecorder()
+		release, ok := srv.admit(w, r)
+		if !ok {
+			return nil, w.Code
+		}
+		return release, http.StatusOK
+	}
+	relA, code := admitFrom("203.0.113.1")
+	require.Equal(t, http.StatusOK, code)
+	relB, code := admitFrom("203.0.113.2")
+	require.Equal(t, http.StatusOK, code)
+	relA()
+	relA() // release is idempotent
+	assert.EqualValues(t, 1, a.open.Load())
+	require.Equal(t, 2, a.trackedIPs())
+
+	// A minute later A's bucket has refilled and it has no connection: the
+	// next admit sweeps it. B still has a connection and stays.
+	now = now.Add(a.ipTTL + ipSweepInterval)
+	relC, code := admitFrom("203.0.113.3")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, 2, a.trackedIPs(), "A forgotten, B kept, C added")
+
+	// Forgetting never comes early: a spent bucket outlives a sweep.
+	relC2, code := admitFrom("203.0.113.3")
+	require.Equal(t, http.StatusOK, code)
+	_, code = admitFrom("203.0.113.3")
+	require.Equal(t, http.StatusTooManyRequests, code)
+	relC()
+	relC2()
+	now = now.Add(ipSweepInterval)
+	relD, _ := admitFrom("203.0.113.4")
+	_, code = admitFrom("203.0.113.3")
+	assert.Equal(t, http.StatusTooManyRequests, code, "a sweep before the bucket refilled must not reset it")
+	relB()
+	relD()
+	assert.Zero(t, a.open.Load())
+}
+
+func TestMessageRateLimit(t *testing.T) {
+	srv, ts := newTestServer(t, Config{MessageRate: 1, MessageBurst: 5})
+	a := dial(t, ts, "")
+	for range 5 {
+		a.roundTrip()
+	}
+	a.send(msg{"type": "ping", "rid": "over"})
+	e := a.expectError(CodeRateLimited)
+	assert.Equal(t, "over", e.str("rid"))
+	assert.Equal(t, "ping", e.str("ref"))
+	// A client that keeps going is closed with 1008.
+	for range maxStrikes + 1 {
+		a.send(msg{"type": "ping"})
+	}
+	assert.Equal(t, websocket.ClosePolicyViolation, a.expectClose())
+	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", "messages"), float64(maxStrikes))
+}
+
+func TestActionRateLimit(t *testing.T) {
+	_, ts := newTestServer(t, Config{ActionRate: 1, ActionBurst: 2})
+	a := dial(t, ts, "")
+	a.joinRoom("one")
+	a.send(msg{"type": "play", "stream": "s"})
+	a.expect("waiting")
+	a.send(msg{"type": "publish", "stream": "p", "rid": "x"})
+	e := a.expectError(CodeRateLimited)
+	assert.Equal(t, "x", e.str("rid"))
+	a.roundTrip() // other messages still pass
+}
+
+func TestByteRateLimit(t *testing.T) {
+	_, ts := newTestServer(t, Config{MaxMessageBytes: 1024, ByteRate: 10, ByteBurst: 2048})
+	a := dial(t, ts, "")
+	pad := strings.Repeat("p", 900)
+	a.send(msg{"type": "ping", "pad": pad})
+	a.expect("pong")
+	a.send(msg{"type": "ping", "pad": pad})
+	a.expect("pong")
+	a.send(msg{"type": "ping", "pad": pad})
+	a.expectError(CodeRateLimited)
+}
+
+func TestJoinLeaveFlood(t *testing.T) {
+	cfg := Config{ActionRate: 2, ActionBurst: 10}
+	_, ts := newTestServer(t, cfg)
+	bystander, flooder := dial(t, ts, ""), dial(t, ts, "")
+	bystander.joinRoom("r")
+
+	// The flooder joins and leaves as fast as it can, reading in the
+	// background, until it is closed. Bounded: 20000 messages or 5 s.
+	closed := make(chan int, 1)
+	go func() {
+		for {
+			_, _, err := flooder.ws.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				code := 0
+				if errors.As(err, &ce) {
+					code = ce.Code
+				}
+				closed <- code
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < 20000 && time.Since(start) < 5*time.Second; i++ {
+		typ := "join"
+		if i%2 == 1 {
+			typ = "leave"
+		}
+		b, _ := json.Marshal(msg{"type": typ, "room": "r"})
+		if flooder.ws.WriteMessage(websocket.TextMessage, b) != nil {
+			break
+		}
+	}
+	select {
+	case code := <-closed:
+		assert.Equal(t, websocket.ClosePolicyViolation, code)
+	case <-time.After(recvTimeout):
+		t.Fatal("the flooder was not closed")
+	}
+	elapsed := time.Since(start)
+
+	// The bystander saw only what the action budget let through, and is fine.
+	bystander.send(msg{"type": "ping", "rid": "sync"})
+	joins := 0
+	for {
+		m := bystander.recv()
+		if m.str("type") == "pong" {
+			break
+		}
+		if m.str("type") == "peer-joined" {
+			joins++
+		}
+	}
+	assert.LessOrEqual(t, joins, cfg.ActionBurst+int(elapsed.Seconds()*float64(cfg.ActionRate))+1)
+	assert.Positive(t, joins)
+}
+
+func TestCompressionIsNeverNegotiated(t *testing.T) {
+	// permessage-deflate would let a small frame inflate past the read
+	// limit (a decompression bomb); veil never enables it.
+	_, ts := newTestServer(t, Config{})
+	d := websocket.Dialer{EnableCompression: true}
+	ws, resp, err := d.Dial(wsURL(ts, "/ws"), nil)
+	require.NoError(t, err)
+	defer func() { _ = ws.Close() }()
+	_ = resp.Body.Close()
+	assert.Empty(t, resp.Header.Get("Sec-WebSocket-Extensions"))
+}
+
+func TestCrossSiteWebSocketHijacking(t *testing.T) {
+	// A page on another site opening a WebSocket to veil with the victim's
+	// browser is refused before any peer exists; lookalike origins too.
+	srv, ts := newTestServer(t, Config{AllowedOrigins: []string{"https://app.example"}})
+	host := strings.TrimPrefix(ts.URL, "http://")
+	for _, origin := range []string{
+		"https://evil.example",
+		"http://" + host + ".evil.example",
+		"http://evil.example/" + host,
+		"http://user@" + host + "@evil.example",
+		"https://app.example.evil.example",
+		"https://evil-app.example",
+		"http://127.0.0.1:1",
+		"null",
+		"file://",
+	} {
+		t.Run(origin, func(t *testing.T) {
+			h := http.Header{"Origin": {origin}}
+			ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), h)
+			if ws != nil {
+				_ = ws.Close()
+			}
+			require.ErrorIs(t, err, websocket.ErrBadHandshake)
+			_ = resp.Body.Close()
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+		})
+	}
+	assert.Zero(t, srv.hub.dir.Len(), "no peer was created for a refused origin")
+	assert.Zero(t, srv.adm.open.Load(), "a refused origin holds no connection slot")
+	for _, origin := range []string{ts.URL, "https://app.example", "https://APP.example"} {
+		ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), http.Header{"Origin": {origin}})
+		require.NoError(t, err, origin)
+		_ = ws.Close()
+	}
+}
+
+func TestSlowHeadersAreCut(t *testing.T) {
+	// A slowloris client dribbles its upgrade request's headers; an
+	// http.Server configured like cmd/veil's (ReadHeaderTimeout) cuts it.
+	// The timeout here is short to keep the test fast.
+	srv, err := New(Config{})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 300 * time.Millisecond, MaxHeaderBytes: 16 << 10}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = hs.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		<-done
+		ctx, cancel := contextWithTimeout(time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer func() { _ = c.Close() }()
+	_, err = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: veil\r\nUpgrade: websocket\r\n")
+	require.NoError(t, err)
+	start := time.Now()
+	cut := false
+	for i := 0; i < 100 && !cut; i++ { // bounded: 100 bytes, 5 s
+		time.Sleep(50 * time.Millisecond)
+		_, err := c.Write([]byte("X"))
+		cut = err != nil
+		if !cut {
+			_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			_, rerr := c.Read(make([]byte, 1))
+			var ne net.Error
+			cut = rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout())
+		}
+	}
+	require.True(t, cut, "the slow client must be disconnected")
+	assert.Less(t, time.Since(start), 3*time.Second)
+
+	// A normal client on the same server is served.
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	require.NoError(t, err)
+	_ = ws.Close()
+}
+
+// TestFloodLeavesOthersUnaffected: one client sends as fast as it can,
+// another opens connections in a burst, and meanwhile well-behaved pairs
+// (each at its own address) still complete an offer/answer exchange. The
+// flooders are limited, then closed; goroutines and heap go back to
+// baseline.
+func TestFloodLeavesOthersUnaffected(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+
+	cfg := Config{TrustedProxies: loopbackProxy}
+	srv, err := New(cfg)
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+
+	// The message flooder.
+	type floodResult struct {
+		sent, limited, closeCode int
+		closeText                string
+	}
+	floodDone := make(chan floodResult, 1)
+	// It floods its accomplice with host candidates: the relay filter drops
+	// them silently, so until the budget runs out nothing comes back and
+	// every reply it reads is the limiter's.
+	accomplice := dialFrom(t, ts, "203.0.113.65")
+	accomplice.joinRoom("den")
+	flooder, _, err := tryDial(ts, "203.0.113.66", nil)
+	require.NoError(t, err)
+	require.NoError(t, flooder.WriteJSON(msg{"type": "join", "room": "den"}))
+	accomplice.expect("peer-joined")
+	junk, err := json.Marshal(msg{"type": "signal", "to": accomplice.id, "data": msg{"candidate": msg{"candidate": hostCand}}})
+	require.NoError(t, err)
+	go func() {
+		var res floodResult
+		readDone := make(chan struct{})
+		go func() {
+			defer close(readDone)
+			for {
+				_, b, err := flooder.ReadMessage()
+				if err != nil {
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
+						res.closeCode, res.closeText = ce.Code, ce.Text
+					}
+					return
+				}
+				if bytes.Contains(b, []byte(`"rate-limited"`)) {
+					res.limited++
+				}
+			}
+		}()
+		start := time.Now()
+		for res.sent < 20000 && time.Since(start) < 5*time.Second {
+			if flooder.WriteMessage(websocket.TextMessage, junk) != nil {
+				break
+			}
+			res.sent++
+		}
+		select {
+		case <-readDone:
+		case <-time.After(recvTimeout):
+		}
+		_ = flooder.Close()
+		<-readDone
+		floodDone <- res
+	}()
+
+	// The connection burst, all from one address.
+	type burstResult struct {
+		ok, refused, retryAfter int
+		open                    []*websocket.Conn
+	}
+	burstDone := make(chan burstResult, 1)
+	go func() {
+		var res burstResult
+		for range 3 * DefaultConnectBurstPerIP {
+			ws, resp, err := tryDial(ts, "203.0.113.77", nil)
+			switch {
+			case err == nil:
+				res.ok++
+				res.open = append(res.open, ws)
+			case resp != nil && resp.StatusCode == http.StatusTooManyRequests:
+				res.refused++
+				if resp.Header.Get("Retry-After") != "" {
+					res.retryAfter++
+				}
+			}
+		}
+		burstDone <- res
+	}()
+
+	// Well-behaved pairs, each peer at its own address, meanwhile.
+	const pairs = 8
+	offer := msg{"sdp": msg{"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}}
+	answer := msg{"sdp": msg{"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}}
+	var clients [][2]*wsClient
+	for i := range pairs {
+		a := dialFrom(t, ts, "198.51.100."+strconv.Itoa(2*i+1))
+		b := dialFrom(t, ts, "198.51.100."+strconv.Itoa(2*i+2))
+		clients = append(clients, [2]*wsClient{a, b})
+	}
+	for i, p := range clients {
+		room := "pair-" + strconv.Itoa(i)
+		p[0].joinRoom(room)
+		p[1].joinRoom(room)
+		p[0].expect("peer-joined")
+	}
+	for _, p := range clients {
+		a, b := p[0], p[1]
+		a.send(msg{"type": "signal", "to": b.id, "data": offer})
+		got := b.expect("signal")
+		require.Equal(t, a.id, got.str("from"))
+		b.send(msg{"type": "signal", "to": a.id, "data": answer})
+		got = a.expect("signal")
+		require.Equal(t, "answer", got["data"].(map[string]any)["sdp"].(map[string]any)["type"])
+	}
+
+	flood := <-floodDone
+	burst := <-burstDone
+	t.Logf("flooder sent %d, saw %d rate-limited, close %d %q; burst ok %d refused %d",
+		flood.sent, flood.limited, flood.closeCode, flood.closeText, burst.ok, burst.refused)
+	assert.Positive(t, flood.limited, "the flooder is told rate-limited")
+	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", "messages"), float64(flood.limited))
+	assert.Less(t, flood.sent, 20000, "the flooder could not go on")
+	assert.Equal(t, websocket.ClosePolicyViolation, flood.closeCode, "then closed with 1008")
+	assert.LessOrEqual(t, burst.ok, DefaultConnectBurstPerIP+1, "the burst is cut at the per-IP bucket")
+	assert.Positive(t, burst.refused)
+	assert.Equal(t, burst.refused, burst.retryAfter, "every 429 carries Retry-After")
+
+	// Everyone leaves; the server goes back to nothing.
+	for _, ws := range burst.open {
+		_ = ws.Close()
+	}
+	for _, p := range clients {
+		_ = p[0].ws.Close()
+		_ = p[1].ws.Close()
+	}
+	_ = accomplice.ws.Close()
+	require.Eventually(t, func() bool {
+		return srv.adm.open.Load() == 0 && srv.hub.dir.Len() == 0 && srv.Hub().Rooms() == 0
+	}, recvTimeout, 10*time.Millisecond)
+	ctx, cancel := contextWithTimeout(5 * time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	ts.Close()
+	goleak.VerifyNone(t, ignore)
+
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	const slack = 16 << 20 // generous: the flood itself moved ~megabytes
+	assert.Less(t, after.HeapAlloc, base.HeapAlloc+slack, "heap back to baseline (before %d, after %d)", base.HeapAlloc, after.HeapAlloc)
+}
+
+// lockedBuffer is an io.Writer safe for the concurrent use of a slog
+// handler and a test reading it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
