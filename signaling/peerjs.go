@@ -360,7 +360,10 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.startWriter()
 	c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
-	// Messages that waited for this id go out after OPEN, in order.
+	// Messages that waited for this id go out after OPEN, in order. A
+	// message sent to the id in the instant between Register and take can
+	// overtake them; the PeerJS client keeps a CANDIDATE that comes before
+	// its OFFER and replays it, so the message path stays lock-free.
 	for _, f := range d.held.take(id) {
 		s.metrics.relayed()
 		c.send(f)

@@ -275,14 +275,14 @@ func TestPeerJSExpireForAbsentID(t *testing.T) {
 }
 
 func TestPeerJSHeldMessagesDeliveredOnConnect(t *testing.T) {
-	const expire = 600 * time.Millisecond
+	const expire = time.Second
 	_, ts := newTestServer(t, Config{PeerJS: PeerJSConfig{ExpireTimeout: expire}})
 	a := pjDial(t, ts, "alice", "ta")
 	a.send(msg{"type": "OFFER", "dst": "late-bob", "payload": msg{"sdp": msg{"type": "offer", "sdp": pjOfferSDP}, "type": "data", "connectionId": "dc_1"}})
 	a.send(msg{"type": "CANDIDATE", "dst": "late-bob", "payload": pjCand(hostCand)}) // filtered, never held
 	a.send(msg{"type": "CANDIDATE", "dst": "late-bob", "payload": pjCand(relayCand)})
 	a.send(msg{"type": "LEAVE", "dst": "late-bob"}) // LEAVE is not held, as in the peer server
-	time.Sleep(expire / 3)
+	time.Sleep(expire / 10)
 
 	b := dialRaw(t, ts, pjWS("late-bob", "tb"), nil)
 	b.expect("OPEN")
@@ -348,11 +348,12 @@ func TestPeerJSHeartbeatAndAliveTimeout(t *testing.T) {
 }
 
 func TestPeerJSLeaveWithoutDstCloses(t *testing.T) {
-	_, ts := newTestServer(t, Config{})
+	srv, ts := newTestServer(t, Config{})
 	a := pjDial(t, ts, "alice", "ta")
 	a.send(msg{"type": "LEAVE"})
 	assert.Equal(t, websocket.CloseNormalClosure, a.expectClose())
-	// The id is free again.
+	// The id is free again (the server unregisters just after closing).
+	require.Eventually(t, func() bool { return srv.Hub().Lookup("alice") == nil }, recvTimeout, 5*time.Millisecond)
 	pjDial(t, ts, "alice", "other-token")
 }
 
