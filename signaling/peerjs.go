@@ -654,6 +654,8 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		cand := *p.Candidate
 		cand.Candidate = c
 		p.Candidate = &cand
+	default:
+		return p, false, false // nothing else carries a payload we forward
 	}
 	return p, true, true
 }

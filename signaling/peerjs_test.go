@@ -517,3 +517,42 @@ func TestTURNCredentialsFrom(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPeerJSSignal feeds arbitrary OFFER/ANSWER/CANDIDATE payloads through
+// the decoder and the privacy filter: never a panic, and under forced relay
+// nothing but relay candidates with a hidden related address comes out.
+func FuzzPeerJSSignal(f *testing.F) {
+	for _, seed := range []string{
+		`{"sdp":{"type":"offer","sdp":"v=0\r\nc=IN IP4 10.0.0.1\r\n"},"type":"data","connectionId":"dc_1","browser":"chrome"}`,
+		`{"candidate":{"candidate":"` + hostCand + `","sdpMid":"0","sdpMLineIndex":0},"connectionId":"x"}`,
+		`{"candidate":{"candidate":"` + relayCand + `"}}`,
+		`{"metadata":{"a":[1,2]},"label":"l","reliable":true,"serialization":"json"}`,
+		`null`, `5`, `{"sdp":null}`,
+	} {
+		for _, typ := range []string{"OFFER", "ANSWER", "CANDIDATE"} {
+			f.Add(typ, []byte(seed))
+		}
+	}
+	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(NewHub(Limits{}, nil))}}, filter: true, strip: true}
+	f.Fuzz(func(t *testing.T, typ string, raw []byte) {
+		var p peerjsPayload
+		if json.Unmarshal(raw, &p) != nil {
+			return
+		}
+		out, keep, ok := sess.filterPayload(typ, p)
+		if !ok || !keep {
+			return
+		}
+		if out.Browser != nil {
+			t.Fatalf("browser name forwarded under strip")
+		}
+		if out.Candidate != nil && out.Candidate.Candidate != "" {
+			if !strings.Contains(out.Candidate.Candidate, " typ relay") || strings.Contains(out.Candidate.Candidate, "typ host") {
+				t.Fatalf("non-relay candidate forwarded: %q", out.Candidate.Candidate)
+			}
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("forwarded payload does not encode: %v", err)
+		}
+	})
+}
