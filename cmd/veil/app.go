@@ -35,6 +35,10 @@ type app struct {
 
 	httpSrv *http.Server
 	httpLn  net.Listener
+	scheme  string // http, or https with --tls-cert
+
+	metricsSrv *http.Server // with --metrics-listen
+	metricsLn  net.Listener
 
 	turnHost string // host put in TURN URLs; "" = the host the client used
 	udpPort  int
@@ -56,6 +60,15 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", o.listen, err)
 	}
+	a.scheme = "http"
+	if o.security.tlsCert != "" {
+		certs, err := newCertReloader(o.security.tlsCert, o.security.tlsKey, log)
+		if err != nil {
+			return nil, err
+		}
+		a.httpLn = tls.NewListener(a.httpLn, serverTLSConfig(certs))
+		a.scheme = "https"
+	}
 
 	var ice signaling.ICEServerFunc
 	switch {
@@ -72,7 +85,7 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 		ice = a.embeddedICE
 	}
 
-	a.sig, err = signaling.New(signaling.Config{
+	sigCfg := signaling.Config{
 		Policy:          o.policy,
 		ICEServers:      ice,
 		AllowedOrigins:  o.allowedOrigins,
@@ -82,7 +95,9 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 		Demo:            o.demo,
 		Notice:          noticeInfo(o),
 		Logger:          log,
-	})
+	}
+	o.security.apply(&sigCfg)
+	a.sig, err = signaling.New(sigCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +106,23 @@ func newApp(o options, log *slog.Logger) (a *app, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", a.sig.Handler())
-	mux.Handle("GET /metrics", a.sig.MetricsHandler())
+	if o.security.metricsListen == "" {
+		mux.Handle("GET /metrics", a.sig.MetricsHandler())
+	} else {
+		// Metrics only on their own (typically loopback) address.
+		if a.metricsLn, err = net.Listen("tcp", o.security.metricsListen); err != nil {
+			return nil, fmt.Errorf("--metrics-listen %s: %w", o.security.metricsListen, err)
+		}
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", a.sig.MetricsHandler())
+		a.metricsSrv = &http.Server{
+			Handler:           mm,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
 	a.httpSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -259,10 +290,17 @@ func (a *app) serve() {
 			a.errc <- err
 		}
 	}()
+	if a.metricsSrv != nil {
+		go func() {
+			if err := a.metricsSrv.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.errc <- err
+			}
+		}()
+	}
 }
 
 // URL is the signaling server's base URL.
-func (a *app) URL() string { return "http://" + a.httpLn.Addr().String() }
+func (a *app) URL() string { return a.scheme + "://" + a.httpLn.Addr().String() }
 
 func (a *app) turnSummary() string {
 	if a.turn == nil {
@@ -276,6 +314,9 @@ func (a *app) turnSummary() string {
 func (a *app) Shutdown(ctx context.Context) error {
 	err := a.httpSrv.Shutdown(ctx)
 	err = errors.Join(err, a.sig.Shutdown(ctx))
+	if a.metricsSrv != nil {
+		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
+	}
 	if a.turn != nil {
 		err = errors.Join(err, a.turn.Close())
 	}
@@ -285,6 +326,9 @@ func (a *app) Shutdown(ctx context.Context) error {
 func (a *app) closeListeners() {
 	if a.httpLn != nil {
 		_ = a.httpLn.Close()
+	}
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close()
 	}
 	if a.turn != nil {
 		_ = a.turn.Close()

@@ -24,6 +24,8 @@ func main() {
 		switch os.Args[1] {
 		case "privacy-notice":
 			os.Exit(runNotice(os.Args[2:]))
+		case "token":
+			os.Exit(runToken(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
 		}
 	}
 	opts, err := parseOptions(os.Args[1:], os.Getenv)

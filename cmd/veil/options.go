@@ -50,6 +50,8 @@ type options struct {
 	turnDeny     []netip.Prefix
 	turnMaxUser  int
 	turnMaxAll   int
+
+	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 }
 
 // listFlag is a repeatable flag; from the environment it is comma separated.
@@ -76,6 +78,7 @@ const usageHead = `veil: a privacy-first WebRTC signaling server with an embedde
 Usage:
   veil [flags]                 run the server (defaults: http://127.0.0.1:8080, TURN on 127.0.0.1:3478)
   veil privacy-notice [flags]  print the privacy notice for this configuration (Markdown)
+  veil token [flags]           print an operator token for --auth-secret (see veil token --help)
 
 Every flag can also be set in the environment: --turn-public-ip becomes
 VEIL_TURN_PUBLIC_IP. Repeatable flags take a comma-separated list there.
@@ -119,6 +122,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.Var(listFlag{&turnDeny}, "turn-deny-peer", "`CIDR` the embedded TURN must never relay to (repeatable; wins over allow)")
 	fs.IntVar(&o.turnMaxUser, "turn-max-allocations-per-peer", turn.DefaultMaxAllocationsPerUser, "live TURN allocations per peer")
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
+	o.security.addFlags(fs)
 
 	fs.Usage = func() {
 		w := os.Stdout
@@ -192,6 +196,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	}
 	if (o.turnCert == "") != (o.turnKey == "") {
 		return o, errors.New("--turn-cert and --turn-key go together")
+	}
+	if err := o.security.finish(); err != nil {
+		return o, err
 	}
 	return o, nil
 }
