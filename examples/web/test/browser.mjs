@@ -51,7 +51,10 @@ export function assert(ok, message, detail) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export const step = (text) => console.log(`ok   ${text}`);
+const started = Date.now();
+
+// step logs a passed check with the seconds since the script started.
+export const step = (text) => console.log(`ok   ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${text}`);
 
 // waitFor polls fn(arg) in the page until it returns a truthy value and
 // returns that value. On timeout it fails with what and, if given, the
