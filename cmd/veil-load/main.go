@@ -1,0 +1,203 @@
+// Command veil-load puts a running signaling server under a bounded load
+// over loopback and measures it: join latency, relay throughput, and, given
+// the server's process id, server CPU per relayed message and server memory
+// per idle connection. It speaks veil's native protocol v1 and the PeerJS
+// protocol, so the same run can measure veil and the npm `peer` server.
+//
+// Every run is bounded in connections (--pairs, --idle), messages
+// (--messages) and time (--duration). It only ever connects to the URL it
+// is given; .ci/bench points it at servers on 127.0.0.1. See
+// docs/BENCHMARKS.md for the method and results.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Bounds that are not flags.
+const (
+	readTimeout   = 30 * time.Second // one read outside the relay phase
+	settle        = 2 * time.Second  // before reading RSS, so the server has handled every connection
+	maxIdle       = 20000
+	maxPairs      = 5000
+	maxMessages   = 10_000_000
+	maxDuration   = 10 * time.Minute
+	defaultWindow = 16 // below veil's DefaultSendQueue (64): a fast sender never gets its peer dropped
+)
+
+const usage = `veil-load: bounded load against a signaling server on loopback.
+
+Usage:
+  veil-load [flags]                 run one measurement, print a summary (and --out JSON)
+  veil-load table [--vs LABEL] FILE...
+                                    print result files as a Markdown table, with
+                                    ratios against the result labelled LABEL
+
+A run has three phases, each optional:
+  1. idle:  open --idle connections (native: up to welcome; peerjs: up to OPEN),
+            wait, read the server's VmRSS (needs --server-pid), close them.
+            Reports server RSS per idle connection and connect latency.
+  2. join:  open --pairs pairs; native: both join one room per pair.
+            Reports join latency (WebSocket dial to joined / OPEN): p50 p95 p99.
+  3. relay: each pair negotiates both ways, over and over: a ~4 KB SDP
+            description, then four trickle candidates (relay candidates, so a
+            relay filter forwards them). --messages in total, each sender paced
+            at --rate, at most --window unanswered per direction.
+            Reports delivered msgs/s and, with --server-pid, server CPU seconds
+            (utime+stime from /proc/PID/stat) per relayed message.
+
+Examples:
+  veil --listen 127.0.0.1:8080 --turn=false --demo=false &
+  veil-load --mode native  --url http://127.0.0.1:8080 --server-pid $!
+  veil-load --mode peerjs  --url http://127.0.0.1:9000 --path /peerjs/ --server-pid $PEER_PID
+
+Only loopback URLs are accepted unless --allow-remote is given.
+
+Flags:
+`
+
+// config is the command line.
+type config struct {
+	mode, baseURL, path, key, label, out string
+	serverPID                            int
+	pairs, idle, messages, concurrency   int
+	window                               int
+	rate                                 float64
+	duration                             time.Duration
+	allowRemote                          bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("veil-load", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.mode, "mode", "native", "protocol: native (veil protocol v1 at /ws) or peerjs (PeerJS at {path}peerjs)")
+	fs.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "server base `URL` (http://host:port)")
+	fs.StringVar(&c.path, "path", "/peerjs/", "PeerJS mount `path` (the client's path option); veil and `peerjs --path /peerjs/` use /peerjs/")
+	fs.StringVar(&c.key, "key", "peerjs", "PeerJS API `key`")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "server process `id`, for CPU per message and RSS per idle connection (0: not measured)")
+	fs.IntVar(&c.pairs, "pairs", 50, "concurrent pairs in the join and relay phases (0 skips both)")
+	fs.IntVar(&c.idle, "idle", 1000, "idle connections in the memory phase (0 skips it)")
+	fs.IntVar(&c.messages, "messages", 20000, "messages to relay in total (0 skips the relay phase)")
+	fs.Float64Var(&c.rate, "rate", 40, "messages per second per sender (0: as fast as the window allows); veil's default per-connection limit is 50/s")
+	fs.IntVar(&c.window, "window", defaultWindow, "unanswered messages per direction")
+	fs.IntVar(&c.concurrency, "concurrency", 8, "connections opened at once in the idle and join phases")
+	fs.DurationVar(&c.duration, "duration", 90*time.Second, "hard cap on the whole run")
+	fs.StringVar(&c.label, "label", "", "name of this run in --out and tables (default: the mode)")
+	fs.StringVar(&c.out, "out", "", "append the result as one JSON line to this `file`")
+	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a non-loopback --url (never point load at a host you do not run)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stdout, usage)
+		fs.SetOutput(os.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if c.label == "" {
+		c.label = c.mode
+	}
+	switch {
+	case c.mode != "native" && c.mode != "peerjs":
+		return c, fmt.Errorf("--mode must be native or peerjs, not %q", c.mode)
+	case c.pairs < 0 || c.pairs > maxPairs:
+		return c, fmt.Errorf("--pairs must be 0..%d", maxPairs)
+	case c.idle < 0 || c.idle > maxIdle:
+		return c, fmt.Errorf("--idle must be 0..%d", maxIdle)
+	case c.messages < 0 || c.messages > maxMessages:
+		return c, fmt.Errorf("--messages must be 0..%d", maxMessages)
+	case c.duration <= 0 || c.duration > maxDuration:
+		return c, fmt.Errorf("--duration must be in (0, %v]", maxDuration)
+	case c.rate < 0 || c.window < 1 || c.concurrency < 1:
+		return c, errors.New("--rate must be >= 0, --window and --concurrency >= 1")
+	}
+	u, err := url.Parse(c.baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("--url must be http://host:port, not %q", c.baseURL)
+	}
+	if !c.allowRemote && !isLoopback(u.Hostname()) {
+		return c, fmt.Errorf("--url %s is not loopback; load tests here target only 127.0.0.0/8 or ::1 (--allow-remote overrides)", u.Host)
+	}
+	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c config) protocol() protocol {
+	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(c.baseURL, "/"), "http")
+	if c.mode == "peerjs" {
+		p := c.path
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		if !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		return peerjs{wsURL: ws + p + "peerjs", key: c.key}
+	}
+	return native{wsURL: ws + "/ws"}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "table" {
+		if err := runTable(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "veil-load table:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "veil-load:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	res := run(ctx, cfg)
+	res.print(os.Stdout)
+	if cfg.out != "" {
+		f, err := os.OpenFile(cfg.out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			err = json.NewEncoder(f).Encode(res)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "veil-load:", err)
+			os.Exit(1)
+		}
+	}
+	if len(res.Errors) > 0 {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,699 @@
+package signaling
+
+// Benchmarks of the signaling server. Speed and memory targets live here
+// and in cmd/veil-load, never in timed unit tests. Run them with
+//
+//	go test -run '^$' -bench . -benchtime 2000x -cpu 1,2 ./signaling/
+//
+// and read docs/BENCHMARKS.md for the method and the last measured
+// figures. Every figure is meant to be read as a ratio against the
+// baseline measured in the same run (relay=off against relay=force,
+// encoding/json alone against veil's decode+filter).
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/pprof"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+// benchOfferLF is a Chrome-like offer (audio, video with the usual codec
+// list, a data channel) of about 4 KB, with one host, one srflx and one
+// relay candidate so the relay filter has work to do. cmd/veil-load holds
+// the same description.
+const benchOfferLF = `v=0
+o=- 4611731400430051336 2 IN IP4 127.0.0.1
+s=-
+t=0 0
+a=group:BUNDLE 0 1 2
+a=extmap-allow-mixed
+a=msid-semantic: WMS 5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21
+m=audio 61000 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126
+c=IN IP4 203.0.113.7
+a=rtcp:9 IN IP4 0.0.0.0
+a=candidate:1467250027 1 udp 2122260223 192.168.1.20 54321 typ host generation 0 network-id 1 network-cost 10
+a=candidate:842163049 1 udp 1686052607 198.51.100.4 54321 typ srflx raddr 192.168.1.20 rport 54321 generation 0 network-id 1 network-cost 10
+a=candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321 generation 0 network-id 1 network-cost 10
+a=ice-ufrag:Kz4l
+a=ice-pwd:p4Xq8sV2bL9mN3rT6yW1cE5h
+a=ice-options:trickle
+a=fingerprint:sha-256 6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08
+a=setup:actpass
+a=mid:0
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time
+a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid
+a=sendrecv
+a=msid:5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21 0b8e7c44-1f1c-4a55-8d0e-3c2b5a6f7e81
+a=rtcp-mux
+a=rtpmap:111 opus/48000/2
+a=rtcp-fb:111 transport-cc
+a=fmtp:111 minptime=10;useinbandfec=1
+a=rtpmap:63 red/48000/2
+a=fmtp:63 111/111
+a=rtpmap:9 G722/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:13 CN/8000
+a=rtpmap:110 telephone-event/48000
+a=rtpmap:126 telephone-event/8000
+a=ssrc:1001142334 cname:3Kq0xW9pZ2mT7vLr
+a=ssrc:1001142334 msid:5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21 0b8e7c44-1f1c-4a55-8d0e-3c2b5a6f7e81
+m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 127 125 39 40
+c=IN IP4 0.0.0.0
+a=rtcp:9 IN IP4 0.0.0.0
+a=ice-ufrag:Kz4l
+a=ice-pwd:p4Xq8sV2bL9mN3rT6yW1cE5h
+a=ice-options:trickle
+a=fingerprint:sha-256 6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08
+a=setup:actpass
+a=mid:1
+a=extmap:14 urn:ietf:params:rtp-hdrext:toffset
+a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time
+a=extmap:13 urn:3gpp:video-orientation
+a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01
+a=extmap:5 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay
+a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/video-content-type
+a=extmap:7 http://www.webrtc.org/experiments/rtp-hdrext/video-timing
+a=extmap:8 http://www.webrtc.org/experiments/rtp-hdrext/color-space
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid
+a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id
+a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id
+a=sendrecv
+a=msid:5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21 9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f
+a=rtcp-mux
+a=rtcp-rsize
+a=rtpmap:96 VP8/90000
+a=rtcp-fb:96 goog-remb
+a=rtcp-fb:96 transport-cc
+a=rtcp-fb:96 ccm fir
+a=rtcp-fb:96 nack
+a=rtcp-fb:96 nack pli
+a=rtpmap:97 rtx/90000
+a=fmtp:97 apt=96
+a=rtpmap:102 H264/90000
+a=rtcp-fb:102 goog-remb
+a=rtcp-fb:102 transport-cc
+a=rtcp-fb:102 ccm fir
+a=rtcp-fb:102 nack
+a=rtcp-fb:102 nack pli
+a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f
+a=rtpmap:103 rtx/90000
+a=fmtp:103 apt=102
+a=rtpmap:104 H264/90000
+a=rtcp-fb:104 goog-remb
+a=rtcp-fb:104 transport-cc
+a=rtcp-fb:104 ccm fir
+a=rtcp-fb:104 nack
+a=rtcp-fb:104 nack pli
+a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f
+a=rtpmap:105 rtx/90000
+a=fmtp:105 apt=104
+a=rtpmap:106 VP9/90000
+a=rtcp-fb:106 goog-remb
+a=rtcp-fb:106 transport-cc
+a=rtcp-fb:106 ccm fir
+a=rtcp-fb:106 nack
+a=rtcp-fb:106 nack pli
+a=fmtp:106 profile-id=0
+a=rtpmap:107 rtx/90000
+a=fmtp:107 apt=106
+a=rtpmap:127 red/90000
+a=rtpmap:125 rtx/90000
+a=fmtp:125 apt=127
+a=rtpmap:39 ulpfec/90000
+a=rtpmap:40 flexfec-03/90000
+a=fmtp:40 repair-window=10000000
+a=ssrc-group:FID 2784523180 3911820133
+a=ssrc:2784523180 cname:3Kq0xW9pZ2mT7vLr
+a=ssrc:2784523180 msid:5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21 9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f
+a=ssrc:3911820133 cname:3Kq0xW9pZ2mT7vLr
+a=ssrc:3911820133 msid:5fd0a8c4-6e49-4a4b-9a3f-2f4e7c1b9d21 9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel
+c=IN IP4 0.0.0.0
+a=ice-ufrag:Kz4l
+a=ice-pwd:p4Xq8sV2bL9mN3rT6yW1cE5h
+a=ice-options:trickle
+a=fingerprint:sha-256 6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08
+a=setup:actpass
+a=mid:2
+a=sctp-port:5000
+a=max-message-size:262144
+`
+
+// benchOfferSDP is benchOfferLF with the CRLF line endings browsers send.
+var benchOfferSDP = strings.ReplaceAll(benchOfferLF, "\n", "\r\n")
+
+// benchTrickle are relay candidates, what a client trickles under forced
+// relay (iceTransportPolicy "relay"): the filter keeps them, so every
+// message sent is also delivered and counted.
+var benchTrickle = []string{
+	"candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321 generation 0 ufrag Kz4l network-id 1 network-cost 10",
+	"candidate:4 1 udp 41819903 203.0.113.7 61002 typ relay raddr 198.51.100.4 rport 54322 generation 0 ufrag Kz4l network-id 1 network-cost 10",
+	"candidate:5 1 tcp 25108223 203.0.113.7 61004 typ relay raddr 198.51.100.4 rport 54323 tcptype passive generation 0 ufrag Kz4l network-id 1 network-cost 10",
+	"candidate:6 1 udp 41754367 203.0.113.7 61006 typ relay raddr 198.51.100.4 rport 54324 generation 0 ufrag Kz4l network-id 1 network-cost 10",
+}
+
+// benchNoPolicy is the no-policy baseline: veil as a plain relay that
+// still validates and rebuilds each message but scrubs nothing.
+var benchNoPolicy = privacy.Policy{
+	Relay: privacy.RelayOff, Sysinfo: privacy.SysinfoPass, Sealed: privacy.SealedAllow,
+	Retention: privacy.RetentionNone, Logs: privacy.LogsRedacted,
+}
+
+// benchConfig lifts the abuse limits, which exist to stop one client from
+// doing exactly what a benchmark does.
+func benchConfig(p privacy.Policy) Config {
+	return Config{
+		Policy:              p,
+		Logger:              slog.New(slog.DiscardHandler),
+		MaxConnections:      -1,
+		MaxConnectionsPerIP: -1,
+		ConnectRatePerIP:    -1,
+		MessageRate:         -1,
+		ByteRate:            -1,
+		ActionRate:          -1,
+	}
+}
+
+// benchSignalFrames returns the frames one side of a pair sends to peer
+// `to`, in the order of a negotiation: the description, then trickle.
+func benchSignalFrames(tb testing.TB, to, sdpType string) [][]byte {
+	tb.Helper()
+	enc := func(data any) []byte {
+		b, err := json.Marshal(map[string]any{"type": "signal", "to": to, "data": data})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	out := [][]byte{enc(map[string]any{"sdp": map[string]string{"type": sdpType, "sdp": benchOfferSDP}})}
+	for i, c := range benchTrickle {
+		out = append(out, enc(map[string]any{"candidate": map[string]any{
+			"candidate": c, "sdpMid": strconv.Itoa(i % 3), "sdpMLineIndex": i % 3, "usernameFragment": "Kz4l",
+		}}))
+	}
+	return out
+}
+
+// Bounds of the socket benchmarks: they end by themselves even when the
+// server misbehaves.
+const (
+	benchPairs       = 32               // concurrent pairs in BenchmarkRelay
+	benchWindow      = 16               // unanswered frames per direction, below DefaultSendQueue
+	benchReadTimeout = 30 * time.Second // one read; a stall fails the benchmark
+	benchMaxRun      = 5 * time.Minute  // all writes of one run
+)
+
+// benchDial connects a native client and returns it with its peer id.
+func benchDial(tb testing.TB, url string) (*websocket.Conn, string) {
+	tb.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	var w struct{ Type, ID string }
+	_ = ws.SetReadDeadline(time.Now().Add(benchReadTimeout))
+	if err := ws.ReadJSON(&w); err != nil || w.Type != "welcome" {
+		tb.Fatalf("welcome: %v %v", w, err)
+	}
+	return ws, w.ID
+}
+
+// benchExpect reads frames until one of type typ.
+func benchExpect(tb testing.TB, ws *websocket.Conn, typ string) {
+	tb.Helper()
+	for {
+		var m struct{ Type string }
+		_ = ws.SetReadDeadline(time.Now().Add(benchReadTimeout))
+		if err := ws.ReadJSON(&m); err != nil {
+			tb.Fatalf("waiting for %s: %v", typ, err)
+		}
+		if m.Type == typ {
+			return
+		}
+	}
+}
+
+// BenchmarkRelay measures the whole relay path over real WebSockets on
+// loopback: benchPairs pairs, each in its own room, signal both ways (a
+// ~4 KB description then four trickle candidates, repeated). One op is one
+// relayed message, sent by one client and received by the other. The
+// clients run in this process, so ns/op includes their framing work too;
+// compare the two policies, and -cpu 1 against -cpu 2 (no global lock:
+// msgs/s should grow with cores).
+func BenchmarkRelay(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		policy privacy.Policy
+	}{
+		{"relay=off", benchNoPolicy},
+		{"relay=force", privacy.DefaultPolicy()},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchRelay(b, bc.policy) })
+	}
+}
+
+func benchRelay(b *testing.B, p privacy.Policy) {
+	srv, err := New(benchConfig(p))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	var clients []*websocket.Conn
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		ts.Close()
+	}()
+
+	type side struct {
+		ws     *websocket.Conn
+		frames [][]byte
+	}
+	type pair struct{ a, b side }
+	pairs := make([]pair, benchPairs)
+	url := wsURL(ts, "/ws")
+	for i := range pairs {
+		a, aid := benchDial(b, url)
+		bb, bid := benchDial(b, url)
+		clients = append(clients, a, bb)
+		room := fmt.Sprintf(`{"type":"join","room":"bench-%d"}`, i)
+		for _, ws := range []*websocket.Conn{a, bb} {
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(room)); err != nil {
+				b.Fatal(err)
+			}
+			benchExpect(b, ws, "joined")
+		}
+		benchExpect(b, a, "peer-joined")
+		pairs[i] = pair{
+			a: side{a, benchSignalFrames(b, bid, "offer")},
+			b: side{bb, benchSignalFrames(b, aid, "answer")},
+		}
+	}
+
+	// Each direction carries its share of b.N messages.
+	dirs := 2 * len(pairs)
+	share := func(d int) int {
+		n := b.N / dirs
+		if d < b.N%dirs {
+			n++
+		}
+		return n
+	}
+	var (
+		wg       sync.WaitGroup
+		failed   atomic.Bool
+		received atomic.Int64
+	)
+	run := func(d int, from, to side) {
+		n := share(d)
+		credits := make(chan struct{}, benchWindow)
+		wg.Add(2)
+		go func() { // sender
+			defer wg.Done()
+			_ = from.ws.SetWriteDeadline(time.Now().Add(benchMaxRun))
+			for i := 0; i < n && !failed.Load(); i++ {
+				credits <- struct{}{}
+				if err := from.ws.WriteMessage(websocket.TextMessage, from.frames[i%len(from.frames)]); err != nil {
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+		go func() { // receiver
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				_ = to.ws.SetReadDeadline(time.Now().Add(benchReadTimeout))
+				_, r, err := to.ws.NextReader()
+				if err == nil {
+					_, err = io.Copy(io.Discard, r)
+				}
+				if err != nil {
+					failed.Store(true)
+					// Unblock the sender: it may wait for a credit.
+					for range cap(credits) {
+						select {
+						case <-credits:
+						default:
+						}
+					}
+					return
+				}
+				received.Add(1)
+				<-credits
+			}
+		}()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i, pr := range pairs {
+		run(2*i, pr.a, pr.b)
+		run(2*i+1, pr.b, pr.a)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if failed.Load() {
+		b.Fatalf("relay failed after %d of %d messages", received.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
+
+// benchRouteClient drops every event: BenchmarkRouteParallel measures the
+// hub alone.
+type benchRouteClient struct{}
+
+func (benchRouteClient) Notify(Event) {}
+
+// BenchmarkRouteParallel measures hub routing and delivery without
+// sockets from every core at once (b.RunParallel): each goroutine signals
+// within its own pair of a shared hub. With no global lock on the message
+// path ns/op falls as -cpu grows.
+func BenchmarkRouteParallel(b *testing.B) {
+	h := NewHub(Limits{}, nil)
+	var next atomic.Int64
+	frame := Frame([]byte(`{"type":"signal"}`))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := next.Add(1)
+		a, c := NewPeer(nativeNS, benchRouteClient{}), NewPeer(nativeNS, benchRouteClient{})
+		for _, p := range []*Peer{a, c} {
+			if err := h.Register(p); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := h.Join(p, "room-"+strconv.FormatInt(i, 10), ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+		for pb.Next() {
+			to, err := h.Route(a, c.id)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			to.Notify(frame)
+		}
+		h.Unregister(a)
+		h.Unregister(c)
+	})
+}
+
+// BenchmarkDecodeOffer compares what the server spends on one ~4 KB
+// offer: encoding/json alone (the baseline, into a generic map and into
+// veil's own structs) against veil's whole decode, validate, filter and
+// re-encode under each policy.
+func BenchmarkDecodeOffer(b *testing.B) {
+	frame := benchSignalFrames(b, "0123456789abcdefghijklmnopqrstuv", "offer")[0]
+	b.Logf("frame: %d bytes, sdp: %d bytes", len(frame), len(benchOfferSDP))
+	srv, err := New(benchConfig(privacy.DefaultPolicy()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("json=any", func(b *testing.B) {
+		b.SetBytes(int64(len(frame)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(frame, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json=struct", func(b *testing.B) {
+		b.SetBytes(int64(len(frame)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var m nativeIn
+			var d signalData
+			if err := json.Unmarshal(frame, &m); err != nil {
+				b.Fatal(err)
+			}
+			if err := json.Unmarshal(m.Data, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, bc := range []struct {
+		name          string
+		filter, strip bool
+	}{
+		{"veil/relay=off", false, false},
+		{"veil/relay=force", true, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := &nativeSession{srv: srv, filter: bc.filter, strip: bc.strip, sealedOK: true}
+			s.peer = NewPeer(nativeNS, benchRouteClient{})
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m nativeIn
+				if err := json.Unmarshal(frame, &m); err != nil {
+					b.Fatal(err)
+				}
+				data, fwd, err := s.filterSignal(m.Data)
+				if err != nil || !fwd {
+					b.Fatal(err)
+				}
+				if _, err := json.Marshal(outSignal{Type: "signal", From: s.peer.id, Data: data}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFilterSDP measures privacy.ScrubSDP alone on the ~4 KB offer.
+func BenchmarkFilterSDP(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opt  privacy.SDPOptions
+	}{
+		{"none", privacy.SDPOptions{}},
+		{"strip", privacy.SDPOptions{StripSysinfo: true}},
+		{"force+strip", privacy.SDPOptions{ForceRelay: true, StripSysinfo: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(benchOfferSDP)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := privacy.ScrubSDP(benchOfferSDP, bc.opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// Idle-connection memory is measured in a server subprocess (this test
+// binary re-run as TestBenchServerHelper), so the clients' own buffers and
+// goroutines, which live in the benchmark process, cannot pollute the
+// figure. The helper reports its Go heap and stacks after two GCs
+// (HeapInuse+StackInuse) and its VmRSS.
+const (
+	benchServerEnv     = "VEIL_BENCH_SERVER"
+	benchIdleConns     = 2000
+	benchHelperMaxLife = 3 * time.Minute // the helper exits by itself after this
+	benchSettle        = 500 * time.Millisecond
+)
+
+// benchMem is what the helper reports.
+type benchMem struct {
+	HeapInuse, StackInuse, RSS uint64
+	Goroutines                 int
+}
+
+// TestBenchServerHelper is not a test: it is the server half of
+// BenchmarkIdleConnMemory and skips unless that benchmark started it.
+// It serves on loopback, prints its URL, and stops when its stdin closes
+// or benchHelperMaxLife passes.
+func TestBenchServerHelper(t *testing.T) {
+	if os.Getenv(benchServerEnv) == "" {
+		t.Skip("server half of BenchmarkIdleConnMemory")
+	}
+	srv, err := New(benchConfig(privacy.DefaultPolicy()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	mux.HandleFunc("GET /benchmem", func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		runtime.GC() // the second GC also empties sync.Pool victims
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		_ = json.NewEncoder(w).Encode(benchMem{
+			HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse,
+			RSS: procRSS(), Goroutines: runtime.NumGoroutine(),
+		})
+	})
+	// Profiles for investigating the figure (go tool pprof URL/debug/pprof/heap).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	ts := httptest.NewServer(mux)
+	fmt.Printf("URL %s\n", ts.URL)
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(benchHelperMaxLife):
+	}
+	ctx, cancel := contextWithTimeout(10 * time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	ts.Close()
+	os.Exit(0) // skip goleak: the stdin reader may still be blocked
+}
+
+// procRSS returns this process's VmRSS in bytes, 0 when unknown.
+func procRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkIdleConnMemory opens benchIdleConns idle connections (each has
+// had its welcome, or its OPEN for PeerJS) to a server in a subprocess and
+// reports what each costs the server: bytes/conn of Go heap+stack and
+// rss-bytes/conn. The measurement runs once whatever b.N is.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, proto := range []string{"native", "peerjs"} {
+		b.Run("proto="+proto, func(b *testing.B) {
+			cmd := exec.Command(exe, "-test.run=^TestBenchServerHelper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), benchServerEnv+"=1")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				_ = stdin.Close() // the helper shuts down
+				waited := make(chan error, 1)
+				go func() { waited <- cmd.Wait() }()
+				select {
+				case <-waited:
+				case <-time.After(15 * time.Second):
+					_ = cmd.Process.Kill()
+					<-waited
+				}
+			}()
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			base, ok := strings.CutPrefix(strings.TrimSpace(line), "URL ")
+			if err != nil || !ok {
+				b.Fatalf("helper did not start: %q %v", line, err)
+			}
+			// One measurement whatever b.N: opening benchIdleConns is the
+			// op, and repeating it would only measure reuse.
+			perConn, rssPerConn := benchIdle(b, base, proto)
+			b.ReportMetric(perConn, "bytes/conn")
+			b.ReportMetric(rssPerConn, "rss-bytes/conn")
+		})
+	}
+}
+
+func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
+	mem := func() benchMem {
+		resp, err := http.Get(base + "/benchmem")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m benchMem
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	dial := func(i int) *websocket.Conn {
+		if proto == "native" {
+			c, _ := benchDial(b, ws+"/ws")
+			return c
+		}
+		c, resp, err := websocket.DefaultDialer.Dial(fmt.Sprintf("%s/peerjs/peerjs?key=peerjs&id=bench%dx%d&token=t%d", ws, i, time.Now().UnixNano(), i), nil)
+		if err != nil {
+			b.Fatalf("dial: %v", err)
+		}
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		benchExpect(b, c, "OPEN")
+		return c
+	}
+	// Warm up: the first connections allocate pools and tables that
+	// every later one shares.
+	for i := range 50 {
+		_ = dial(-i - 1).Close()
+	}
+	time.Sleep(benchSettle)
+	before := mem()
+	conns := make([]*websocket.Conn, 0, benchIdleConns)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	b.ResetTimer()
+	for i := range benchIdleConns {
+		conns = append(conns, dial(i))
+	}
+	b.StopTimer()
+	time.Sleep(benchSettle)
+	after := mem()
+	n := float64(len(conns))
+	b.Logf("%s: %d conns: heap %d -> %d, stack %d -> %d, rss %d -> %d, goroutines %d -> %d",
+		proto, len(conns), before.HeapInuse, after.HeapInuse, before.StackInuse, after.StackInuse,
+		before.RSS, after.RSS, before.Goroutines, after.Goroutines)
+	perConn = (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / n
+	rssPerConn = (float64(after.RSS) - float64(before.RSS)) / n
+	return perConn, rssPerConn
+}
