@@ -329,11 +329,25 @@ func (s *nativeSession) signal(m *nativeIn) error {
 
 // deliver encodes {"type":typ,"from":me,"data":data} once and queues it
 // for the recipient.
+//
+// data must be compact JSON from json.Marshal (filterSignal and debug make
+// it so): it is spliced in as is, because json.Marshal would re-validate
+// and re-compact a json.RawMessage field, a full extra scan of a ~4 KB
+// offer. The bytes are the same as json.Marshal(outSignal{...}) gives.
 func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
-	b, err := json.Marshal(outSignal{Type: typ, From: s.peer.id, Data: data})
+	from, err := json.Marshal(s.peer.id)
 	if err != nil {
 		return
 	}
+	const shape = `{"type":"","from":,"data":}`
+	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...) // "signal" or "debug": nothing to escape
+	b = append(b, `","from":`...)
+	b = append(b, from...)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
 	s.srv.metrics.relayed()
 	to.Notify(Frame(b))
 }
