@@ -430,7 +430,7 @@ func BenchmarkRouteParallel(b *testing.B) {
 // BenchmarkDecodeOffer compares what the server spends on one ~4 KB
 // offer: encoding/json alone (the baseline, into a generic map and into
 // veil's own structs) against veil's whole decode, validate, filter and
-// re-encode under each policy.
+// re-encode (nativeSession.filterSignal and deliver) under each policy.
 func BenchmarkDecodeOffer(b *testing.B) {
 	frame := benchSignalFrames(b, "0123456789abcdefghijklmnopqrstuv", "offer")[0]
 	b.Logf("frame: %d bytes, sdp: %d bytes", len(frame), len(benchOfferSDP))
@@ -472,6 +472,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			s := &nativeSession{srv: srv, filter: bc.filter, strip: bc.strip, sealedOK: true}
 			s.peer = NewPeer(nativeNS, benchRouteClient{})
+			to := NewPeer(nativeNS, benchRouteClient{})
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -483,9 +484,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 				if err != nil || !fwd {
 					b.Fatal(err)
 				}
-				if _, err := json.Marshal(outSignal{Type: "signal", From: s.peer.id, Data: data}); err != nil {
-					b.Fatal(err)
-				}
+				s.deliver(to, "signal", data)
 			}
 		})
 	}
@@ -696,4 +695,51 @@ func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
 	perConn = (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / n
 	rssPerConn = (float64(after.RSS) - float64(before.RSS)) / n
 	return perConn, rssPerConn
+}
+
+// captureClient keeps the last frame it was given.
+type captureClient struct{ last []byte }
+
+func (c *captureClient) Notify(ev Event) {
+	if f, ok := ev.(Frame); ok {
+		c.last = f
+	}
+}
+
+// TestDeliverMatchesMarshal pins the hand-built relay frame of deliver to
+// what json.Marshal of outSignal gives, so the shortcut that
+// BenchmarkDecodeOffer measures cannot drift from the wire format.
+func TestDeliverMatchesMarshal(t *testing.T) {
+	srv, err := New(benchConfig(benchNoPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, typ, data string }{
+		{"candidate", "signal", `{"candidate":{"candidate":"candidate:1 1 udp 1 203.0.113.7 1 typ relay raddr 0.0.0.0 rport 0"}}`},
+		{"html escaped", "debug", `{"note":"\u003cb\u003e \u0026"}`},
+		{"offer", "signal", string(mustMarshal(t, map[string]any{"sdp": map[string]string{"type": "offer", "sdp": benchOfferSDP}}))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := &captureClient{}
+			s := &nativeSession{srv: srv}
+			s.peer = NewPeer(nativeNS, benchRouteClient{})
+			s.deliver(NewPeer(nativeNS, got), tc.typ, []byte(tc.data))
+			want, err := json.Marshal(outSignal{Type: tc.typ, From: s.peer.id, Data: json.RawMessage(tc.data)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.last) != string(want) {
+				t.Fatalf("deliver built\n%s\nwant\n%s", got.last, want)
+			}
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

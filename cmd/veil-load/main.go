@@ -75,7 +75,7 @@ type config struct {
 	pairs, idle, messages, concurrency   int
 	window                               int
 	rate                                 float64
-	duration                             time.Duration
+	duration, hold                       time.Duration
 	allowRemote                          bool
 }
 
@@ -95,6 +95,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.window, "window", defaultWindow, "unanswered messages per direction")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "connections opened at once in the idle and join phases")
 	fs.DurationVar(&c.duration, "duration", 90*time.Second, "hard cap on the whole run")
+	fs.DurationVar(&c.hold, "hold", 0, "keep the idle connections open this long after measuring (to take a server profile meanwhile)")
 	fs.StringVar(&c.label, "label", "", "name of this run in --out and tables (default: the mode)")
 	fs.StringVar(&c.out, "out", "", "append the result as one JSON line to this `file`")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a non-loopback --url (never point load at a host you do not run)")

@@ -159,6 +159,12 @@ func idlePhase(ctx context.Context, c config, p protocol, r *result) {
 		}
 		r.RSSPerIdleConn = (float64(r.RSSAfterIdle) - float64(r.RSSBeforeIdle)) / float64(len(opened))
 	}
+	if c.hold > 0 {
+		select {
+		case <-time.After(c.hold):
+		case <-ctx.Done():
+		}
+	}
 }
 
 type side struct {
