@@ -155,6 +155,12 @@ func (c Config) validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errInvalidConfig, err)
 	}
+	if err := c.PeerJS.withDefaults().validate(); err != nil {
+		return err
+	}
+	if err := c.VDO.withDefaults().validate(); err != nil {
+		return err
+	}
 	for name, v := range map[string]int{
 		"MaxMessageBytes": c.MaxMessageBytes, "MaxRoomPeers": c.MaxRoomPeers,
 		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams,

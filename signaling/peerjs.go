@@ -172,13 +172,8 @@ type peerjsDialect struct {
 // It also mounts the TURN credentials endpoint shared by the PeerJS and
 // VDO.Ninja dialects (turnrest.go), whether or not PeerJS is enabled.
 func (s *Server) mountPeerJS() {
-	s.mountTURNCredentials()
-	cfg := s.cfg.PeerJS.withDefaults()
+	cfg := s.cfg.PeerJS.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
-		return
-	}
-	if err := cfg.validate(); err != nil {
-		s.log.Error("PeerJS dialect not mounted", "err", err)
 		return
 	}
 	d := &peerjsDialect{srv: s, cfg: cfg, live: make(map[string]struct{})}

@@ -446,13 +446,14 @@ func TestPeerJSDiscoveryAndCustomMount(t *testing.T) {
 }
 
 func TestPeerJSDisabledAndInvalid(t *testing.T) {
-	for _, cfg := range []PeerJSConfig{{Disabled: true}, {Path: "/{bad}/"}} {
-		_, ts := newTestServer(t, Config{PeerJS: cfg})
-		resp, _ := httpGet(t, ts.URL+"/peerjs/peerjs/id", nil)
-		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		resp, _ = httpGet(t, ts.URL+"/turn-credentials", nil)
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the credentials endpoint stays (for other dialects)")
-	}
+	_, ts := newTestServer(t, Config{PeerJS: PeerJSConfig{Disabled: true}})
+	resp, _ := httpGet(t, ts.URL+"/peerjs/peerjs/id", nil)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, _ = httpGet(t, ts.URL+"/turn-credentials", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the credentials endpoint stays (for other dialects)")
+
+	_, err := New(Config{PeerJS: PeerJSConfig{Path: "/{bad}/"}})
+	assert.Error(t, err, "an invalid PeerJS config fails New")
 }
 
 func TestPeerJSTURNCredentials(t *testing.T) {

@@ -78,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
 	s.mountAssets()
+	s.mountTURNCredentials()
 	s.mountPeerJS()
 	s.mountVDO()
 	return s, nil

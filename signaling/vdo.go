@@ -124,12 +124,8 @@ func (c VDOConfig) validate() error {
 // mountVDO registers the VDO.Ninja endpoint on s.mux. An invalid VDOConfig
 // leaves the dialect unmounted (fail closed) and says so in the log.
 func (s *Server) mountVDO() {
-	cfg := s.cfg.VDO.withDefaults()
+	cfg := s.cfg.VDO.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
-		return
-	}
-	if err := cfg.validate(); err != nil {
-		s.log.Error("VDO.Ninja dialect not mounted", "err", err)
 		return
 	}
 	s.cfg.VDO = cfg

@@ -626,8 +626,6 @@ func TestVDOConfig(t *testing.T) {
 		{"custom path", VDOConfig{Path: "/ninja/wss"}, "/ninja/wss", true},
 		{"custom path moves it", VDOConfig{Path: "/ninja"}, "/vdo", false},
 		{"disabled", VDOConfig{Disabled: true}, "/vdo", false},
-		{"invalid path not mounted", VDOConfig{Path: "vdo"}, "/vdo", false},
-		{"colliding path not mounted", VDOConfig{Path: "/ws"}, "/vdo", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ts := newTestServer(t, Config{VDO: tc.cfg})
@@ -644,6 +642,10 @@ func TestVDOConfig(t *testing.T) {
 			require.NoError(t, err)
 			_ = ws.Close()
 		})
+	}
+	for _, bad := range []VDOConfig{{Path: "vdo"}, {Path: "/ws"}, {Path: "/a b"}, {MaxPlays: -1}} {
+		_, err := New(Config{VDO: bad})
+		assert.Error(t, err, "an invalid VDO config fails New: %+v", bad)
 	}
 	assert.Error(t, VDOConfig{Path: "/a b"}.withDefaults().validate())
 	assert.Error(t, VDOConfig{MaxPlays: -1}.withDefaults().validate())

@@ -299,6 +299,9 @@ func (a *app) serve() {
 	}
 }
 
+// port is the signaling server's TCP port.
+func (a *app) port() int { return a.httpLn.Addr().(*net.TCPAddr).Port }
+
 // URL is the signaling server's base URL.
 func (a *app) URL() string { return a.scheme + "://" + a.httpLn.Addr().String() }
 

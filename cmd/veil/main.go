@@ -33,7 +33,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "veil:", err)
+		fmt.Fprintf(os.Stderr, "veil: %v (see veil --help)\n", err)
 		os.Exit(2)
 	}
 	log := newLogger(opts.logLevel)
@@ -47,7 +47,9 @@ func main() {
 		os.Exit(1)
 	}
 	a.serve()
-	log.Info("veil is running", "signaling", a.URL(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
+	// Ports only: even the server's own addresses stay out of info logs.
+	log.Info("veil is running", "http_port", a.port(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
+	log.Debug("signaling URL", "url", a.URL())
 
 	select {
 	case <-ctx.Done():

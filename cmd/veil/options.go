@@ -84,6 +84,13 @@ Every flag can also be set in the environment: --turn-public-ip becomes
 VEIL_TURN_PUBLIC_IP. Repeatable flags take a comma-separated list there.
 A flag on the command line wins over the environment.
 
+Examples:
+  veil                                   try it on this machine: open http://127.0.0.1:8080
+  veil --listen :443 --tls-cert c.pem --tls-key k.pem --turn-listen :3478 --turn-public-ip 203.0.113.10
+                                         a public server (TURN relays from 203.0.113.10)
+  veil --turn-url turn:turn.example:3478 --turn-secret S
+                                         use an existing coturn fleet (use-auth-secret) instead of the embedded TURN
+
 Flags:
 `
 
@@ -124,21 +131,17 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
 	o.security.addFlags(fs)
 
-	fs.Usage = func() {
-		w := os.Stdout
-		fmt.Fprint(w, usageHead)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() {} // errors are reported by the caller, in one line
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			fmt.Fprint(os.Stdout, usageHead)
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
 		}
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// The environment fills what the command line did not set.
 	set := map[string]bool{}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBinary builds veil, runs it as a newcomer would (no flags but
+// ephemeral loopback ports), has two plain WebSocket clients join a room and
+// exchange a signal, then sends SIGTERM: clients get 1001 and the process
+// exits promptly.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "veil")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:0", "--turn-listen=127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	// Read stderr to the end in the background, handing over the port
+	// from the "veil is running" line.
+	portRE := regexp.MustCompile(`http_port=(\d+)`)
+	ports := make(chan string, 1)
+	var waitErr error
+	exited := make(chan struct{}) // closed once the process is reaped
+	go func() {
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			t.Log(lines.Text())
+			if m := portRE.FindStringSubmatch(lines.Text()); m != nil {
+				ports <- m[1]
+			}
+		}
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // only our own child, by its handle
+		<-exited
+	})
+	var base string
+	select {
+	case port := <-ports:
+		base = "http://127.0.0.1:" + port
+	case <-time.After(30 * time.Second):
+		t.Fatal("veil did not report its port")
+	}
+
+	resp, err := http.Get(base + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	ws := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	dialJSON := func() (*websocket.Conn, map[string]any) {
+		c, resp, err := websocket.DefaultDialer.Dial(ws, nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		var w map[string]any
+		require.NoError(t, c.ReadJSON(&w))
+		require.Equal(t, "welcome", w["type"])
+		servers := w["iceServers"].([]any)
+		require.Len(t, servers, 1, "the embedded TURN is offered by default")
+		return c, w
+	}
+	a, wa := dialJSON()
+	b, wb := dialJSON()
+	defer a.Close()
+	defer b.Close()
+	readType := func(c *websocket.Conn, typ string) map[string]any {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			var m map[string]any
+			require.NoError(t, c.ReadJSON(&m))
+			if m["type"] == typ {
+				return m
+			}
+		}
+	}
+	require.NoError(t, a.WriteJSON(map[string]any{"type": "join", "room": "binary-test-room"}))
+	readType(a, "joined")
+	require.NoError(t, b.WriteJSON(map[string]any{"type": "join", "room": "binary-test-room"}))
+	readType(b, "joined")
+	readType(a, "peer-joined")
+	require.NoError(t, b.WriteJSON(map[string]any{"type": "signal", "to": wa["id"], "data": map[string]any{"candidate": nil}}))
+	sig := readType(a, "signal")
+	assert.Equal(t, wb["id"], sig["from"])
+
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	_ = a.SetReadDeadline(time.Now().Add(shutdownTimeout))
+	_, _, err = a.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, websocket.CloseGoingAway, ce.Code)
+	select {
+	case <-exited:
+		require.NoError(t, waitErr, "veil exits 0 on SIGTERM")
+	case <-time.After(2 * shutdownTimeout):
+		t.Fatal("veil did not exit after SIGTERM")
+	}
+	assert.Less(t, time.Since(start), 2*shutdownTimeout)
+}
