@@ -214,6 +214,8 @@ func (a *app) startTURN(o options) error {
 		DenyPeers:             o.turnDeny,
 		MaxAllocationsPerUser: o.turnMaxUser,
 		MaxAllocations:        o.turnMaxAll,
+		RelayPortMin:          o.turnPortMin,
+		RelayPortMax:          o.turnPortMax,
 		Logger:                a.log,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type options struct {
 	turnDeny     []netip.Prefix
 	turnMaxUser  int
 	turnMaxAll   int
+	turnPortMin  int
+	turnPortMax  int
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 }
@@ -97,10 +100,10 @@ Flags:
 // parseOptions reads args and the environment (through getenv).
 func parseOptions(args []string, getenv func(string) string) (options, error) {
 	var (
-		o                                options
-		relay, sysinfo, sealed, logLevel string
-		turnPublicIP, turnSecret         string
-		turnAllow, turnDeny              []string
+		o                                   options
+		relay, sysinfo, sealed, logLevel    string
+		turnPublicIP, turnSecret, turnPorts string
+		turnAllow, turnDeny                 []string
 	)
 	fs := flag.NewFlagSet("veil", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -129,6 +132,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.Var(listFlag{&turnDeny}, "turn-deny-peer", "`CIDR` the embedded TURN must never relay to (repeatable; wins over allow)")
 	fs.IntVar(&o.turnMaxUser, "turn-max-allocations-per-peer", turn.DefaultMaxAllocationsPerUser, "live TURN allocations per peer")
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
+	fs.StringVar(&turnPorts, "turn-relay-ports", "", "UDP port `range` for relay allocations, e.g. 49160-49200 (default: any free port); publish it when veil runs in a container")
 	o.security.addFlags(fs)
 
 	fs.Usage = func() {} // errors are reported by the caller, in one line
@@ -196,6 +200,15 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			return o, errors.New("--turn-url needs --turn-secret, the secret the external TURN servers share")
 		}
 		o.turnEnabled = false
+	}
+	if turnPorts != "" {
+		lo, hi, ok := strings.Cut(turnPorts, "-")
+		var errLo, errHi error
+		o.turnPortMin, errLo = strconv.Atoi(strings.TrimSpace(lo))
+		o.turnPortMax, errHi = strconv.Atoi(strings.TrimSpace(hi))
+		if !ok || errLo != nil || errHi != nil || o.turnPortMin < 1 || o.turnPortMax > 65535 || o.turnPortMin > o.turnPortMax {
+			return o, fmt.Errorf("--turn-relay-ports: want LOW-HIGH, got %q", turnPorts)
+		}
 	}
 	if (o.turnCert == "") != (o.turnKey == "") {
 		return o, errors.New("--turn-cert and --turn-key go together")

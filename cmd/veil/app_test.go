@@ -1,0 +1,77 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func welcomeOf(t *testing.T, a *app) map[string]any {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(a.wsURL(), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	defer ws.Close()
+	var w map[string]any
+	require.NoError(t, ws.ReadJSON(&w))
+	require.Equal(t, "welcome", w["type"])
+	return w
+}
+
+// TestEmbeddedTURNCredentials: welcome offers the embedded TURN over UDP
+// and TCP with TURN REST credentials bound to the peer id.
+func TestEmbeddedTURNCredentials(t *testing.T) {
+	a := startVeil(t, nil)
+	w := welcomeOf(t, a)
+	servers := w["iceServers"].([]any)
+	require.Len(t, servers, 1)
+	s := servers[0].(map[string]any)
+	port := strconv.Itoa(a.udpPort)
+	assert.Equal(t, []any{"turn:127.0.0.1:" + port + "?transport=udp", "turn:127.0.0.1:" + port + "?transport=tcp"}, s["urls"])
+	exp, id, ok := strings.Cut(s["username"].(string), ":")
+	require.True(t, ok)
+	assert.Equal(t, w["id"], id)
+	sec, err := strconv.ParseInt(exp, 10, 64)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(10*time.Minute), time.Unix(sec, 0), time.Minute, "default TTL is 10 minutes")
+	assert.Equal(t, "relay", w["iceTransportPolicy"])
+}
+
+// TestTURNHostFollowsRequest: with no fixed TURN host, the URLs name the
+// host the client reached veil on.
+func TestTURNHostFollowsRequest(t *testing.T) {
+	a := startVeil(t, nil)
+	a.turnHost = ""
+	r := httptest.NewRequest("GET", "/ws", nil)
+	r.Host = "veil.example:8443"
+	got := a.embeddedICE(r, "peer")
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0].URLs[0], "turn:veil.example:")
+}
+
+// TestExternalTURN: --turn-url + --turn-secret hand out coturn-compatible
+// credentials (use-auth-secret) for those URLs and start no embedded TURN.
+func TestExternalTURN(t *testing.T) {
+	a := startVeil(t, func(o *options) {
+		o.turnURLs = []string{"turn:turn.example:3478?transport=udp", "turns:turn.example:5349"}
+		o.turnSecret = []byte("shared-with-coturn")
+		o.turnEnabled = false
+	})
+	assert.Nil(t, a.turn)
+	w := welcomeOf(t, a)
+	s := w["iceServers"].([]any)[0].(map[string]any)
+	assert.Equal(t, []any{"turn:turn.example:3478?transport=udp", "turns:turn.example:5349"}, s["urls"])
+	user := s["username"].(string)
+	mac := hmac.New(sha1.New, []byte("shared-with-coturn"))
+	mac.Write([]byte(user))
+	assert.Equal(t, base64.StdEncoding.EncodeToString(mac.Sum(nil)), s["credential"], "coturn computes the same password")
+}

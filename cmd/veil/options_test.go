@@ -1,0 +1,59 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/privacy"
+)
+
+func TestOptionsDefaults(t *testing.T) {
+	o, err := parseOptions(nil, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8080", o.listen)
+	assert.Equal(t, privacy.DefaultPolicy(), o.policy)
+	assert.True(t, o.turnEnabled)
+	assert.True(t, o.demo)
+	assert.Empty(t, o.turnSecret, "a random per-process secret is made by the TURN server")
+}
+
+func TestOptionsEnvironment(t *testing.T) {
+	env := map[string]string{
+		"VEIL_RELAY":            "optional",
+		"VEIL_TURN_ALLOW_PEER":  "10.1.0.0/16, 192.168.5.5",
+		"VEIL_TURN_RELAY_PORTS": "49160-49200",
+		"VEIL_LISTEN":           "127.0.0.1:9999",
+	}
+	o, err := parseOptions([]string{"--listen=127.0.0.1:7777"}, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:7777", o.listen, "the command line wins over the environment")
+	assert.Equal(t, privacy.RelayOptional, o.policy.Relay)
+	require.Len(t, o.turnAllow, 2)
+	assert.Equal(t, "192.168.5.5/32", o.turnAllow[1].String())
+	assert.Equal(t, 49160, o.turnPortMin)
+	assert.Equal(t, 49200, o.turnPortMax)
+}
+
+func TestOptionsErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--relay=sometimes"},
+		{"--sealed=maybe"},
+		{"--turn-url=turn:turn.example:3478"}, // no secret
+		{"--turn-relay-ports=9-1"},
+		{"--turn-relay-ports=80"},
+		{"--turn-allow-peer=not-a-cidr"},
+		{"--turn-public-ip=example.com"},
+		{"--turn-cert=c.pem"}, // no key
+		{"stray-argument"},
+	} {
+		_, err := parseOptions(args, func(string) string { return "" })
+		assert.Error(t, err, "%v", args)
+	}
+	o, err := parseOptions([]string{"--turn-url=turn:a:3478", "--turn-url=turns:b:5349", "--turn-secret=s3cret"}, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.False(t, o.turnEnabled, "external TURN replaces the embedded one")
+	assert.Equal(t, []string{"turn:a:3478", "turns:b:5349"}, o.turnURLs)
+	assert.Equal(t, []byte("s3cret"), o.turnSecret, "used as text, like coturn's static-auth-secret")
+}
