@@ -49,8 +49,8 @@ type app struct {
 }
 
 // newApp binds every socket and builds the servers; serve starts them.
-func newApp(o options, log *slog.Logger) (a *app, err error) {
-	a = &app{log: log, errc: make(chan error, 4)}
+func newApp(o options, log *slog.Logger) (_ *app, err error) {
+	a := &app{log: log, errc: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			a.closeListeners()
@@ -168,17 +168,11 @@ func (a *app) startTURN(o options) error {
 		a.turnHost = listenIP.String()
 	}
 
-	pc, err := net.ListenPacket("udp", listen)
+	pc, tcpLn, err := listenUDPAndTCP(listen)
 	if err != nil {
-		return fmt.Errorf("turn udp %s: %w", listen, err)
+		return err
 	}
-	// TCP on the port UDP got, so port 0 (tests) gives one port for both.
 	a.udpPort = pc.LocalAddr().(*net.UDPAddr).Port
-	tcpLn, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(a.udpPort)))
-	if err != nil {
-		_ = pc.Close()
-		return fmt.Errorf("turn tcp %s: %w", listen, err)
-	}
 	a.tcpPort = a.udpPort
 	listeners := []net.Listener{tcpLn}
 	if o.turnCert != "" {
@@ -226,6 +220,35 @@ func (a *app) startTURN(o options) error {
 		return err
 	}
 	return nil
+}
+
+// bindRetries bounds the attempts to find a port free for both UDP and
+// TCP when the TURN port is 0 (ephemeral).
+const bindRetries = 8
+
+// listenUDPAndTCP binds TURN's UDP socket and a TCP listener on the same
+// port. With port 0 the kernel picks the UDP port, which may be taken for
+// TCP: then it tries again.
+func listenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--turn-listen: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("turn udp %s: %w", addr, err)
+		}
+		got := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, got))
+		if err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+		if port != "0" || attempt == bindRetries {
+			return nil, nil, fmt.Errorf("turn tcp %s: %w", addr, err)
+		}
+	}
 }
 
 // defaultRelayIP picks the relay address when --turn-public-ip is unset:
