@@ -592,7 +592,8 @@ func procRSS() uint64 {
 // BenchmarkIdleConnMemory opens benchIdleConns idle connections (each has
 // had its welcome, or its OPEN for PeerJS) to a server in a subprocess and
 // reports what each costs the server: bytes/conn of Go heap+stack and
-// rss-bytes/conn. The measurement runs once whatever b.N is.
+// rss-bytes/conn. The measurement runs once whatever b.N is: run it with
+// -benchtime 1x, or the framework calls it again for a larger b.N.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -681,11 +682,9 @@ func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
 			_ = c.Close()
 		}
 	}()
-	b.ResetTimer()
 	for i := range benchIdleConns {
 		conns = append(conns, dial(i))
 	}
-	b.StopTimer()
 	time.Sleep(benchSettle)
 	after := mem()
 	n := float64(len(conns))
