@@ -14,7 +14,7 @@ var web embed.FS
 // contentSecurityPolicy keeps the demo page to veil's own origin: no
 // third-party scripts, styles, fonts or beacons can load, even by accident.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // mountAssets serves /veil.js always and the demo page at / when enabled.
 func (s *Server) mountAssets() {
