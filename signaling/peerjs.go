@@ -320,9 +320,13 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	defer s.untrack(c)
 	s.metrics.connOpened(peerjsNS)
-	defer s.metrics.connClosed(peerjsNS)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.connDone(c, peerjsNS)
+		}
+	}()
 
 	switch {
 	case id == "" || token == "" || key == "":
@@ -364,10 +368,13 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.send(f)
 	}
 	sess.startAlive()
-	c.readLoop(sess.handle, sess.refuse)
-	sess.stopAlive()
-	d.unregister(sess)
-	c.finish()
+	handedOff = true
+	s.handOff(c, peerjsNS, func() {
+		c.readLoop(sess.handle, sess.refuse)
+		sess.stopAlive()
+		d.unregister(sess)
+		c.finish()
+	})
 }
 
 // refuse sends one message and closes, as the `peer` server does for bad

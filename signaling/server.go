@@ -188,15 +188,21 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	return c
 }
 
-// serveNative runs one native protocol v1 connection.
+// serveNative runs one native protocol v1 connection. The handler sets the
+// connection up and returns; the reader runs in its own goroutine (see
+// handOff).
 func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 	c := s.upgrade(w, r)
 	if c == nil {
 		return
 	}
-	defer s.untrack(c)
 	s.metrics.connOpened(nativeNS)
-	defer s.metrics.connClosed(nativeNS)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.connDone(c, nativeNS)
+		}
+	}()
 
 	sess := newNativeSession(s, c, r)
 	c.startWriter()
@@ -207,9 +213,30 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess.welcome(r)
-	c.readLoop(sess.handle, sess.refuse)
-	s.hub.Unregister(sess.peer)
-	c.finish()
+	handedOff = true
+	s.handOff(c, nativeNS, func() {
+		c.readLoop(sess.handle, sess.refuse)
+		s.hub.Unregister(sess.peer)
+		c.finish()
+	})
+}
+
+// handOff runs the rest of a connection's life (run: its read loop and
+// cleanup) in a new goroutine so the HTTP handler can return. The handler
+// goroutine holds net/http's per-connection state (the request, its bufio
+// buffers, a deep stack) for as long as it runs; returning frees it, which
+// roughly halves what an idle connection costs (docs/BENCHMARKS.md).
+func (s *Server) handOff(c *conn, proto string, run func()) {
+	go func() {
+		defer s.connDone(c, proto)
+		run()
+	}()
+}
+
+// connDone accounts for a finished connection.
+func (s *Server) connDone(c *conn, proto string) {
+	s.metrics.connClosed(proto)
+	s.untrack(c)
 }
 
 // Shutdown closes every connection with 1001 (going away) and waits for

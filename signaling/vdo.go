@@ -138,22 +138,23 @@ func (s *Server) serveVDO(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	defer s.untrack(c)
 	s.metrics.connOpened(vdoNS)
-	defer s.metrics.connClosed(vdoNS)
 
 	sess := newVDOSession(s, c, r)
 	c.startWriter()
 	if err := s.hub.Register(sess.peer); err != nil {
 		c.close(closeTryAgainLater, "try again")
 		c.finish()
+		s.connDone(c, vdoNS)
 		return
 	}
 	// The dialect has no greeting: the server assigns the UUID and rewrites
 	// it into every direct message, so a client never needs to know its own.
-	c.readLoop(sess.handle, sess.refuse)
-	s.hub.Unregister(sess.peer)
-	c.finish()
+	s.handOff(c, vdoNS, func() {
+		c.readLoop(sess.handle, sess.refuse)
+		s.hub.Unregister(sess.peer)
+		c.finish()
+	})
 }
 
 // vdoIn is every field a VDO.Ninja client message may carry that veil
