@@ -208,10 +208,14 @@ func TestIdleIPEntriesExpire(t *testing.T) {
 func TestMessageRateLimit(t *testing.T) {
 	srv, ts := newTestServer(t, Config{MessageRate: 1, MessageBurst: 5})
 	a := dial(t, ts, "")
+	// Sent back to back, so no token refills in between even on a slow machine.
 	for range 5 {
-		a.roundTrip()
+		a.send(msg{"type": "ping"})
 	}
 	a.send(msg{"type": "ping", "rid": "over"})
+	for range 5 {
+		a.expect("pong")
+	}
 	e := a.expectError(CodeRateLimited)
 	assert.Equal(t, "over", e.str("rid"))
 	assert.Equal(t, "ping", e.str("ref"))
@@ -226,10 +230,11 @@ func TestMessageRateLimit(t *testing.T) {
 func TestActionRateLimit(t *testing.T) {
 	_, ts := newTestServer(t, Config{ActionRate: 1, ActionBurst: 2})
 	a := dial(t, ts, "")
-	a.joinRoom("one")
+	a.send(msg{"type": "join", "room": "one"})
 	a.send(msg{"type": "play", "stream": "s"})
-	a.expect("waiting")
 	a.send(msg{"type": "publish", "stream": "p", "rid": "x"})
+	a.expect("joined")
+	a.expect("waiting")
 	e := a.expectError(CodeRateLimited)
 	assert.Equal(t, "x", e.str("rid"))
 	a.roundTrip() // other messages still pass
