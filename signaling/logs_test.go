@@ -25,6 +25,7 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 				TrustedProxies:    loopbackProxy,
 				AuthSecret:        testSecret,
 				ConnectBurstPerIP: 3,
+				ConnectRatePerIP:  1,
 				ActionBurst:       6,
 				ActionRate:        1,
 			})
@@ -66,7 +67,7 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 			b.expectError(CodeUnknownPeer)
 			b.sendRaw([]byte(`{"type":"join","room":"room-Kq3vN8"`))
 			b.expectError(CodeBadJSON)
-			for range 6 {
+			for range 50 { // bounded; the budget runs out after a few
 				b.send(msg{"type": "play", "stream": "stream-Zt5pW2", "token": streamTok})
 				m := b.recv()
 				if m.str("type") == "error" {
