@@ -21,6 +21,13 @@ const (
 	closeGrace = time.Second
 )
 
+// Abuse: a connection that earns more than maxStrikes errors within
+// strikeWindow is closed with 1008. Well-behaved clients never get near it.
+const (
+	maxStrikes   = 32
+	strikeWindow = 10 * time.Second
+)
+
 // Close codes veil uses (RFC 6455 section 7.4.1).
 const (
 	closeNormal        = websocket.CloseNormalClosure
@@ -44,6 +51,9 @@ type conn struct {
 	closeMsg []byte
 	writerWG sync.WaitGroup
 	release  func() // frees the admission slot; set by Server.upgrade
+
+	strikes  int // bad messages in the current window; reader goroutine only
+	strikeAt time.Time
 }
 
 var (
@@ -179,6 +189,21 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 			}
 			return
 		}
+	}
+}
+
+// strike counts a bad or refused message. A connection that earns more
+// than maxStrikes within strikeWindow is closed with 1008: one bad message
+// never closes a healthy connection, a stream of them does. Called from the
+// reader goroutine only.
+func (c *conn) strike() {
+	now := time.Now()
+	if now.Sub(c.strikeAt) > strikeWindow {
+		c.strikes, c.strikeAt = 0, now
+	}
+	c.strikes++
+	if c.strikes > maxStrikes {
+		c.close(closePolicy, "too many bad messages")
 	}
 }
 

@@ -187,19 +187,46 @@ func key(ns, name string) string { return ns + "\x00" + name }
 // every other member EvPeerJoined. Joining a room twice answers again
 // without telling anyone.
 func (h *Hub) Join(p *Peer, name, rid string) error {
+	r, err := h.openRoom(p, name, false)
+	if err != nil {
+		return err
+	}
+	defer r.mu.Unlock()
+	added, err := h.addLocked(r, p)
+	if err != nil {
+		return err
+	}
+	if added {
+		me := p.member()
+		for _, m := range r.members {
+			if m.peer != p {
+				m.peer.Notify(EvPeerJoined{Room: name, Peer: me})
+			}
+		}
+	}
+	p.Notify(EvJoined{Room: name, Peers: r.listLocked(p), Rid: rid})
+	return nil
+}
+
+// openRoom checks that p may join room name and returns the room, created
+// when needed, with r.mu held. unbounded skips MaxPeerRooms (a migration:
+// the peer leaves its old room right after).
+func (h *Hub) openRoom(p *Peer, name string, unbounded bool) (*room, error) {
 	k := key(p.ns, name)
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	_, already := p.rooms[k]
-	if !already && h.limits.MaxPeerRooms > 0 && len(p.rooms) >= h.limits.MaxPeerRooms {
+	if !already && !unbounded && h.limits.MaxPeerRooms > 0 && len(p.rooms) >= h.limits.MaxPeerRooms {
 		p.mu.Unlock()
-		return ErrTooManyRooms
+		return nil, ErrTooManyRooms
 	}
 	p.mu.Unlock()
 
+	// Lock order: shard, then room, then peer. Holding the shard while
+	// taking the room means no Leave can delete it in between.
 	sh := h.rooms.get(k)
 	sh.mu.Lock()
 	r := sh.m[k]
@@ -210,28 +237,26 @@ func (h *Hub) Join(p *Peer, name, rid string) error {
 	}
 	r.mu.Lock()
 	sh.mu.Unlock()
-	defer r.mu.Unlock()
+	return r, nil
+}
 
-	if _, ok := r.members[p.id]; !ok {
-		if h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
-			return ErrRoomFull
-		}
-		r.members[p.id] = roomMember{peer: p, seq: h.joinSeq.Add(1)}
-		p.mu.Lock()
-		if p.rooms == nil {
-			p.rooms = make(map[string]*room)
-		}
-		p.rooms[k] = r
-		p.mu.Unlock()
-		me := p.member()
-		for _, m := range r.members {
-			if m.peer != p {
-				m.peer.Notify(EvPeerJoined{Room: name, Peer: me})
-			}
-		}
+// addLocked makes p a member of r; added is false when it was one
+// already. r.mu must be held.
+func (h *Hub) addLocked(r *room, p *Peer) (added bool, err error) {
+	if _, ok := r.members[p.id]; ok {
+		return false, nil
 	}
-	p.Notify(EvJoined{Room: name, Peers: r.listLocked(p), Rid: rid})
-	return nil
+	if h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
+		return false, ErrRoomFull
+	}
+	r.members[p.id] = roomMember{peer: p, seq: h.joinSeq.Add(1)}
+	p.mu.Lock()
+	if p.rooms == nil {
+		p.rooms = make(map[string]*room)
+	}
+	p.rooms[r.key] = r
+	p.mu.Unlock()
+	return true, nil
 }
 
 // listLocked lists r's members other than self in join order. r.mu held.
@@ -325,16 +350,7 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 	}
 	p.mu.Unlock()
 
-	sh := h.streams.get(k)
-	sh.mu.Lock()
-	s := sh.m[k]
-	if s == nil {
-		s = &stream{key: k, name: name}
-		sh.m[k] = s
-		h.streamCount.Add(1)
-	}
-	s.mu.Lock()
-	sh.mu.Unlock()
+	s := h.openStream(k, name)
 	if s.publisher != nil {
 		s.mu.Unlock()
 		return ErrStreamInUse
@@ -400,6 +416,23 @@ func (h *Hub) endStream(p *Peer, s *stream) {
 	h.dropStreamIfUnusedLocked(sh, s)
 }
 
+// openStream returns stream k, created when needed, with s.mu held. As for
+// rooms, the shard is held while taking the stream so no cleanup can delete
+// it in between.
+func (h *Hub) openStream(k, name string) *stream {
+	sh := h.streams.get(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s := sh.m[k]
+	if s == nil {
+		s = &stream{key: k, name: name}
+		sh.m[k] = s
+		h.streamCount.Add(1)
+	}
+	s.mu.Lock()
+	return s
+}
+
 // dropStreamIfUnusedLocked forgets s when it has neither publisher nor
 // viewers. sh.mu and s.mu must be held.
 func (h *Hub) dropStreamIfUnusedLocked(sh *shard[*stream], s *stream) {
@@ -421,16 +454,7 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	}
 	p.mu.Unlock()
 
-	sh := h.streams.get(k)
-	sh.mu.Lock()
-	s := sh.m[k]
-	if s == nil {
-		s = &stream{key: k, name: name}
-		sh.m[k] = s
-		h.streamCount.Add(1)
-	}
-	s.mu.Lock()
-	sh.mu.Unlock()
+	s := h.openStream(k, name)
 	defer s.mu.Unlock()
 	if s.publisher == p {
 		return ErrStreamInUse

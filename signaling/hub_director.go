@@ -49,48 +49,24 @@ func (h *Hub) JoinClaim(p *Peer, name, rid string, claim bool) error {
 // joinDirected adds p to room name. A migration (moved) is not bounded by
 // MaxPeerRooms: the peer leaves its old room right after.
 func (h *Hub) joinDirected(p *Peer, name, rid string, claim, moved bool) error {
-	k := key(p.ns, name)
-	p.mu.Lock()
-	if p.gone {
-		p.mu.Unlock()
-		return ErrClosed
+	r, err := h.openRoom(p, name, moved)
+	if err != nil {
+		return err
 	}
-	_, already := p.rooms[k]
-	if !already && !moved && h.limits.MaxPeerRooms > 0 && len(p.rooms) >= h.limits.MaxPeerRooms {
-		p.mu.Unlock()
-		return ErrTooManyRooms
-	}
-	p.mu.Unlock()
-
-	sh := h.rooms.get(k)
-	sh.mu.Lock()
-	r := sh.m[k]
-	if r == nil {
-		r = &room{key: k, name: name, members: make(map[string]roomMember)}
-		sh.m[k] = r
-		h.roomCount.Add(1)
-	}
-	r.mu.Lock()
-	sh.mu.Unlock()
 	defer r.mu.Unlock()
-
-	_, member := r.members[p.id]
-	if !member && h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
-		return ErrRoomFull
+	if _, member := r.members[p.id]; !member && h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
+		return ErrRoomFull // before claiming: a refused joiner directs nothing
 	}
 	became := false
 	if claim && r.director == nil {
 		r.director = p
 		became = true
 	}
-	if !member {
-		r.members[p.id] = roomMember{peer: p, seq: h.joinSeq.Add(1)}
-		p.mu.Lock()
-		if p.rooms == nil {
-			p.rooms = make(map[string]*room)
-		}
-		p.rooms[k] = r
-		p.mu.Unlock()
+	added, err := h.addLocked(r, p)
+	if err != nil {
+		return err
+	}
+	if added {
 		me := p.member()
 		for _, m := range r.members {
 			if m.peer != p {

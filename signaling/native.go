@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
@@ -17,13 +16,6 @@ const nativeNS = "v1"
 
 // ProtocolVersion is the native protocol's version, sent in welcome.
 const ProtocolVersion = 1
-
-// Abuse: a connection that earns more than maxStrikes errors within
-// strikeWindow is closed with 1008. Well-behaved clients never get near it.
-const (
-	maxStrikes   = 32
-	strikeWindow = 10 * time.Second
-)
 
 // nativeIn is every field a native client message may carry. Unknown
 // fields are dropped by construction: forwarded messages are rebuilt from
@@ -114,8 +106,6 @@ type nativeSession struct {
 	strip    bool
 	sealedOK bool
 	limiter  *connLimiter
-	strikes  int
-	strikeAt time.Time
 }
 
 func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
@@ -197,14 +187,7 @@ func (s *nativeSession) fail(err error, ref, rid string) {
 	code, msg := toWire(err)
 	s.srv.metrics.errors(code)
 	s.write(outError{Type: "error", Code: code, Message: msg, Ref: ref, Rid: rid})
-	now := time.Now()
-	if now.Sub(s.strikeAt) > strikeWindow {
-		s.strikes, s.strikeAt = 0, now
-	}
-	s.strikes++
-	if s.strikes > maxStrikes {
-		s.c.close(closePolicy, "too many bad messages")
-	}
+	s.c.strike()
 }
 
 // refuse answers frames the connection layer rejected.

@@ -448,9 +448,6 @@ type peerjsSession struct {
 	strip   bool // browser names are removed
 	limiter *connLimiter
 
-	strikes  int // reader goroutine only
-	strikeAt time.Time
-
 	lastSeen  atomic.Int64 // unix nanoseconds of the last client message
 	aliveMu   sync.Mutex   // guards aliveT
 	aliveT    *time.Timer  // nil once stopped
@@ -501,16 +498,7 @@ func (sess *peerjsSession) stopAlive() {
 // the connection with 1008. The PeerJS protocol has no error reply for a
 // bad message (its ERROR makes the client give up its id), so bad
 // messages are dropped silently.
-func (sess *peerjsSession) strike() {
-	now := time.Now()
-	if now.Sub(sess.strikeAt) > strikeWindow {
-		sess.strikes, sess.strikeAt = 0, now
-	}
-	sess.strikes++
-	if sess.strikes > maxStrikes {
-		sess.c.close(closePolicy, "too many bad messages")
-	}
-}
+func (sess *peerjsSession) strike() { sess.c.strike() }
 
 // refuse handles frames the connection layer rejected (binary, too large).
 func (sess *peerjsSession) refuse(error) { sess.strike() }

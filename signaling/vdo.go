@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
@@ -243,10 +242,8 @@ type vdoSession struct {
 	maxPlays int
 	limiter  *connLimiter
 
-	strikes  int
-	strikeAt time.Time
-	stream   string              // the stream this socket seeds, if any
-	plays    map[string]struct{} // streams this socket plays or awaits
+	stream string              // the stream this socket seeds, if any
+	plays  map[string]struct{} // streams this socket plays or awaits
 }
 
 func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
@@ -326,14 +323,7 @@ func (s *vdoSession) fail(err error) {
 	if code == codeStreamIDInUse {
 		s.alert(alertStreamInUse) // what the SDK resets its publishing state on
 	}
-	now := time.Now()
-	if now.Sub(s.strikeAt) > strikeWindow {
-		s.strikes, s.strikeAt = 0, now
-	}
-	s.strikes++
-	if s.strikes > maxStrikes {
-		s.c.close(closePolicy, "too many bad messages")
-	}
+	s.c.strike()
 }
 
 // refuse answers frames the connection layer rejected.
