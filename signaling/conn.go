@@ -47,8 +47,9 @@ type conn struct {
 	softMax  int // frames above this get errTooLarge, the connection stays
 	done     chan struct{}
 	once     sync.Once
-	mu       sync.Mutex // guards closeMsg
+	mu       sync.Mutex // guards closeMsg, closing and read deadline changes
 	closeMsg []byte
+	closing  bool // the close frame is out: read deadlines no longer move
 	writerWG sync.WaitGroup
 	release  func() // frees the admission slot; set by Server.upgrade
 
@@ -137,10 +138,25 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
 			// Give the peer a moment to answer the close, then cut the
-			// socket so the reader returns.
+			// socket so the reader returns. Under c.mu, so the reader
+			// cannot push this deadline back.
+			c.mu.Lock()
+			c.closing = true
 			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+			c.mu.Unlock()
 			return
 		}
+	}
+}
+
+// renewReadDeadline gives the peer another pongWait to show it is alive,
+// unless the connection is closing: then the writer's short grace deadline
+// stands, so Shutdown never waits a full pongWait for a reader.
+func (c *conn) renewReadDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	}
 }
 
@@ -148,9 +164,10 @@ func (c *conn) writeLoop() {
 // text frame and onErr for frames it refuses (binary, too large). It returns
 // when the socket fails or closes.
 func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
-	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.renewReadDeadline()
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.renewReadDeadline()
+		return nil
 	})
 	for {
 		mt, r, err := c.ws.NextReader()
@@ -161,7 +178,7 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 			return
 		}
 		// Any frame proves the peer is alive.
-		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.renewReadDeadline()
 		if mt != websocket.TextMessage {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return
