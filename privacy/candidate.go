@@ -52,6 +52,19 @@ const (
 //
 // Safe for concurrent use.
 func FilterCandidate(cand string, forceRelay bool) (out string, keep bool) {
+	return FilterRelayCandidate(cand, forceRelay, nil)
+}
+
+// FilterRelayCandidate is FilterCandidate that, under forceRelay, also
+// drops a relay candidate whose address trusted refuses (nil trusts every
+// address). "typ relay" is only a label: a peer can put its own address
+// behind it, and a receiver whose client ignores the relay policy would
+// then send connectivity checks from its real address straight to that
+// peer. With trusted set to "one of our TURN servers' relay addresses",
+// only candidates that really lead to a relay cross the server.
+//
+// Safe for concurrent use if trusted is.
+func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr) bool) (out string, keep bool) {
 	if cand == "" || !forceRelay {
 		return cand, true
 	}
@@ -92,7 +105,8 @@ func FilterCandidate(cand string, forceRelay bool) (out string, keep bool) {
 	}
 	// pion drops an IPv6 zone before parsing; a zone names the sender's
 	// interface and has no business in a relay address.
-	if a, err := netip.ParseAddr(fields[candFieldAddress]); err != nil || a.Zone() != "" {
+	a, err := netip.ParseAddr(fields[candFieldAddress])
+	if err != nil || a.Zone() != "" || (trusted != nil && !trusted(a.Unmap())) {
 		return "", false
 	}
 	ext := candMinFields

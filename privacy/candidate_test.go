@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -158,4 +159,39 @@ func assertHiddenRelay(t *testing.T, cand string) {
 	if r := c.RelatedAddress(); r != nil && (r.Address != "" && r.Address != "0.0.0.0" || r.Port != 0) {
 		t.Fatalf("kept related address %v in %q", r, cand)
 	}
+}
+
+func TestFilterRelayCandidateTrusted(t *testing.T) {
+	ours := netip.MustParseAddr("203.0.113.7")
+	trusted := func(a netip.Addr) bool { return a == ours }
+	for _, tc := range []struct {
+		name string
+		cand string
+		keep bool
+	}{
+		{"our relay", "candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321", true},
+		{"a peer's own address labelled relay", "candidate:3 1 udp 41885439 198.51.100.4 61000 typ relay raddr 0.0.0.0 rport 0", false},
+		{"ours, IPv4-mapped", "candidate:3 1 udp 41885439 ::ffff:203.0.113.7 61000 typ relay", true},
+		{"end of candidates", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, keep := FilterRelayCandidate(tc.cand, true, trusted)
+			assert.Equal(t, tc.keep, keep, out)
+			if keep && strings.Contains(tc.cand, "raddr") {
+				assert.Contains(t, out, "raddr 0.0.0.0 rport 0")
+			}
+			// Without forced relay nothing is filtered, trusted or not.
+			out, keep = FilterRelayCandidate(tc.cand, false, trusted)
+			assert.True(t, keep)
+			assert.Equal(t, tc.cand, out)
+		})
+	}
+	sdp := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 198.51.100.4\r\n" +
+		"a=candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321\r\n" +
+		"a=candidate:4 1 udp 41885439 198.51.100.4 61001 typ relay raddr 0.0.0.0 rport 0\r\n"
+	out, st, err := ScrubSDP(sdp, SDPOptions{ForceRelay: true, TrustedRelays: trusted})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.CandidatesKept)
+	assert.Equal(t, 1, st.CandidatesDropped)
+	assert.NotContains(t, out, "198.51.100.4")
 }

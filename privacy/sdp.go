@@ -3,6 +3,7 @@ package privacy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,9 @@ type SDPOptions struct {
 	// StripSysinfo replaces the o= user name, where Firefox writes its
 	// version (Policy.StripsSysinfo).
 	StripSysinfo bool
+	// TrustedRelays, under ForceRelay, keeps only relay candidates whose
+	// address it accepts (see FilterRelayCandidate). Nil accepts any.
+	TrustedRelays func(netip.Addr) bool
 }
 
 // SDPStats counts what ScrubSDP did to a=candidate lines under ForceRelay.
@@ -126,7 +130,7 @@ func scrubLine(line string, opt SDPOptions, st *SDPStats) (out string, keep bool
 		case strings.HasPrefix(attr, "candidate"):
 			// Anything that looks like a candidate must pass the filter as
 			// one; FilterCandidate drops variant spellings.
-			if out, ok := FilterCandidate(line, true); ok && out != "" {
+			if out, ok := FilterRelayCandidate(line, true, opt.TrustedRelays); ok && out != "" {
 				st.CandidatesKept++
 				return out, true, nil
 			}

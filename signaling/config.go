@@ -49,6 +49,13 @@ type Config struct {
 	// with a forced relay policy means peers cannot connect; cmd/veil wires
 	// the embedded TURN server here.
 	ICEServers ICEServerFunc
+	// TrustedRelays, when set, decides which relay candidates may cross
+	// the server while relay is forced: only those whose address it accepts
+	// (typically the TURN servers' relay addresses). Without it a peer could
+	// label its own address "typ relay" and a client that ignores the relay
+	// policy would contact that address directly. Default: nil, any relay
+	// address (cmd/veil sets it to the embedded TURN's relay address).
+	TrustedRelays func(netip.Addr) bool
 	// AllowedOrigins lists browser origins ("https://app.example") allowed
 	// to open WebSockets besides veil's own origin; "*" allows any.
 	// Default: same origin only. Requests without an Origin header (non-browser

@@ -359,7 +359,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 	case d.SDP != nil:
 		switch d.SDP.Type {
 		case "offer", "answer", "pranswer":
-			clean, st, err := privacy.ScrubSDP(d.SDP.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip})
+			clean, st, err := privacy.ScrubSDP(d.SDP.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip, TrustedRelays: s.srv.cfg.TrustedRelays})
 			if err != nil {
 				return nil, false, newError(CodeBadMessage, "sdp is not a session description")
 			}
@@ -409,7 +409,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 // filterCandidate applies the relay filter to one trickle candidate in
 // place; false means drop it.
 func (s *nativeSession) filterCandidate(c *iceCandidate) bool {
-	out, keep := privacy.FilterCandidate(c.Candidate, s.filter)
+	out, keep := privacy.FilterRelayCandidate(c.Candidate, s.filter, s.srv.cfg.TrustedRelays)
 	if !keep {
 		s.srv.metrics.candidatesDropped(1)
 		return false

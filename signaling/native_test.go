@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -494,4 +495,24 @@ func TestManyConnectDisconnectCycles(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return srv.Hub().Rooms() == 0 && srv.Hub().Streams() == 0 && srv.hub.dir.Len() == 0
 	}, 5*time.Second, 10*time.Millisecond, "all state is gone when peers leave")
+}
+
+// TestTrustedRelays: with TrustedRelays set, a relay candidate that does
+// not lead to one of the operator's relays is a peer's own address in
+// disguise and is dropped, in trickle and in SDP.
+func TestTrustedRelays(t *testing.T) {
+	ours := netip.MustParseAddr("203.0.113.7") // relayCand's address
+	_, ts := newTestServer(t, Config{TrustedRelays: func(a netip.Addr) bool { return a == ours }})
+	a, b := dial(t, ts, ""), dial(t, ts, "")
+	a.joinRoom("r")
+	b.joinRoom("r")
+	a.expect("peer-joined")
+	disguised := "candidate:9 1 udp 41885439 198.51.100.9 61000 typ relay raddr 0.0.0.0 rport 0"
+	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidate": msg{"candidate": disguised}}})
+	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidates": []any{msg{"candidate": disguised}, msg{"candidate": relayCand}}}})
+	got := b.expect("signal")
+	cs := got["data"].(map[string]any)["candidates"].([]any)
+	require.Len(t, cs, 1, "only the candidate of a trusted relay passes")
+	assert.Contains(t, cs[0].(map[string]any)["candidate"], "203.0.113.7")
+	b.roundTrip()
 }

@@ -626,7 +626,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		if p.SDP == nil || p.SDP.Type != want || p.Candidate != nil {
 			return p, false, false
 		}
-		clean, st, err := privacy.ScrubSDP(p.SDP.SDP, privacy.SDPOptions{ForceRelay: sess.filter, StripSysinfo: sess.strip})
+		clean, st, err := privacy.ScrubSDP(p.SDP.SDP, privacy.SDPOptions{ForceRelay: sess.filter, StripSysinfo: sess.strip, TrustedRelays: sess.d.srv.cfg.TrustedRelays})
 		if err != nil {
 			return p, false, false
 		}
@@ -636,7 +636,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		if p.Candidate == nil || p.SDP != nil {
 			return p, false, false
 		}
-		c, keep := privacy.FilterCandidate(p.Candidate.Candidate, sess.filter)
+		c, keep := privacy.FilterRelayCandidate(p.Candidate.Candidate, sess.filter, sess.d.srv.cfg.TrustedRelays)
 		if !keep {
 			s.metrics.candidatesDropped(1)
 			return p, false, true

@@ -740,7 +740,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	}
 	switch d.Type {
 	case "offer", "answer", "pranswer":
-		clean, st, err := privacy.ScrubSDP(d.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip})
+		clean, st, err := privacy.ScrubSDP(d.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip, TrustedRelays: s.srv.cfg.TrustedRelays})
 		if err != nil {
 			return nil, newError(CodeBadMessage, "description.sdp is not a session description")
 		}
@@ -757,7 +757,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 // filterCandidate applies the relay filter to one candidate in place;
 // false means drop it.
 func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
-	out, keep := privacy.FilterCandidate(c.Candidate, s.filter)
+	out, keep := privacy.FilterRelayCandidate(c.Candidate, s.filter, s.srv.cfg.TrustedRelays)
 	if !keep {
 		s.srv.metrics.candidatesDropped(1)
 		return false

@@ -40,7 +40,8 @@ type app struct {
 	metricsSrv *http.Server // with --metrics-listen
 	metricsLn  net.Listener
 
-	turnHost string // host put in TURN URLs; "" = the host the client used
+	turnHost string     // host put in TURN URLs; "" = the host the client used
+	relayIP  netip.Addr // the embedded TURN's relay address
 	udpPort  int
 	tcpPort  int
 	tlsPort  int
@@ -88,6 +89,7 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 	sigCfg := signaling.Config{
 		Policy:          o.policy,
 		ICEServers:      ice,
+		TrustedRelays:   a.trustedRelays(),
 		AllowedOrigins:  o.allowedOrigins,
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxRoomPeers:    o.maxRoomPeers,
@@ -198,6 +200,7 @@ func (a *app) startTURN(o options) error {
 			MinVersion:   tls.VersionTLS12,
 		}))
 	}
+	a.relayIP = relayIP.Unmap()
 	a.turn, err = turn.New(turn.Config{
 		PacketConns:           []net.PacketConn{pc},
 		Listeners:             listeners,
@@ -271,6 +274,18 @@ func defaultRelayIP(listenIP netip.Addr) (netip.Addr, error) {
 		}
 	}
 	return netip.MustParseAddr("127.0.0.1"), nil
+}
+
+// trustedRelays accepts relay candidates of the embedded TURN server only:
+// under forced relay a "relay" candidate with any other address is a peer's
+// own address in disguise. With external TURN (whose relay addresses veil
+// does not know) every relay address is accepted.
+func (a *app) trustedRelays() func(netip.Addr) bool {
+	if a.turn == nil {
+		return nil
+	}
+	own := a.relayIP
+	return func(addr netip.Addr) bool { return addr.Unmap() == own }
 }
 
 // embeddedICE hands a peer credentials for the embedded TURN server, at the

@@ -75,3 +75,44 @@ func TestExternalTURN(t *testing.T) {
 	mac.Write([]byte(user))
 	assert.Equal(t, base64.StdEncoding.EncodeToString(mac.Sum(nil)), s["credential"], "coturn computes the same password")
 }
+
+// TestDisguisedRelayCandidateDropped: under forced relay, a candidate
+// labelled relay but not on the embedded TURN's relay address is a peer's
+// own address in disguise, and does not cross veil.
+func TestDisguisedRelayCandidateDropped(t *testing.T) {
+	a := startVeil(t, nil)
+	dialJoin := func() (*websocket.Conn, string) {
+		ws, resp, err := websocket.DefaultDialer.Dial(a.wsURL(), nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = ws.Close() })
+		var w map[string]any
+		require.NoError(t, ws.ReadJSON(&w))
+		require.NoError(t, ws.WriteJSON(map[string]any{"type": "join", "room": "disguise"}))
+		for {
+			var m map[string]any
+			require.NoError(t, ws.ReadJSON(&m))
+			if m["type"] == "joined" {
+				return ws, w["id"].(string)
+			}
+		}
+	}
+	x, _ := dialJoin()
+	y, yID := dialJoin()
+	send := func(cand string) {
+		require.NoError(t, x.WriteJSON(map[string]any{"type": "signal", "to": yID, "data": map[string]any{"candidate": map[string]any{"candidate": cand}}}))
+	}
+	send("candidate:1 1 udp 41885439 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0")                 // x's own address
+	send("candidate:2 1 udp 41885439 " + relayIP.String() + " 50001 typ relay raddr 127.0.0.1 rport 5") // veil's relay
+	_ = y.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m map[string]any
+		require.NoError(t, y.ReadJSON(&m))
+		if m["type"] != "signal" {
+			continue
+		}
+		c := m["data"].(map[string]any)["candidate"].(map[string]any)["candidate"].(string)
+		assert.Contains(t, c, relayIP.String()+" 50001 typ relay raddr 0.0.0.0 rport 0", "the first signal y gets is the real relay's")
+		return
+	}
+}
