@@ -102,7 +102,7 @@ func TestDisguisedRelayCandidateDropped(t *testing.T) {
 	send := func(cand string) {
 		require.NoError(t, x.WriteJSON(map[string]any{"type": "signal", "to": yID, "data": map[string]any{"candidate": map[string]any{"candidate": cand}}}))
 	}
-	send("candidate:1 1 udp 41885439 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0")                 // x's own address
+	send("candidate:1 1 udp 41885439 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0")                  // x's own address
 	send("candidate:2 1 udp 41885439 " + relayIP.String() + " 50001 typ relay raddr 127.0.0.1 rport 5") // veil's relay
 	_ = y.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
