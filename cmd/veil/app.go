@@ -5,15 +5,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling"
 	"github.com/veilrtc/veil/turn"
 )
@@ -122,7 +125,7 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ErrorLog:          httpErrorLog(log),
 		}
 	}
 	a.httpSrv = &http.Server{
@@ -130,7 +133,7 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          httpErrorLog(log),
 	}
 	// http.Server.Shutdown ignores hijacked WebSocket connections; the
 	// signaling server closes them itself (1001).
@@ -140,6 +143,20 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		_ = a.sig.Shutdown(ctx)
 	})
 	return a, nil
+}
+
+// httpErrorLog turns net/http's error lines ("http: TLS handshake error
+// from 198.51.100.7:52100: ...") into debug logs with every address
+// scrubbed: even at debug level veil does not log who connected.
+func httpErrorLog(l *slog.Logger) *stdlog.Logger {
+	return stdlog.New(scrubWriter{l}, "", 0)
+}
+
+type scrubWriter struct{ log *slog.Logger }
+
+func (w scrubWriter) Write(p []byte) (int, error) {
+	w.log.Debug(privacy.ScrubIPs(strings.TrimSpace(string(p))))
+	return len(p), nil
 }
 
 // startTURN binds the embedded TURN server's sockets and starts it.

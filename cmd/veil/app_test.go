@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -115,4 +116,14 @@ func TestDisguisedRelayCandidateDropped(t *testing.T) {
 		assert.Contains(t, c, relayIP.String()+" 50001 typ relay raddr 0.0.0.0 rport 0", "the first signal y gets is the real relay's")
 		return
 	}
+}
+
+// TestHTTPErrorLogScrubsAddresses: net/http's own error lines (TLS
+// handshake failures name the client) reach the log without the address.
+func TestHTTPErrorLogScrubsAddresses(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	httpErrorLog(l).Printf("http: TLS handshake error from 198.51.100.7:52100: EOF")
+	assert.NotContains(t, buf.String(), "198.51.100.7")
+	assert.Contains(t, buf.String(), "TLS handshake error")
 }
