@@ -30,6 +30,9 @@ func noticeInfo(o options) privacy.NoticeInfo {
 		Policy:            o.policy,
 		ExternalTURN:      len(o.turnURLs) > 0,
 		TURNCredentialTTL: o.turnTTL,
+		// Per-address limits are on unless both are switched off (negative).
+		RateLimiting: o.security.connectRate >= 0 || o.security.maxConnsPerIP >= 0,
+		AuthTokens:   len(o.security.authSecret) > 0,
 	}
 }
 
