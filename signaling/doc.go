@@ -1,0 +1,46 @@
+// Package signaling is veil's WebRTC signaling server: a hub that pairs
+// peers by room (mesh) or by stream (publisher and viewers), the wire
+// protocols spoken at its edge, and the HTTP handler that serves them.
+//
+// # Overview
+//
+// [New] builds a [Server] from a [Config]; mount [Server.Handler] in an
+// http.Server or an existing mux (the server never listens by itself) and
+// call [Server.Shutdown] when stopping. The handler serves:
+//
+//   - /ws: veil's native protocol v1 (docs/PROTOCOL.md);
+//   - /peerjs/: the PeerJS protocol, for unmodified PeerJS apps;
+//   - /vdo: the VDO.Ninja handshake dialect;
+//   - /turn-credentials: short-lived TURN credentials over HTTP, for the
+//     dialects that cannot receive them in-band;
+//   - /privacy, /healthz, /veil.js and, with Config.Demo, the demo page.
+//
+// The [Hub] knows peers, rooms, streams and who may reach whom, and nothing
+// about wire formats: each protocol decodes client messages into hub calls
+// (Join, Publish, Play, Route, ...) and encodes the hub's events (EvJoined,
+// EvPeerJoined, EvPlaying, ...) for its own clients. Rooms and streams are
+// namespaced per protocol. Peers are found through a [Directory], so a
+// cluster mode can route to peers on other nodes without touching the
+// protocols.
+//
+// Every message a peer forwards goes through the privacy policy (package
+// privacy): under forced relay only relay candidates and no real address
+// leave the server, system information is stripped, and payloads the server
+// cannot read are refused unless the operator allows them. Admission and
+// rate limits, operator tokens and the Origin check apply to every
+// protocol alike.
+//
+// # Concurrency
+//
+// Server, Hub, Peer and Directory are safe for concurrent use. Each
+// connection has one reader goroutine, which decodes and acts on its
+// messages, and one writer goroutine, which owns every write, the pings and
+// the write deadlines. Delivery to a peer never blocks: events are queued
+// on a bounded queue, and a peer whose queue is full is disconnected. Hub
+// state is sharded and locked per room, stream and peer; there is no global
+// lock on the message path. Lock order is shard, then room or stream, then
+// peer.
+//
+// Nothing is written to disk and nothing identifying reaches the logs at
+// info level or above.
+package signaling
