@@ -33,6 +33,7 @@ type Error struct {
 	Message string
 }
 
+// Error implements error.
 func (e *Error) Error() string { return "signaling: " + e.Message }
 
 // Is lets errors.Is match two *Error values by code.

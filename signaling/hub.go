@@ -171,8 +171,10 @@ func NewHub(l Limits, dir Directory) *Hub {
 	return h
 }
 
-// Rooms returns the number of rooms with members. Streams likewise.
-func (h *Hub) Rooms() int64   { return h.roomCount.Load() }
+// Rooms returns the number of rooms with members.
+func (h *Hub) Rooms() int64 { return h.roomCount.Load() }
+
+// Streams returns the number of streams published or awaited by a viewer.
 func (h *Hub) Streams() int64 { return h.streamCount.Load() }
 
 // Register makes p reachable by id. It fails when the id is taken.
