@@ -171,3 +171,39 @@ export function main(test, { deadline = 150_000 } = {}) {
     process.exit(code);
   })();
 }
+
+// recordWebRTC is an init script (launch's initScript): it runs in every
+// page before the page's own scripts and wraps RTCPeerConnection to keep each
+// connection, its configuration, and every remote candidate (trickle and
+// a=candidate lines of remote SDP) and remote SDP it is given, in
+// window.__veilTest. The page under test is not told.
+export function recordWebRTC() {
+  const Native = window.RTCPeerConnection;
+  const rec = { configs: [], pcs: [], trickle: [], sdp: [], sdps: [] };
+  class Recorded extends Native {
+    constructor(config, ...rest) {
+      super(config, ...rest);
+      const c = config || {};
+      rec.configs.push({
+        iceTransportPolicy: c.iceTransportPolicy || 'all',
+        urls: (c.iceServers || []).flatMap((s) => [].concat(s.urls || s.url || [])),
+      });
+      rec.pcs.push(this);
+    }
+    addIceCandidate(c, ...rest) {
+      if (c && c.candidate) rec.trickle.push(c.candidate);
+      return super.addIceCandidate(c, ...rest);
+    }
+    setRemoteDescription(d, ...rest) {
+      if (d && d.sdp) {
+        rec.sdps.push(d.sdp);
+        for (const line of d.sdp.split(/\r?\n/)) {
+          if (line.startsWith('a=candidate:')) rec.sdp.push(line.slice(2));
+        }
+      }
+      return super.setRemoteDescription(d, ...rest);
+    }
+  }
+  Object.defineProperty(window, 'RTCPeerConnection', { value: Recorded, writable: true, configurable: true });
+  Object.defineProperty(window, '__veilTest', { value: rec });
+}

@@ -22,8 +22,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import {
-  assert, env, foreignRequests, launch, main, sleep, step, waitFor,
-} from './browser.mjs';
+  assert, env, foreignRequests, launch, main, sleep, step, waitFor, recordWebRTC } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const VEIL_HOST = new URL(BASE).hostname;
@@ -35,40 +34,6 @@ const PHONE = { width: 390, height: 844 };
 // for a wrongly delivered offer to show up.
 const WAITING_HOLD_MS = 1500;
 
-// recordWebRTC runs in every page before its scripts: it wraps
-// RTCPeerConnection to keep each connection, its configuration, and every
-// remote candidate (trickle and a=candidate lines of remote SDP) and remote
-// SDP it is given. The demo is not told; window.__veilTest is ours.
-function recordWebRTC() {
-  const Native = window.RTCPeerConnection;
-  const rec = { configs: [], pcs: [], trickle: [], sdp: [], sdps: [] };
-  class Recorded extends Native {
-    constructor(config, ...rest) {
-      super(config, ...rest);
-      const c = config || {};
-      rec.configs.push({
-        iceTransportPolicy: c.iceTransportPolicy || 'all',
-        urls: (c.iceServers || []).flatMap((s) => [].concat(s.urls || s.url || [])),
-      });
-      rec.pcs.push(this);
-    }
-    addIceCandidate(c, ...rest) {
-      if (c && c.candidate) rec.trickle.push(c.candidate);
-      return super.addIceCandidate(c, ...rest);
-    }
-    setRemoteDescription(d, ...rest) {
-      if (d && d.sdp) {
-        rec.sdps.push(d.sdp);
-        for (const line of d.sdp.split(/\r?\n/)) {
-          if (line.startsWith('a=candidate:')) rec.sdp.push(line.slice(2));
-        }
-      }
-      return super.setRemoteDescription(d, ...rest);
-    }
-  }
-  Object.defineProperty(window, 'RTCPeerConnection', { value: Recorded, writable: true, configurable: true });
-  Object.defineProperty(window, '__veilTest', { value: rec });
-}
 
 // selectedPairs (in the page) reads the selected ICE candidate pair of every
 // connected RTCPeerConnection straight from getStats().

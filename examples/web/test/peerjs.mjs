@@ -27,8 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  assert, env, foreignRequests, launch, main, step, waitFor,
-} from './browser.mjs';
+  assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
@@ -100,40 +99,6 @@ T.call = async (id) => T.peer.call(id, await camera()).on('stream', show);
 </script>
 `;
 
-// recordWebRTC runs in the page before its scripts: it wraps
-// RTCPeerConnection to keep each connection, its configuration, and every
-// remote candidate (trickle and a=candidate lines of remote SDP) and remote
-// SDP it is given. peerjs is not told.
-function recordWebRTC() {
-  const Native = window.RTCPeerConnection;
-  const rec = { configs: [], pcs: [], trickle: [], sdp: [], sdps: [] };
-  class Recorded extends Native {
-    constructor(config, ...rest) {
-      super(config, ...rest);
-      const c = config || {};
-      rec.configs.push({
-        iceTransportPolicy: c.iceTransportPolicy || 'all',
-        urls: (c.iceServers || []).flatMap((s) => [].concat(s.urls || s.url || [])),
-      });
-      rec.pcs.push(this);
-    }
-    addIceCandidate(c, ...rest) {
-      if (c && c.candidate) rec.trickle.push(c.candidate);
-      return super.addIceCandidate(c, ...rest);
-    }
-    setRemoteDescription(d, ...rest) {
-      if (d && d.sdp) {
-        rec.sdps.push(d.sdp);
-        for (const line of d.sdp.split(/\r?\n/)) {
-          if (line.startsWith('a=candidate:')) rec.sdp.push(line.slice(2));
-        }
-      }
-      return super.setRemoteDescription(d, ...rest);
-    }
-  }
-  Object.defineProperty(window, 'RTCPeerConnection', { value: Recorded, writable: true, configurable: true });
-  Object.defineProperty(window, '__veilTest', { value: rec });
-}
 
 // pcState (in the page) summarises every recorded RTCPeerConnection: its
 // config, whether it ever gathered, and its selected candidate pair.
