@@ -9,6 +9,7 @@ import (
 // list, a data channel, and one host, one srflx and one relay candidate so
 // a relay filter has work to do. signaling/bench_test.go reads the same
 // file, so the in-process and load-tool figures compare.
+//
 //go:embed offer.sdp
 var offerLF string
 
