@@ -277,17 +277,9 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 	}
 }
 
-// checkAction validates the name, the action budget and the token of a
-// join, publish or play.
+// checkAction validates a join, publish or play (see Server.checkAction).
 func (s *nativeSession) checkAction(name, token string, a Action) error {
-	if err := s.srv.checkName(name); err != nil {
-		return err
-	}
-	if !s.limiter.allowAction() {
-		s.srv.metrics.rateLimited("actions")
-		return ErrRateLimited
-	}
-	return s.srv.authorize(token, a, name)
+	return s.srv.checkAction(s.limiter, name, token, a)
 }
 
 func (s *nativeSession) route(to string) (*Peer, error) {

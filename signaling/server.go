@@ -132,6 +132,20 @@ func (s *Server) checkName(name string) error {
 	return nil
 }
 
+// checkAction is what every protocol checks before a join, publish or
+// play (or their dialect names): the name, the connection's action budget
+// and, when the operator requires them, the token.
+func (s *Server) checkAction(l *connLimiter, name, token string, a Action) error {
+	if err := s.checkName(name); err != nil {
+		return err
+	}
+	if !l.allowAction() {
+		s.metrics.rateLimited("actions")
+		return ErrRateLimited
+	}
+	return s.authorize(token, a, name)
+}
+
 // track registers c so Shutdown can close it; false after Shutdown began.
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()

@@ -412,17 +412,10 @@ func truthy(raw json.RawMessage) bool {
 	return true
 }
 
-// checkAction validates the name, the action budget and the token of a
-// seed, play, joinroom or migrate.
+// checkAction validates a seed, play, joinroom or migrate (see
+// Server.checkAction).
 func (s *vdoSession) checkAction(name, token string, a Action) error {
-	if err := s.srv.checkName(name); err != nil {
-		return err
-	}
-	if !s.limiter.allowAction() {
-		s.srv.metrics.rateLimited("actions")
-		return ErrRateLimited
-	}
-	return s.srv.authorize(token, a, name)
+	return s.srv.checkAction(s.limiter, name, token, a)
 }
 
 func streamArg(m *vdoIn) (string, error) {
