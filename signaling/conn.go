@@ -6,13 +6,15 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
 // Connection timing. A peer must answer pings within pongWait; writes that
-// take longer than writeWait mean the peer is gone or hostile.
+// take longer than writeWait mean the peer is gone or hostile. The Server
+// pings every connection every pingPeriod.
 const (
 	writeWait  = 10 * time.Second
 	pongWait   = 60 * time.Second
@@ -37,21 +39,28 @@ const (
 	closeTryAgainLater = 1013
 )
 
-// conn is one WebSocket connection: a reader (the caller of run) and a
-// writer goroutine that owns every write, the pings and the write
-// deadlines. It knows nothing of protocols; a handler gets each text frame.
-// Safe for concurrent use by the hub (send, close).
+// conn is one WebSocket connection: a reader (the caller of readLoop) and
+// at most one writer goroutine at a time, which owns every data write and
+// the write deadlines. The writer runs only while there is something to
+// write: an idle connection holds no writer goroutine and no timer. Pings
+// are queued like frames by the Server's pinger. conn knows nothing of
+// protocols; a handler gets each text frame. Safe for concurrent use by the
+// hub (send, close).
 type conn struct {
-	ws       *websocket.Conn
-	queue    chan []byte
-	softMax  int // frames above this get errTooLarge, the connection stays
-	done     chan struct{}
-	once     sync.Once
+	ws      *websocket.Conn
+	queue   chan []byte // frames to write; a nil frame asks for a ping
+	softMax int         // frames above this get errTooLarge, the connection stays
+	done    chan struct{}
+	once    sync.Once
+	writing atomic.Bool   // a writer goroutine runs (stays true once closed)
+	dropped atomic.Bool   // closed for not reading: no close frame
+	closed  chan struct{} // closed by the writer once the close frame is out
+
 	mu       sync.Mutex // guards closeMsg, closing and read deadline changes
 	closeMsg []byte
 	closing  bool // the close frame is out: read deadlines no longer move
-	writerWG sync.WaitGroup
-	release  func() // frees the admission slot; set by Server.upgrade
+
+	release func() // frees the admission slot; set by Server.upgrade
 
 	strikes  int // bad messages in the current window; reader goroutine only
 	strikeAt time.Time
@@ -72,6 +81,7 @@ func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int) *conn {
 		queue:   make(chan []byte, queueLen),
 		softMax: softMax,
 		done:    make(chan struct{}),
+		closed:  make(chan struct{}),
 	}
 	ws.SetReadLimit(int64(hardMax))
 	return c
@@ -87,12 +97,32 @@ func (c *conn) send(b []byte) bool {
 	}
 	select {
 	case c.queue <- b:
+		c.kick()
 		return true
 	case <-c.done:
 		return false
 	default:
-		c.close(closePolicy, "send queue full")
+		c.drop()
 		return false
+	}
+}
+
+// drop disconnects a peer that does not read what it is sent. Its writer is
+// likely blocked on a full socket buffer: the write is cut short and no
+// close frame is attempted, so the peer leaves its rooms now rather than
+// after writeWait.
+func (c *conn) drop() {
+	c.dropped.Store(true)
+	c.close(closePolicy, "send queue full")
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
+}
+
+// ping queues a ping. A full queue needs none: the writer is busy with it.
+func (c *conn) ping() {
+	select {
+	case c.queue <- nil:
+		c.kick()
+	default:
 	}
 }
 
@@ -105,48 +135,101 @@ func (c *conn) close(code int, reason string) {
 		c.mu.Unlock()
 		close(c.done)
 	})
+	c.kick()
 }
 
-// startWriter runs the writer goroutine.
-func (c *conn) startWriter() {
-	c.writerWG.Add(1)
-	go c.writeLoop()
+// kick starts a writer unless one runs. Exactly one writer runs at a time:
+// the compare-and-swap elects it.
+func (c *conn) kick() {
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoop()
+	}
 }
 
+// writeLoop writes queued frames until the queue is empty, then exits; the
+// next send starts another. Once the connection is closing it sends the
+// close frame, keeps writing set so no writer starts again, and closes
+// c.closed.
 func (c *conn) writeLoop() {
-	defer c.writerWG.Done()
-	ticker := time.NewTicker(pingPeriod)
-	defer ticker.Stop()
 	for {
 		select {
+		case <-c.done:
+			c.writeClose()
+			return
+		default:
+		}
+		select {
 		case b := <-c.queue:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			if err := c.write(b); err != nil {
 				c.close(closeNormal, "")
-				_ = c.ws.Close()
-				return
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.close(closeNormal, "")
-				_ = c.ws.Close()
-				return
 			}
 		case <-c.done:
-			c.mu.Lock()
-			msg := c.closeMsg
-			c.mu.Unlock()
-			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-			// Give the peer a moment to answer the close, then cut the
-			// socket so the reader returns. Under c.mu, so the reader
-			// cannot push this deadline back.
-			c.mu.Lock()
-			c.closing = true
-			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-			c.mu.Unlock()
+			c.writeClose()
 			return
+		default:
+			// Nothing to write: step down, then look again, since a send
+			// or a close may have come in between and found us running.
+			c.writing.Store(false)
+			select {
+			case <-c.done:
+			default:
+				if len(c.queue) == 0 {
+					return
+				}
+			}
+			if !c.writing.CompareAndSwap(false, true) {
+				return // another writer took over
+			}
 		}
 	}
+}
+
+// write writes one queued frame; nil is a ping.
+func (c *conn) write(b []byte) error {
+	deadline := time.Now().Add(writeWait)
+	if b == nil {
+		return c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	}
+	_ = c.ws.SetWriteDeadline(deadline)
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// writeClose sends what is still queued and the close frame, gives the
+// peer a moment to answer, then lets the reader's deadline cut the socket.
+// A dropped peer gets neither: it was not reading.
+func (c *conn) writeClose() {
+	c.mu.Lock()
+	msg := c.closeMsg
+	c.mu.Unlock()
+	grace := time.Duration(0)
+	if !c.dropped.Load() {
+		// What was queued before the close goes out first (the errors
+		// that led to it, say), all within one writeWait.
+		deadline := time.Now().Add(writeWait)
+		_ = c.ws.SetWriteDeadline(deadline)
+	drain:
+		for {
+			select {
+			case b := <-c.queue:
+				if b == nil {
+					continue // no point in a ping now
+				}
+				if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
+		grace = closeGrace
+	}
+	// Under c.mu, so the reader cannot push this deadline back.
+	c.mu.Lock()
+	c.closing = true
+	_ = c.ws.SetReadDeadline(time.Now().Add(grace))
+	c.mu.Unlock()
+	close(c.closed)
 }
 
 // renewReadDeadline gives the peer another pongWait to show it is alive,
@@ -224,10 +307,11 @@ func (c *conn) strike() {
 	}
 }
 
-// finish waits for the writer, then closes the socket.
+// finish closes the connection (if nothing did yet), waits for the close
+// frame to go out, then closes the socket.
 func (c *conn) finish() {
 	c.close(closeNormal, "")
-	c.writerWG.Wait()
+	<-c.closed
 	_ = c.ws.Close()
 }
 

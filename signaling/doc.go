@@ -34,9 +34,13 @@
 //
 // Server, Hub, Peer and Directory are safe for concurrent use. Each
 // connection has one reader goroutine, which decodes and acts on its
-// messages, and one writer goroutine, which owns every write, the pings and
-// the write deadlines. Delivery to a peer never blocks: events are queued
-// on a bounded queue, and a peer whose queue is full is disconnected. Hub
+// messages, and at most one writer goroutine, which owns every data write
+// and the write deadlines. The writer runs only while frames are queued, and
+// one pinger per Server queues the pings, so an idle connection holds a
+// single goroutine and no timer (memory per idle connection is a measured
+// target: docs/BENCHMARKS.md). Delivery to a peer never blocks: events are
+// queued on a bounded queue, and a peer whose queue is full is
+// disconnected at once. Hub
 // state is sharded and locked per room, stream and peer; there is no global
 // lock on the message path. Lock order is shard, then room or stream, then
 // peer.

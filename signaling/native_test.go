@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -515,4 +516,43 @@ func TestTrustedRelays(t *testing.T) {
 	require.Len(t, cs, 1, "only the candidate of a trusted relay passes")
 	assert.Contains(t, cs[0].(map[string]any)["candidate"], "203.0.113.7")
 	b.roundTrip()
+}
+
+// TestIdleConnectionsArePinged: the server's pinger keeps idle connections
+// alive (and finds dead ones) without a timer per connection.
+func TestIdleConnectionsArePinged(t *testing.T) {
+	srv, err := New(Config{})
+	require.NoError(t, err)
+	srv.pingEvery = 20 * time.Millisecond
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+		ts.Close()
+	})
+	c := dial(t, ts, "")
+	pings := make(chan struct{}, 16)
+	c.ws.SetPingHandler(func(data string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	// Control frames are handled while reading; read until three pings came.
+	go func() {
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range 3 {
+		select {
+		case <-pings:
+		case <-time.After(recvTimeout):
+			t.Fatalf("ping %d never came", i+1)
+		}
+	}
 }

@@ -357,7 +357,6 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
 		return
 	}
-	c.startWriter()
 	c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
 	// Messages that waited for this id go out after OPEN, in order. A
 	// message sent to the id in the instant between Register and take can
@@ -378,13 +377,12 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse sends one message and closes, as the `peer` server does for bad
-// parameters and taken ids. The message is written before the writer
-// starts, so it cannot race the close frame.
+// parameters and taken ids. The message is written before anything is
+// queued (no writer runs yet), so it cannot race the close frame.
 func (d *peerjsDialect) refuse(c *conn, m peerjsOut) {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	_ = c.ws.WriteMessage(websocket.TextMessage, encodePeerJS(m))
 	c.close(closeNormal, "")
-	c.startWriter()
 	c.finish()
 }
 

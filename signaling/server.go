@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,8 +40,12 @@ type Server struct {
 	mu     sync.Mutex // guards the following fields
 	conns  map[*conn]struct{}
 	closed bool
+	// pingStop ends the pinger, which starts with the first connection so
+	// a Server that never serves one runs no goroutine.
+	pingStop chan struct{}
 
-	wg sync.WaitGroup // connection handlers
+	wg        sync.WaitGroup // connection handlers and the pinger
+	pingEvery time.Duration  // pingPeriod; shorter in tests
 }
 
 // New returns a Server for cfg.
@@ -50,9 +55,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		conns: make(map[*conn]struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		conns:     make(map[*conn]struct{}),
+		pingEvery: pingPeriod,
 		hub: NewHub(Limits{
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
@@ -155,7 +161,39 @@ func (s *Server) track(c *conn) bool {
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	if s.pingStop == nil {
+		s.pingStop = make(chan struct{})
+		s.wg.Add(1)
+		go s.pingLoop(s.pingStop)
+	}
 	return true
+}
+
+// pingLoop pings every connection every pingEvery, through its queue, so
+// that idle connections need no timer and no writer goroutine of their own.
+// A peer that does not answer within pongWait is cut by its read deadline.
+func (s *Server) pingLoop(stop <-chan struct{}) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.pingEvery)
+	defer t.Stop()
+	var batch []*conn
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		batch = batch[:0]
+		for c := range s.conns {
+			batch = append(batch, c)
+		}
+		s.mu.Unlock()
+		for _, c := range batch {
+			c.ping()
+		}
+		clear(batch) // keep no closed connection alive until the next tick
+	}
 }
 
 func (s *Server) untrack(c *conn) {
@@ -195,7 +233,6 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	if !s.track(c) {
 		release()
 		c.close(closeGoingAway, "server shutting down")
-		c.startWriter()
 		c.finish()
 		return nil
 	}
@@ -219,7 +256,6 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	sess := newNativeSession(s, c, r)
-	c.startWriter()
 	if err := s.hub.Register(sess.peer); err != nil {
 		// 144 random bits collided: treat as internal and hang up.
 		c.close(closeTryAgainLater, "try again")
@@ -260,6 +296,9 @@ func (s *Server) connDone(c *conn, proto string) {
 // ignores hijacked (WebSocket) connections.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closed && s.pingStop != nil {
+		close(s.pingStop)
+	}
 	s.closed = true
 	for c := range s.conns {
 		c.close(closeGoingAway, "server shutting down")
