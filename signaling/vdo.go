@@ -140,7 +140,6 @@ func (s *Server) serveVDO(w http.ResponseWriter, r *http.Request) {
 	s.metrics.connOpened(vdoNS)
 
 	sess := newVDOSession(s, c, r)
-	c.startWriter()
 	if err := s.hub.Register(sess.peer); err != nil {
 		c.close(closeTryAgainLater, "try again")
 		c.finish()
