@@ -98,6 +98,8 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		MaxRoomPeers:    o.maxRoomPeers,
 		MaxPeerRooms:    o.maxPeerRooms,
 		Demo:            o.demo,
+		PeerJS:          o.peerjs,
+		VDO:             o.vdo,
 		Notice:          noticeInfo(o),
 		Logger:          log,
 	}

@@ -32,6 +32,8 @@ type options struct {
 	policy         privacy.Policy
 	allowedOrigins []string
 	demo           bool
+	peerjs         signaling.PeerJSConfig
+	vdo            signaling.VDOConfig
 
 	maxMessageBytes int
 	maxRoomPeers    int
@@ -114,6 +116,12 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&sealed, "sealed", "deny", "end-to-end encrypted signals veil cannot filter, while relay is forced: deny or allow")
 	fs.Var(listFlag{&o.allowedOrigins}, "allowed-origins", "browser `origin` allowed besides veil's own (repeatable; * for any)")
 	fs.BoolVar(&o.demo, "demo", true, "serve the demo page at /")
+	var peerjsOn, vdoOn bool
+	fs.BoolVar(&peerjsOn, "peerjs", true, "serve the PeerJS protocol (for unmodified PeerJS apps)")
+	fs.StringVar(&o.peerjs.Path, "peerjs-path", signaling.DefaultPeerJSPath, "`path` of the PeerJS endpoints (the PeerJS client's path option)")
+	fs.StringVar(&o.peerjs.Key, "peerjs-key", signaling.DefaultPeerJSKey, "PeerJS API `key` clients send (not a secret)")
+	fs.BoolVar(&vdoOn, "vdo", true, "serve the VDO.Ninja handshake dialect")
+	fs.StringVar(&o.vdo.Path, "vdo-path", signaling.DefaultVDOPath, "`path` of the VDO.Ninja WebSocket")
 	fs.IntVar(&o.maxMessageBytes, "max-message-bytes", signaling.DefaultMaxMessageBytes, "largest client message in `bytes`")
 	fs.IntVar(&o.maxRoomPeers, "max-room-peers", signaling.DefaultMaxRoomPeers, "peers per room")
 	fs.IntVar(&o.maxPeerRooms, "max-peer-rooms", signaling.DefaultMaxPeerRooms, "rooms per peer")
@@ -165,6 +173,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		return o, envErr
 	}
 
+	o.peerjs.Disabled, o.vdo.Disabled = !peerjsOn, !vdoOn
 	var err error
 	if err = o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, fmt.Errorf("--log-level: %v", err)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -56,4 +59,27 @@ func TestOptionsErrors(t *testing.T) {
 	assert.False(t, o.turnEnabled, "external TURN replaces the embedded one")
 	assert.Equal(t, []string{"turn:a:3478", "turns:b:5349"}, o.turnURLs)
 	assert.Equal(t, []byte("s3cret"), o.turnSecret, "used as text, like coturn's static-auth-secret")
+}
+
+func TestOptionsDialects(t *testing.T) {
+	o, err := parseOptions([]string{"--peerjs=false", "--vdo-path=/ninja"}, func(k string) string {
+		return map[string]string{"VEIL_PEERJS_KEY": "myapp"}[k]
+	})
+	require.NoError(t, err)
+	assert.True(t, o.peerjs.Disabled)
+	assert.Equal(t, "myapp", o.peerjs.Key)
+	assert.False(t, o.vdo.Disabled)
+	assert.Equal(t, "/ninja", o.vdo.Path)
+
+	a := startVeil(t, func(o *options) { o.peerjs.Disabled = true; o.vdo.Path = "/ninja" })
+	for path, want := range map[string]int{"/peerjs/peerjs/id": 404, "/vdo": 404} {
+		resp, err := http.Get(a.URL() + path)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, path)
+	}
+	ws, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ninja", nil)
+	require.NoError(t, err, "VDO.Ninja dialect moved to /ninja")
+	_ = resp.Body.Close()
+	_ = ws.Close()
 }
