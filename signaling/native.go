@@ -351,11 +351,10 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 	case d.SDP != nil:
 		switch d.SDP.Type {
 		case "offer", "answer", "pranswer":
-			clean, st, err := privacy.ScrubSDP(d.SDP.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip, TrustedRelays: s.srv.cfg.TrustedRelays})
+			clean, err := s.srv.scrubSDP(d.SDP.SDP, s.filter, s.strip)
 			if err != nil {
 				return nil, false, newError(CodeBadMessage, "sdp is not a session description")
 			}
-			s.srv.metrics.candidatesDropped(st.CandidatesDropped)
 			d.SDP.SDP = clean
 		case "rollback":
 			d.SDP.SDP = ""
@@ -398,16 +397,9 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 	return out, err == nil, err
 }
 
-// filterCandidate applies the relay filter to one trickle candidate in
-// place; false means drop it.
+// filterCandidate applies the relay filter to one trickle candidate.
 func (s *nativeSession) filterCandidate(c *iceCandidate) bool {
-	out, keep := privacy.FilterRelayCandidate(c.Candidate, s.filter, s.srv.cfg.TrustedRelays)
-	if !keep {
-		s.srv.metrics.candidatesDropped(1)
-		return false
-	}
-	c.Candidate = out
-	return true
+	return s.srv.filterCandidate(c, s.filter)
 }
 
 func (s *nativeSession) debug(m *nativeIn) error {

@@ -15,8 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/veilrtc/veil/privacy"
 )
 
 // The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
@@ -624,23 +622,19 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		if p.SDP == nil || p.SDP.Type != want || p.Candidate != nil {
 			return p, false, false
 		}
-		clean, st, err := privacy.ScrubSDP(p.SDP.SDP, privacy.SDPOptions{ForceRelay: sess.filter, StripSysinfo: sess.strip, TrustedRelays: sess.d.srv.cfg.TrustedRelays})
+		clean, err := s.scrubSDP(p.SDP.SDP, sess.filter, sess.strip)
 		if err != nil {
 			return p, false, false
 		}
-		s.metrics.candidatesDropped(st.CandidatesDropped)
 		p.SDP = &sessionDesc{Type: want, SDP: clean}
 	case "CANDIDATE":
 		if p.Candidate == nil || p.SDP != nil {
 			return p, false, false
 		}
-		c, keep := privacy.FilterRelayCandidate(p.Candidate.Candidate, sess.filter, sess.d.srv.cfg.TrustedRelays)
-		if !keep {
-			s.metrics.candidatesDropped(1)
+		cand := *p.Candidate
+		if !s.filterCandidate(&cand, sess.filter) {
 			return p, false, true
 		}
-		cand := *p.Candidate
-		cand.Candidate = c
 		p.Candidate = &cand
 	default:
 		return p, false, false // nothing else carries a payload we forward

@@ -732,11 +732,10 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	}
 	switch d.Type {
 	case "offer", "answer", "pranswer":
-		clean, st, err := privacy.ScrubSDP(d.SDP, privacy.SDPOptions{ForceRelay: s.filter, StripSysinfo: s.strip, TrustedRelays: s.srv.cfg.TrustedRelays})
+		clean, err := s.srv.scrubSDP(d.SDP, s.filter, s.strip)
 		if err != nil {
 			return nil, newError(CodeBadMessage, "description.sdp is not a session description")
 		}
-		s.srv.metrics.candidatesDropped(st.CandidatesDropped)
 		d.SDP = clean
 	case "rollback":
 		d.SDP = ""
@@ -746,16 +745,9 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	return json.Marshal(d)
 }
 
-// filterCandidate applies the relay filter to one candidate in place;
-// false means drop it.
+// filterCandidate applies the relay filter to one candidate.
 func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
-	out, keep := privacy.FilterRelayCandidate(c.Candidate, s.filter, s.srv.cfg.TrustedRelays)
-	if !keep {
-		s.srv.metrics.candidatesDropped(1)
-		return false
-	}
-	c.Candidate = out
-	return true
+	return s.srv.filterCandidate(c, s.filter)
 }
 
 // appData cleans application data veil can read (info objects, pipe data):
