@@ -207,3 +207,21 @@ export function recordWebRTC() {
   Object.defineProperty(window, 'RTCPeerConnection', { value: Recorded, writable: true, configurable: true });
   Object.defineProperty(window, '__veilTest', { value: rec });
 }
+
+// videoFrames runs in the page (waitFor's fn, with a CSS selector as arg):
+// it returns proof that the <video> there shows a moving picture, or null:
+// a size, a new frame presented (requestVideoFrameCallback), currentTime
+// advancing and decoded frames.
+export async function videoFrames(selector) {
+  const v = document.querySelector(selector);
+  if (!v || v.videoWidth === 0) return null;
+  const t0 = v.currentTime;
+  const frame = await new Promise((resolve) => {
+    v.requestVideoFrameCallback((_now, meta) => resolve(meta));
+    setTimeout(() => resolve(null), 3000);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const q = v.getVideoPlaybackQuality();
+  if (!frame || v.currentTime <= t0 || q.totalVideoFrames === 0) return null;
+  return { width: v.videoWidth, height: v.videoHeight, t0, t1: v.currentTime, totalVideoFrames: q.totalVideoFrames, presentedFrames: frame.presentedFrames };
+}

@@ -22,7 +22,10 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import {
-  assert, env, foreignRequests, launch, main, sleep, step, waitFor, recordWebRTC } from './browser.mjs';
+  assert, env, foreignRequests, launch, main, sleep, step, waitFor, recordWebRTC, videoFrames } from './browser.mjs';
+
+// remoteVideo is the selector of the demo's <video> showing peer.
+const remoteVideo = (peer) => `#videos video[data-testid="remote-video"][data-peer="${peer}"]`;
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const VEIL_HOST = new URL(BASE).hostname;
@@ -61,22 +64,6 @@ async function selectedPairs() {
   return out;
 }
 
-// videoFrames (in the page) returns proof that the remote <video> for peer
-// shows a moving picture, or null: a size, a new frame presented
-// (requestVideoFrameCallback), currentTime advancing and decoded frames.
-async function videoFrames(peer) {
-  const v = [...document.querySelectorAll('#videos video[data-testid="remote-video"]')].find((x) => x.dataset.peer === peer);
-  if (!v || v.videoWidth === 0) return null;
-  const t0 = v.currentTime;
-  const frame = await new Promise((resolve) => {
-    v.requestVideoFrameCallback((_now, meta) => resolve(meta));
-    setTimeout(() => resolve(null), 3000);
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const q = v.getVideoPlaybackQuality();
-  if (!frame || v.currentTime <= t0 || q.totalVideoFrames === 0) return null;
-  return { width: v.videoWidth, height: v.videoHeight, t0, t1: v.currentTime, totalVideoFrames: q.totalVideoFrames, presentedFrames: frame.presentedFrames };
-}
 
 const snapshot = () => window.veilDemo.snapshot();
 
@@ -239,8 +226,8 @@ async function call() {
   await sendChat(B, A, 'hi A, B here', idB);
   step('chat crosses the data channel both ways');
 
-  const vA = await waitFor(A.page, 'A: frames in the video from B', videoFrames, { arg: idB, debug: () => window.veilDemo.video });
-  const vB = await waitFor(B.page, 'B: frames in the video from A', videoFrames, { arg: idA, debug: () => window.veilDemo.video });
+  const vA = await waitFor(A.page, 'A: frames in the video from B', videoFrames, { arg: remoteVideo(idB), debug: () => window.veilDemo.video });
+  const vB = await waitFor(B.page, 'B: frames in the video from A', videoFrames, { arg: remoteVideo(idA), debug: () => window.veilDemo.video });
   step(`fake-camera video arrives both ways (A sees ${vA.width}x${vA.height}, ${vA.totalVideoFrames} frames; B sees ${vB.width}x${vB.height}, ${vB.totalVideoFrames} frames)`);
 
   const pA = await assertRelayed(A, 1);
@@ -319,7 +306,7 @@ async function broadcast() {
     const s = window.veilDemo.stream;
     return s.status === 'playing' && s.publisher === id && document.getElementById('stream-status').dataset.status === 'playing';
   }, { arg: idP, debug: () => window.veilDemo.stream });
-  const v = await waitFor(V.page, 'viewer: frames in the video from the publisher', videoFrames, { arg: idP, debug: () => window.veilDemo.video });
+  const v = await waitFor(V.page, 'viewer: frames in the video from the publisher', videoFrames, { arg: remoteVideo(idP), debug: () => window.veilDemo.video });
   await waitFor(P.page, 'publisher: one viewer counted', () => window.veilDemo.stream.viewers === 1, { debug: () => window.veilDemo.stream });
   step(`once the publisher appears the viewer plays its video (${v.width}x${v.height}, ${v.totalVideoFrames} frames)`);
 

@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC } from './browser.mjs';
+  assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC, videoFrames } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
@@ -125,21 +125,6 @@ async function pcState() {
   return out;
 }
 
-// videoFrames (in the page) returns proof that #remote shows a moving
-// picture, or null.
-async function videoFrames() {
-  const v = document.getElementById('remote');
-  if (!v || v.videoWidth === 0) return null;
-  const t0 = v.currentTime;
-  const frame = await new Promise((resolve) => {
-    v.requestVideoFrameCallback((_now, meta) => resolve(meta));
-    setTimeout(() => resolve(null), 3000);
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const q = v.getVideoPlaybackQuality();
-  if (!frame || v.currentTime <= t0 || q.totalVideoFrames === 0) return null;
-  return { width: v.videoWidth, height: v.videoHeight, totalVideoFrames: q.totalVideoFrames };
-}
 
 function parseCandidate(s) {
   const f = s.replace(/^candidate:/, '').trim().split(/\s+/);
@@ -232,8 +217,8 @@ main(async () => {
   step('a DataConnection carries messages both ways');
 
   await A.page.evaluate((id) => window.T.call(id), bName);
-  const vB = await waitFor(B.page, 'B: frames in the video from A', videoFrames, { debug: () => window.T });
-  const vA = await waitFor(A.page, 'A: frames in the video from B', videoFrames, { debug: () => window.T });
+  const vB = await waitFor(B.page, 'B: frames in the video from A', videoFrames, { arg: '#remote', debug: () => window.T });
+  const vA = await waitFor(A.page, 'A: frames in the video from B', videoFrames, { arg: '#remote', debug: () => window.T });
   step(`a MediaConnection delivers fake-camera video both ways (A sees ${vA.width}x${vA.height}, ${vA.totalVideoFrames} frames; B sees ${vB.width}x${vB.height}, ${vB.totalVideoFrames} frames)`);
 
   await A.page.evaluate(() => window.T.connect(`absent-${crypto.randomUUID()}`));

@@ -22,8 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  assert, env, foreignRequests, launch, main, sleep, step, waitFor,
-} from './browser.mjs';
+  assert, env, foreignRequests, launch, main, sleep, step, waitFor, videoFrames } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
@@ -40,21 +39,6 @@ async function openPage(name) {
   return b;
 }
 
-// videoFrames (in the page) returns proof that #remote shows a moving
-// picture, or null.
-async function videoFrames() {
-  const v = document.getElementById('remote');
-  if (!v || v.videoWidth === 0) return null;
-  const t0 = v.currentTime;
-  const frame = await new Promise((resolve) => {
-    v.requestVideoFrameCallback((_now, meta) => resolve(meta));
-    setTimeout(() => resolve(null), 3000);
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const q = v.getVideoPlaybackQuality();
-  if (!frame || v.currentTime <= t0 || q.totalVideoFrames === 0) return null;
-  return { width: v.videoWidth, height: v.videoHeight, totalVideoFrames: q.totalVideoFrames };
-}
 
 // pcState (in the page) summarises each RTCPeerConnection: its config and
 // its selected candidate pair.
@@ -145,7 +129,7 @@ main(async () => {
   assert(offer.streamID === stream, 'viewer: the offer lost its streamID', offer);
 
   const v = await waitFor(V.page, 'viewer: frames in the video from the publisher', videoFrames,
-    { debug: () => ({ received: window.T.received.map((m) => m.request || Object.keys(m).join(',')), errors: window.T.errors }) });
+    { arg: '#remote', debug: () => ({ received: window.T.received.map((m) => m.request || Object.keys(m).join(',')), errors: window.T.errors }) });
   step(`video frames arrive at the viewer (${v.width}x${v.height}, ${v.totalVideoFrames} frames)`);
 
   // Chromium writes the client's own address as raddr of its relay
