@@ -360,7 +360,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 		{"veil/relay=force", true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := &nativeSession{srv: srv, filter: bc.filter, strip: bc.strip, sealedOK: true}
+			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: bc.filter, strip: bc.strip, sealedOK: true}}
 			s.peer = NewPeer(nativeNS, benchRouteClient{})
 			to := NewPeer(nativeNS, benchRouteClient{})
 			b.SetBytes(int64(len(frame)))

@@ -6,6 +6,21 @@ import "github.com/veilrtc/veil/privacy"
 // sender's signals are relay-filtered (Policy.ForcesRelay), strip whether
 // system information is removed. Both count what they drop in the metrics.
 
+// senderPolicy is the privacy policy as it applies to one sender. It is
+// fixed when the connection opens.
+type senderPolicy struct {
+	filter   bool // the sender's signals are relay-filtered
+	strip    bool // system information is removed from them
+	sealedOK bool // sealed (unreadable) payloads from the sender may pass
+}
+
+// senderPolicy returns the policy for a sender that asked (?relay=1) for
+// relay filtering or not.
+func (s *Server) senderPolicy(asked bool) senderPolicy {
+	p := s.cfg.Policy
+	return senderPolicy{filter: p.ForcesRelay(asked), strip: p.StripsSysinfo(), sealedOK: p.AllowsSealed(asked)}
+}
+
 // scrubSDP scrubs a session description; an error means it is not one.
 func (s *Server) scrubSDP(sdp string, filter, strip bool) (string, error) {
 	clean, st, err := privacy.ScrubSDP(sdp, privacy.SDPOptions{

@@ -35,7 +35,7 @@ func FuzzNativeMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &nativeSession{srv: srv, filter: true, strip: true, limiter: srv.newConnLimiter()}
+		s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter()}
 		s.peer = NewPeer(nativeNS, &fuzzClient{})
 		var m nativeIn
 		if json.Unmarshal(b, &m) != nil {

@@ -99,24 +99,20 @@ type (
 // nativeSession speaks protocol v1 on one connection. The hub calls Notify
 // from any goroutine; handle runs on the connection's reader.
 type nativeSession struct {
-	srv      *Server
-	c        *conn
-	peer     *Peer
-	filter   bool // this sender's signals are relay-filtered
-	strip    bool
-	sealedOK bool
-	limiter  *connLimiter
+	srv  *Server
+	c    *conn
+	peer *Peer
+	senderPolicy
+	limiter *connLimiter
 }
 
 func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
 	asked := r.URL.Query().Get("relay") == "1"
 	s := &nativeSession{
-		srv:      srv,
-		c:        c,
-		filter:   srv.cfg.Policy.ForcesRelay(asked),
-		strip:    srv.cfg.Policy.StripsSysinfo(),
-		sealedOK: srv.cfg.Policy.AllowsSealed(asked),
-		limiter:  srv.newConnLimiter(),
+		srv:          srv,
+		c:            c,
+		senderPolicy: srv.senderPolicy(asked),
+		limiter:      srv.newConnLimiter(),
 	}
 	s.peer = NewPeer(nativeNS, s)
 	return s

@@ -339,12 +339,11 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sess := &peerjsSession{
-		d:       d,
-		c:       c,
-		token:   token,
-		filter:  s.cfg.Policy.ForcesRelay(false), // a PeerJS client cannot ask for relay
-		strip:   s.cfg.Policy.StripsSysinfo(),
-		limiter: s.newConnLimiter(),
+		d:            d,
+		c:            c,
+		token:        token,
+		senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
+		limiter:      s.newConnLimiter(),
 	}
 	sess.peer = NewPeerWithID(peerjsNS, id, sess)
 	switch err := d.register(sess); {
@@ -436,12 +435,11 @@ func (d *peerjsDialect) unregister(sess *peerjsSession) {
 // peerjsSession speaks PeerJS on one connection. The hub calls Notify from
 // any goroutine; handle runs on the connection's reader.
 type peerjsSession struct {
-	d       *peerjsDialect
-	c       *conn
-	peer    *Peer
-	token   string
-	filter  bool // this sender's signals are relay-filtered
-	strip   bool // browser names are removed
+	d     *peerjsDialect
+	c     *conn
+	peer  *Peer
+	token string
+	senderPolicy
 	limiter *connLimiter
 
 	lastSeen  atomic.Int64 // unix nanoseconds of the last client message

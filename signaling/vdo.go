@@ -232,12 +232,10 @@ type (
 // Notify from any goroutine; handle and the fields below limiter run on the
 // connection's reader only.
 type vdoSession struct {
-	srv      *Server
-	c        *conn
-	peer     *Peer
-	filter   bool // this sender's payloads are relay-filtered
-	strip    bool
-	sealedOK bool
+	srv  *Server
+	c    *conn
+	peer *Peer
+	senderPolicy
 	maxPlays int
 	limiter  *connLimiter
 
@@ -250,14 +248,12 @@ func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
 	// is given (the SDK's host is a full URL), as on the native protocol.
 	asked := r.URL.Query().Get("relay") == "1"
 	s := &vdoSession{
-		srv:      srv,
-		c:        c,
-		filter:   srv.cfg.Policy.ForcesRelay(asked),
-		strip:    srv.cfg.Policy.StripsSysinfo(),
-		sealedOK: srv.cfg.Policy.AllowsSealed(asked),
-		maxPlays: srv.cfg.VDO.withDefaults().MaxPlays,
-		limiter:  srv.newConnLimiter(),
-		plays:    make(map[string]struct{}),
+		srv:          srv,
+		c:            c,
+		senderPolicy: srv.senderPolicy(asked),
+		maxPlays:     srv.cfg.VDO.withDefaults().MaxPlays,
+		limiter:      srv.newConnLimiter(),
+		plays:        make(map[string]struct{}),
 	}
 	// The UUID is NewPeer's id: 144 random bits, URL-safe base64. VDO.Ninja
 	// servers hand out RFC 4122 v4 UUIDs (122 random bits); the SDK treats

@@ -225,3 +225,11 @@ export async function videoFrames(selector) {
   if (!frame || v.currentTime <= t0 || q.totalVideoFrames === 0) return null;
   return { width: v.videoWidth, height: v.videoHeight, t0, t1: v.currentTime, totalVideoFrames: q.totalVideoFrames, presentedFrames: frame.presentedFrames };
 }
+
+// parseCandidate splits "candidate:f 1 udp prio addr port typ T k v ...".
+export function parseCandidate(s) {
+  const f = s.replace(/^candidate:/, '').trim().split(/\s+/);
+  const c = { protocol: (f[2] || '').toLowerCase(), address: f[4], port: f[5], type: f[6] === 'typ' ? f[7] : undefined };
+  for (let i = 8; i + 1 < f.length; i += 2) c[f[i]] = f[i + 1];
+  return c;
+}

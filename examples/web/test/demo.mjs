@@ -22,7 +22,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import {
-  assert, env, foreignRequests, launch, main, sleep, step, waitFor, recordWebRTC, videoFrames } from './browser.mjs';
+  assert, env, foreignRequests, launch, main, sleep, step, waitFor, recordWebRTC, videoFrames, parseCandidate } from './browser.mjs';
 
 // remoteVideo is the selector of the demo's <video> showing peer.
 const remoteVideo = (peer) => `#videos video[data-testid="remote-video"][data-peer="${peer}"]`;
@@ -67,13 +67,6 @@ async function selectedPairs() {
 
 const snapshot = () => window.veilDemo.snapshot();
 
-// parseCandidate splits "candidate:f 1 udp prio addr port typ T k v ...".
-function parseCandidate(s) {
-  const f = s.replace(/^candidate:/, '').trim().split(/\s+/);
-  const c = { protocol: (f[2] || '').toLowerCase(), address: f[4], port: f[5], type: f[6] === 'typ' ? f[7] : undefined };
-  for (let i = 8; i + 1 < f.length; i += 2) c[f[i]] = f[i + 1];
-  return c;
-}
 
 // loadsOnlyOwnOrigin returns what is wrong with csp, or '' if it keeps
 // scripts, styles, images, fonts and media to the page's own origin (plus

@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC, videoFrames } from './browser.mjs';
+  assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC, videoFrames, parseCandidate } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
@@ -99,7 +99,6 @@ T.call = async (id) => T.peer.call(id, await camera()).on('stream', show);
 </script>
 `;
 
-
 // pcState (in the page) summarises every recorded RTCPeerConnection: its
 // config, whether it ever gathered, and its selected candidate pair.
 async function pcState() {
@@ -123,14 +122,6 @@ async function pcState() {
     out.push(s);
   }
   return out;
-}
-
-
-function parseCandidate(s) {
-  const f = s.replace(/^candidate:/, '').trim().split(/\s+/);
-  const c = { address: f[4], type: f[6] === 'typ' ? f[7] : undefined };
-  for (let i = 8; i + 1 < f.length; i += 2) c[f[i]] = f[i + 1];
-  return c;
 }
 
 async function openPage(name) {

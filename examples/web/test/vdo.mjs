@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  assert, env, foreignRequests, launch, main, sleep, step, waitFor, videoFrames } from './browser.mjs';
+  assert, env, foreignRequests, launch, main, sleep, step, waitFor, videoFrames, parseCandidate } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
@@ -38,7 +38,6 @@ async function openPage(name) {
   await b.page.evaluate(() => window.T.connect());
   return b;
 }
-
 
 // pcState (in the page) summarises each RTCPeerConnection: its config and
 // its selected candidate pair.
@@ -61,13 +60,6 @@ async function pcState() {
     out.push(s);
   }
   return out;
-}
-
-function parseCandidate(s) {
-  const f = s.replace(/^candidate:/, '').trim().split(/\s+/);
-  const c = { address: f[4], type: f[6] === 'typ' ? f[7] : undefined };
-  for (let i = 8; i + 1 < f.length; i += 2) c[f[i]] = f[i + 1];
-  return c;
 }
 
 async function assertRelayOnly(b, { mustTrickle }) {
