@@ -280,16 +280,10 @@ func validPeerJSID(id string) bool {
 	return !sep
 }
 
-// lookup returns the connected PeerJS peer with id, or nil. A peer of
-// another protocol is never returned: PeerJS ids cannot reach native or
-// VDO.Ninja peers through the shared Directory.
-func (d *peerjsDialect) lookup(id string) *Peer {
-	p := d.srv.hub.Lookup(id)
-	if p == nil || p.ns != peerjsNS {
-		return nil
-	}
-	return p
-}
+// lookup returns the connected PeerJS peer with id, or nil. Ids are per
+// namespace, so a peer of another protocol is never returned: PeerJS ids
+// cannot reach, or probe for, native or VDO.Ninja peers.
+func (d *peerjsDialect) lookup(id string) *Peer { return d.srv.hub.Lookup(peerjsNS, id) }
 
 // peerjsOut is every message the server sends, in the `peer` server's
 // field order.
@@ -389,8 +383,9 @@ const peerjsRegisterTries = 3
 
 // register makes sess reachable under its id. An id held by a live PeerJS
 // connection with the same token is taken over (that connection is
-// closed): this is how a PeerJS client reconnects. Any other holder, with
-// another token or of another protocol, means ErrIDTaken.
+// closed): this is how a PeerJS client reconnects. Another holder with
+// another token means ErrIDTaken; peers of other protocols live in other
+// namespaces and never hold a PeerJS id.
 func (d *peerjsDialect) register(sess *peerjsSession) error {
 	h := d.srv.hub
 	for range peerjsRegisterTries {
@@ -406,7 +401,7 @@ func (d *peerjsDialect) register(sess *peerjsSession) error {
 		if !errors.Is(err, ErrIDTaken) {
 			return err
 		}
-		old := h.Lookup(sess.peer.id)
+		old := h.Lookup(peerjsNS, sess.peer.id)
 		if old == nil {
 			continue // it went away meanwhile
 		}
@@ -425,7 +420,7 @@ func (d *peerjsDialect) unregister(sess *peerjsSession) {
 	d.srv.hub.Unregister(sess.peer)
 	if d.cfg.Discovery {
 		d.mu.Lock()
-		if d.srv.hub.Lookup(sess.peer.id) == nil {
+		if d.srv.hub.Lookup(peerjsNS, sess.peer.id) == nil {
 			delete(d.live, sess.peer.id)
 		}
 		d.mu.Unlock()
