@@ -34,7 +34,7 @@ type LocalDirectory struct {
 	seed maphash.Seed
 	n    atomic.Int64
 	s    [shardCount]struct {
-		mu sync.RWMutex // guards m
+		mu sync.RWMutex     // guards m
 		m  map[string]*Peer // key(ns, id) -> peer
 	}
 }
