@@ -358,6 +358,11 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 		s.mu.Unlock()
 		return ErrStreamInUse
 	}
+	if _, viewing := s.viewers[p]; viewing {
+		// It would be told it is its own publisher and viewer.
+		s.mu.Unlock()
+		return errOwnStream
+	}
 	s.publisher = p
 	p.mu.Lock()
 	p.pubs = append(p.pubs, s)
@@ -460,7 +465,7 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	s := h.openStream(k, name)
 	defer s.mu.Unlock()
 	if s.publisher == p {
-		return ErrStreamInUse
+		return errOwnStream
 	}
 	if s.viewers == nil {
 		s.viewers = make(map[*Peer]struct{})

@@ -62,6 +62,9 @@ const (
 	peerjsErrKey    = "Invalid key provided"
 	peerjsErrID     = "Invalid id provided"
 	peerjsErrBusy   = "Server is busy, try again"
+	// peerjsErrToken is veil's own: the `peer` server has no access
+	// control. The client reports any ERROR as a server-error.
+	peerjsErrToken = "Invalid token provided"
 )
 
 // PeerJSConfig configures the PeerJS dialect. A zero field means its
@@ -280,6 +283,15 @@ func validPeerJSID(id string) bool {
 	return !sep
 }
 
+// maxTokenLen bounds the client's token: an operator token (a JWT) when
+// the server has an AuthSecret, else the client's random reconnect token.
+func (d *peerjsDialect) maxTokenLen() int {
+	if len(d.srv.cfg.AuthSecret) > 0 {
+		return maxTokenBytes
+	}
+	return peerjsMaxTokenLen
+}
+
 // lookup returns the connected PeerJS peer with id, or nil. Ids are per
 // namespace, so a peer of another protocol is never returned: PeerJS ids
 // cannot reach, or probe for, native or VDO.Ninja peers.
@@ -327,8 +339,15 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	case key != d.cfg.Key:
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
 		return
-	case !validPeerJSID(id) || len(token) > peerjsMaxTokenLen:
+	case !validPeerJSID(id) || len(token) > d.maxTokenLen():
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+		return
+	case s.authorize(token, ActionJoin, id) != nil:
+		// With an AuthSecret the client's token is the operator token and
+		// must grant join on the id; with RequireUnguessable the id must be
+		// that long. Checked before the directory is asked, so a refusal
+		// says nothing about whether the id is taken.
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
 		return
 	}
 
