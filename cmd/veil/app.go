@@ -128,8 +128,12 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 			ErrorLog:          httpErrorLog(log),
 		}
 	}
+	var handler http.Handler = mux
+	if a.scheme == "https" {
+		handler = withHSTS(mux)
+	}
 	a.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -146,8 +150,9 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 }
 
 // httpErrorLog turns net/http's error lines ("http: TLS handshake error
-// from 198.51.100.7:52100: ...") into debug logs with every address
-// scrubbed: even at debug level veil does not log who connected.
+// from 198.51.100.7:52100: ...") into debug logs scrubbed with
+// privacy.ScrubLog (addresses, ports, identifiers): even at debug level
+// veil does not log who connected.
 func httpErrorLog(l *slog.Logger) *stdlog.Logger {
 	return stdlog.New(scrubWriter{l}, "", 0)
 }
@@ -155,7 +160,7 @@ func httpErrorLog(l *slog.Logger) *stdlog.Logger {
 type scrubWriter struct{ log *slog.Logger }
 
 func (w scrubWriter) Write(p []byte) (int, error) {
-	w.log.Debug(privacy.ScrubIPs(strings.TrimSpace(string(p))))
+	w.log.Debug(privacy.ScrubLog(strings.TrimSpace(string(p))))
 	return len(p), nil
 }
 
