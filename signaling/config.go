@@ -133,8 +133,10 @@ type Config struct {
 	// Access control (auth.go).
 
 	// AuthSecret, when set, requires an HS256 operator token (MintToken) on
-	// every join, publish and play. At least MinAuthSecretBytes. Default
-	// none: names alone admit.
+	// every door: each join, publish and play, PeerJS connections (the
+	// client's token must grant join on its id) and TURN credentials
+	// (welcome, /turn-credentials); see doors.go. At least
+	// MinAuthSecretBytes. Default none: names alone admit.
 	AuthSecret []byte
 	// RequireUnguessable refuses (unauthorized) room and stream names
 	// shorter than this many characters. Default 0: any length.

@@ -18,8 +18,9 @@ import (
 //     rooms: the id is the only name there is);
 //   - VDO.Ninja: each seed, play and joinroom carries a token, or the
 //     connection URL's ?token= stands for it;
-//   - GET /turn-credentials and {Path}{Key}/turn: any valid token, in
-//     ?token= or Authorization: Bearer.
+//   - GET /turn-credentials and {Path}{Key}/turn, and {Path}{Key}/peers
+//     when PeerJS discovery is on: any valid token, in ?token= or
+//     Authorization: Bearer.
 //
 // Without an AuthSecret every door is open, as before.
 

@@ -178,6 +178,22 @@ func TestPeerJSNeedsToken(t *testing.T) {
 	assert.Equal(t, peerjsErrToken, payload(t, c.expect("ERROR"))["msg"])
 }
 
+// TestPeerJSDiscoveryNeedsToken: with an AuthSecret the id list, when
+// discovery is on, is for token holders only.
+func TestPeerJSDiscoveryNeedsToken(t *testing.T) {
+	_, ts := newTestServer(t, Config{AuthSecret: testSecret, PeerJS: PeerJSConfig{Discovery: true}})
+	tok := mint(t, Grant{Room: "alice", Actions: []Action{ActionJoin}}, time.Hour)
+	pjDial(t, ts, "alice", tok)
+	code, _ := getCredentials(t, ts.URL, "/peerjs/peerjs/peers", nil)
+	assert.Equal(t, http.StatusUnauthorized, code)
+	resp, err := http.Get(ts.URL + "/peerjs/peerjs/peers?token=" + url.QueryEscape(tok))
+	require.NoError(t, err)
+	var ids []string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ids))
+	_ = resp.Body.Close()
+	assert.Equal(t, []string{"alice"}, ids)
+}
+
 // TestVDOURLToken: with an AuthSecret a VDO.Ninja request without a token
 // uses the connection URL's; without either it is refused.
 func TestVDOURLToken(t *testing.T) {

@@ -234,6 +234,11 @@ func (d *peerjsDialect) servePeers(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "peer discovery is disabled", http.StatusUnauthorized)
 		return
 	}
+	if !d.srv.tokenValid(requestToken(r)) {
+		// With an AuthSecret the list is for token holders only (doors.go).
+		http.Error(w, "a valid token is required", http.StatusUnauthorized)
+		return
+	}
 	d.mu.Lock()
 	ids := make([]string, 0, len(d.live))
 	for id := range d.live {
