@@ -178,6 +178,15 @@ func TestPeerJSNeedsToken(t *testing.T) {
 	assert.Equal(t, peerjsErrToken, payload(t, c.expect("ERROR"))["msg"])
 }
 
+// TestPeerJSRequireUnguessable: a PeerJS id is a name like any other:
+// shorter than RequireUnguessable, it is refused as an invalid id.
+func TestPeerJSRequireUnguessable(t *testing.T) {
+	_, ts := newTestServer(t, Config{RequireUnguessable: 16})
+	c := dialRaw(t, ts, pjWS("alice", "ta"), nil)
+	assert.Equal(t, peerjsErrID, payload(t, c.expect("ERROR"))["msg"])
+	pjDial(t, ts, "alice-Kq3vN8zzTt5p", "ta")
+}
+
 // TestPeerJSDiscoveryNeedsToken: with an AuthSecret the id list, when
 // discovery is on, is for token holders only.
 func TestPeerJSDiscoveryNeedsToken(t *testing.T) {

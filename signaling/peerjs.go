@@ -264,8 +264,7 @@ func newPeerJSID() string {
 // Client-chosen ids are accepted because PeerJS apps pick them
 // (new Peer("alice")); a short id is guessable and anyone who guesses it
 // can call that peer. Ids from GET {path}{key}/id carry 144 random bits.
-// TODO(access-control): enforce a minimum id length here if the Server
-// gets one.
+// Config.RequireUnguessable applies to PeerJS ids as to names (serveWS).
 func validPeerJSID(id string) bool {
 	if id == "" || len(id) > peerjsMaxIDLen {
 		return false
@@ -347,11 +346,13 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	case !validPeerJSID(id) || len(token) > d.maxTokenLen():
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
 		return
+	case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+		return
 	case s.authorize(token, ActionJoin, id) != nil:
 		// With an AuthSecret the client's token is the operator token and
-		// must grant join on the id; with RequireUnguessable the id must be
-		// that long. Checked before the directory is asked, so a refusal
-		// says nothing about whether the id is taken.
+		// must grant join on the id. Checked before the directory is
+		// asked, so a refusal says nothing about whether the id is taken.
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
 		return
 	}
