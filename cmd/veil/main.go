@@ -40,6 +40,9 @@ func main() {
 		os.Exit(2)
 	}
 	log := newLogger(os.Stderr, opts.logLevel)
+	// Libraries that log through slog.Default or the log package go
+	// through the same scrubbing handler.
+	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
