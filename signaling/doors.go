@@ -9,9 +9,9 @@ import (
 // Every door of the server under an AuthSecret. Tokens are checked where
 // something is granted, never later:
 //
-//   - native /ws: each join, publish and play carries a token (or the
-//     connection URL's ?token=, see below); TURN credentials in welcome only
-//     with a valid URL token, else in ice-servers after the first
+//   - native /ws: each join, publish and play carries its token; TURN
+//     credentials come in welcome only with a valid token in the
+//     connection URL (/ws?token=), else in ice-servers after the first
 //     authorized action;
 //   - PeerJS {Path}peerjs: the client's own `token` parameter is the
 //     operator token and must grant join on the peer's id (PeerJS has no
