@@ -27,6 +27,10 @@ type NoticeInfo struct {
 	RateLimiting bool
 	// AuthTokens is true when joining requires an access token.
 	AuthTokens bool
+	// LogLevel is the configured log level ("debug", "info", "warn",
+	// "error"); empty leaves it out. The notice says what that level
+	// logs, and that the redaction holds at it.
+	LogLevel string
 }
 
 // noticeSection is one heading of the notice.
@@ -136,6 +140,9 @@ func buildNotice(n NoticeInfo, esc func(string) string) noticeDoc {
 		"Retention: "+p.Retention+". "+retentionText(p),
 		"Logs: "+p.Logs+". "+logsText(p),
 	)
+	if n.LogLevel != "" {
+		settings.Items = append(settings.Items, "Log level: "+n.LogLevel+". "+logLevelText(p, n.LogLevel))
+	}
 	settings.Paras = append(settings.Paras, "The same settings are published as JSON at /privacy, so a client can check them before joining.")
 
 	d.Sections = []noticeSection{what, why, howLong, who, rights, settings}
@@ -158,6 +165,24 @@ func logsText(p Policy) string {
 	}
 	return "Full logging is turned on: log lines may contain IP addresses, room and stream names, peer ids and TURN user names. " +
 		"How long they are kept depends on how the operator stores the server's logs."
+}
+
+// logLevelText says what the configured level logs. The redaction claim
+// is made only under LogsRedacted, as in logsText.
+func logLevelText(p Policy, level string) string {
+	var what string
+	switch strings.ToLower(level) {
+	case "debug":
+		what = "Besides what it logs at info level, the server logs debugging detail: refused and rate-limited requests, and the messages of the software it is built on (TURN, HTTP, TLS)."
+	case "info":
+		what = "The server logs when it starts and stops, configuration problems and aggregate counts such as refused connections."
+	default:
+		what = "The server logs only warnings and errors."
+	}
+	if p.Logs == LogsRedacted {
+		what += " At this level too, addresses, ports, names, ids, tokens and TURN user names are removed or replaced by tags before a line is written."
+	}
+	return what
 }
 
 func ttlText(d time.Duration) string {

@@ -128,3 +128,19 @@ func htmlText(t *testing.T, page string) string {
 	walk(doc)
 	return b.String()
 }
+
+// TestNoticeLogLevel: the notice names the configured level and what it
+// logs, and claims redaction at it only when logs are redacted.
+func TestNoticeLogLevel(t *testing.T) {
+	debug := NoticeMarkdown(NoticeInfo{Policy: DefaultPolicy(), LogLevel: "debug"})
+	assert.Contains(t, debug, "Log level: debug.")
+	assert.Contains(t, debug, "messages of the software it is built on")
+	assert.Contains(t, debug, "At this level too")
+	info := NoticeMarkdown(NoticeInfo{Policy: DefaultPolicy(), LogLevel: "info"})
+	assert.Contains(t, info, "Log level: info.")
+	assert.NotContains(t, info, "debugging detail")
+	assert.NotContains(t, NoticeMarkdown(NoticeInfo{Policy: DefaultPolicy()}), "Log level:")
+	full := DefaultPolicy()
+	full.Logs = LogsFull
+	assert.NotContains(t, NoticeMarkdown(NoticeInfo{Policy: full, LogLevel: "debug"}), "At this level too")
+}

@@ -45,17 +45,25 @@ type Config struct {
 	// Policy is the privacy policy. Default: privacy.DefaultPolicy()
 	// (relay forced, system information stripped, sealed payloads denied).
 	Policy privacy.Policy
-	// ICEServers hands each new peer its ICE servers. Default: none, which
-	// with a forced relay policy means peers cannot connect; cmd/veil wires
-	// the embedded TURN server here.
+	// ICEServers hands each new peer its ICE servers. Default: from TURN
+	// when set, else none, which with a forced relay policy means peers
+	// cannot connect.
 	ICEServers ICEServerFunc
 	// TrustedRelays, when set, decides which relay candidates may cross
 	// the server while relay is forced: only those whose address it accepts
 	// (typically the TURN servers' relay addresses). Without it a peer could
 	// label its own address "typ relay" and a client that ignores the relay
 	// policy would contact that address directly. Default: nil, any relay
-	// address (cmd/veil sets it to the embedded TURN's relay address).
+	// address, or with TURN set that server's relay addresses.
 	TrustedRelays func(netip.Addr) bool
+	// TURN is an embedded TURN server (a *turn.Server) to wire in: when
+	// set, a nil ICEServers hands each peer its URLs and credentials, and a
+	// nil TrustedRelays accepts its relay addresses only. New refuses a
+	// TURN without relay addresses unless relay is off. Default: none.
+	TURN TURN
+	// TURNHost is the host put in TURN's URLs. Default: the host the
+	// client reached the signaling server at.
+	TURNHost string
 	// AllowedOrigins lists browser origins ("https://app.example") allowed
 	// to open WebSockets besides veil's own origin; "*" allows any.
 	// Default: same origin only. Requests without an Origin header (non-browser
@@ -125,8 +133,10 @@ type Config struct {
 	// Access control (auth.go).
 
 	// AuthSecret, when set, requires an HS256 operator token (MintToken) on
-	// every join, publish and play. At least MinAuthSecretBytes. Default
-	// none: names alone admit.
+	// every door: each join, publish and play, PeerJS connections (the
+	// client's token must grant join on its id) and TURN credentials
+	// (welcome, /turn-credentials); see doors.go. At least
+	// MinAuthSecretBytes. Default none: names alone admit.
 	AuthSecret []byte
 	// RequireUnguessable refuses (unauthorized) room and stream names
 	// shorter than this many characters. Default 0: any length.
@@ -152,6 +162,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	c = c.withLimitDefaults()
+	c = c.turnDefaults()
 	if c.ICEServers == nil {
 		c.ICEServers = func(*http.Request, string) []ICEServer { return nil }
 	}
@@ -161,6 +172,9 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errInvalidConfig, err)
+	}
+	if err := c.validateTURN(); err != nil {
+		return err
 	}
 	if err := c.PeerJS.withDefaults().validate(); err != nil {
 		return err

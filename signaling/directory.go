@@ -6,18 +6,24 @@ import (
 	"sync/atomic"
 )
 
-// Directory finds peers by id. The hub keeps every registered peer in one;
+// Directory finds peers by protocol namespace and id. Ids live in one
+// namespace per protocol (native, PeerJS, VDO.Ninja): the same id may be
+// registered in two namespaces by two peers, and a lookup in one never
+// sees the other, so no dialect can probe whether an id exists in another
+// (invariant 5). The hub keeps every registered peer in one;
 // LocalDirectory holds them in this process's memory. A cluster mode can
 // implement Directory over a message bus, returning peers whose Client
 // forwards to the node that holds the connection, without touching the
 // protocol codecs.
 type Directory interface {
-	// Add registers p; ErrIDTaken when its id is registered already.
+	// Add registers p; ErrIDTaken when its id is registered already in
+	// its namespace.
 	Add(p *Peer) error
-	// Remove unregisters p if it is the peer registered under its id.
+	// Remove unregisters p if it is the peer registered under its
+	// namespace and id.
 	Remove(p *Peer)
-	// Lookup returns the peer registered under id, or nil.
-	Lookup(id string) *Peer
+	// Lookup returns the peer registered under id in namespace ns, or nil.
+	Lookup(ns, id string) *Peer
 	// Len returns the number of registered peers.
 	Len() int
 }
@@ -28,8 +34,8 @@ type LocalDirectory struct {
 	seed maphash.Seed
 	n    atomic.Int64
 	s    [shardCount]struct {
-		mu sync.RWMutex // guards m
-		m  map[string]*Peer
+		mu sync.RWMutex     // guards m
+		m  map[string]*Peer // key(ns, id) -> peer
 	}
 }
 
@@ -46,34 +52,37 @@ func (d *LocalDirectory) shard(id string) int { return int(maphash.String(d.seed
 
 // Add implements Directory.
 func (d *LocalDirectory) Add(p *Peer) error {
-	sh := &d.s[d.shard(p.id)]
+	k := key(p.ns, p.id)
+	sh := &d.s[d.shard(k)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[p.id]; ok {
+	if _, ok := sh.m[k]; ok {
 		return ErrIDTaken
 	}
-	sh.m[p.id] = p
+	sh.m[k] = p
 	d.n.Add(1)
 	return nil
 }
 
 // Remove implements Directory.
 func (d *LocalDirectory) Remove(p *Peer) {
-	sh := &d.s[d.shard(p.id)]
+	k := key(p.ns, p.id)
+	sh := &d.s[d.shard(k)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.m[p.id] == p {
-		delete(sh.m, p.id)
+	if sh.m[k] == p {
+		delete(sh.m, k)
 		d.n.Add(-1)
 	}
 }
 
 // Lookup implements Directory.
-func (d *LocalDirectory) Lookup(id string) *Peer {
-	sh := &d.s[d.shard(id)]
+func (d *LocalDirectory) Lookup(ns, id string) *Peer {
+	k := key(ns, id)
+	sh := &d.s[d.shard(k)]
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return sh.m[id]
+	return sh.m[k]
 }
 
 // Len implements Directory.

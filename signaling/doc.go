@@ -18,8 +18,9 @@
 // The [Hub] knows peers, rooms, streams and who may reach whom, and nothing
 // about wire formats: each protocol decodes client messages into hub calls
 // (Join, Publish, Play, Route, ...) and encodes the hub's events (EvJoined,
-// EvPeerJoined, EvPlaying, ...) for its own clients. Rooms and streams are
-// namespaced per protocol. Peers are found through a [Directory], so a
+// EvPeerJoined, EvPlaying, ...) for its own clients. Rooms, streams and
+// peer ids are namespaced per protocol, so no dialect can reach or probe
+// another's peers. Peers are found through a [Directory], so a
 // cluster mode can route to peers on other nodes without touching the
 // protocols.
 //
@@ -28,7 +29,9 @@
 // leave the server, system information is stripped, and payloads the server
 // cannot read are refused unless the operator allows them. Admission and
 // rate limits, operator tokens and the Origin check apply to every
-// protocol alike.
+// protocol alike; with Config.AuthSecret every door (each protocol, TURN
+// credentials) needs a token (doors.go). An embedded TURN server is wired
+// in with Config.TURN, which also trusts only its relay addresses.
 //
 // # Concurrency
 //

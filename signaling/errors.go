@@ -62,6 +62,9 @@ var (
 	ErrIDTaken      = errors.New("signaling: id is taken")
 
 	errInvalidConfig = errors.New("signaling: invalid config")
+	// errOwnStream is ErrStreamInUse for a peer that would be publisher and
+	// viewer of one stream.
+	errOwnStream = &Error{CodeStreamInUse, "cannot both publish and play one stream"}
 )
 
 // toWire maps any error to what a client may see. Internal details never

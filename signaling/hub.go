@@ -177,11 +177,12 @@ func (h *Hub) Rooms() int64 { return h.roomCount.Load() }
 // Streams returns the number of streams published or awaited by a viewer.
 func (h *Hub) Streams() int64 { return h.streamCount.Load() }
 
-// Register makes p reachable by id. It fails when the id is taken.
+// Register makes p reachable by id in its namespace. It fails when the id
+// is taken there; an id of another namespace never conflicts.
 func (h *Hub) Register(p *Peer) error { return h.dir.Add(p) }
 
-// Lookup returns the registered peer with that id, or nil.
-func (h *Hub) Lookup(id string) *Peer { return h.dir.Lookup(id) }
+// Lookup returns the peer registered with that id in namespace ns, or nil.
+func (h *Hub) Lookup(ns, id string) *Peer { return h.dir.Lookup(ns, id) }
 
 func key(ns, name string) string { return ns + "\x00" + name }
 
@@ -357,6 +358,11 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 		s.mu.Unlock()
 		return ErrStreamInUse
 	}
+	if _, viewing := s.viewers[p]; viewing {
+		// It would be told it is its own publisher and viewer.
+		s.mu.Unlock()
+		return errOwnStream
+	}
 	s.publisher = p
 	p.mu.Lock()
 	p.pubs = append(p.pubs, s)
@@ -459,7 +465,7 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	s := h.openStream(k, name)
 	defer s.mu.Unlock()
 	if s.publisher == p {
-		return ErrStreamInUse
+		return errOwnStream
 	}
 	if s.viewers == nil {
 		s.viewers = make(map[*Peer]struct{})

@@ -87,6 +87,10 @@ type (
 		From string          `json:"from"`
 		Data json.RawMessage `json:"data"`
 	}
+	outICEServers struct {
+		Type       string      `json:"type"`
+		ICEServers []ICEServer `json:"iceServers"`
+	}
 	outError struct {
 		Type    string `json:"type"`
 		Code    Code   `json:"code"`
@@ -104,6 +108,7 @@ type nativeSession struct {
 	peer *Peer
 	senderPolicy
 	limiter *connLimiter
+	ice     iceGate
 }
 
 func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
@@ -123,10 +128,7 @@ func (s *nativeSession) welcome(r *http.Request) {
 	if s.filter {
 		policy = "relay"
 	}
-	ice := s.srv.cfg.ICEServers(r, s.peer.id)
-	if ice == nil {
-		ice = []ICEServer{}
-	}
+	ice := s.ice.welcomeICE(s.srv, r, s.peer.id)
 	s.write(outWelcome{
 		Type: "welcome", Version: ProtocolVersion, ID: s.peer.id,
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.cfg.Policy,
@@ -274,8 +276,16 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 }
 
 // checkAction validates a join, publish or play (see Server.checkAction).
+// The first authorized action releases the ICE servers welcome held back
+// (doors.go), before its own answer.
 func (s *nativeSession) checkAction(name, token string, a Action) error {
-	return s.srv.checkAction(s.limiter, name, token, a)
+	if err := s.srv.checkAction(s.limiter, name, token, a); err != nil {
+		return err
+	}
+	if ice := s.ice.release(s.srv, s.peer.id); len(ice) > 0 {
+		s.write(outICEServers{Type: "ice-servers", ICEServers: ice})
+	}
+	return nil
 }
 
 func (s *nativeSession) route(to string) (*Peer, error) {

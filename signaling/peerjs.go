@@ -62,6 +62,9 @@ const (
 	peerjsErrKey    = "Invalid key provided"
 	peerjsErrID     = "Invalid id provided"
 	peerjsErrBusy   = "Server is busy, try again"
+	// peerjsErrToken is veil's own: the `peer` server has no access
+	// control. The client reports any ERROR as a server-error.
+	peerjsErrToken = "Invalid token provided"
 )
 
 // PeerJSConfig configures the PeerJS dialect. A zero field means its
@@ -231,6 +234,11 @@ func (d *peerjsDialect) servePeers(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "peer discovery is disabled", http.StatusUnauthorized)
 		return
 	}
+	if !d.srv.tokenValid(requestToken(r)) {
+		// With an AuthSecret the list is for token holders only (doors.go).
+		http.Error(w, "a valid token is required", http.StatusUnauthorized)
+		return
+	}
 	d.mu.Lock()
 	ids := make([]string, 0, len(d.live))
 	for id := range d.live {
@@ -256,8 +264,7 @@ func newPeerJSID() string {
 // Client-chosen ids are accepted because PeerJS apps pick them
 // (new Peer("alice")); a short id is guessable and anyone who guesses it
 // can call that peer. Ids from GET {path}{key}/id carry 144 random bits.
-// TODO(access-control): enforce a minimum id length here if the Server
-// gets one.
+// Config.RequireUnguessable applies to PeerJS ids as to names (serveWS).
 func validPeerJSID(id string) bool {
 	if id == "" || len(id) > peerjsMaxIDLen {
 		return false
@@ -280,16 +287,19 @@ func validPeerJSID(id string) bool {
 	return !sep
 }
 
-// lookup returns the connected PeerJS peer with id, or nil. A peer of
-// another protocol is never returned: PeerJS ids cannot reach native or
-// VDO.Ninja peers through the shared Directory.
-func (d *peerjsDialect) lookup(id string) *Peer {
-	p := d.srv.hub.Lookup(id)
-	if p == nil || p.ns != peerjsNS {
-		return nil
+// maxTokenLen bounds the client's token: an operator token (a JWT) when
+// the server has an AuthSecret, else the client's random reconnect token.
+func (d *peerjsDialect) maxTokenLen() int {
+	if len(d.srv.cfg.AuthSecret) > 0 {
+		return maxTokenBytes
 	}
-	return p
+	return peerjsMaxTokenLen
 }
+
+// lookup returns the connected PeerJS peer with id, or nil. Ids are per
+// namespace, so a peer of another protocol is never returned: PeerJS ids
+// cannot reach, or probe for, native or VDO.Ninja peers.
+func (d *peerjsDialect) lookup(id string) *Peer { return d.srv.hub.Lookup(peerjsNS, id) }
 
 // peerjsOut is every message the server sends, in the `peer` server's
 // field order.
@@ -333,8 +343,17 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	case key != d.cfg.Key:
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
 		return
-	case !validPeerJSID(id) || len(token) > peerjsMaxTokenLen:
+	case !validPeerJSID(id) || len(token) > d.maxTokenLen():
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+		return
+	case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+		return
+	case s.authorize(token, ActionJoin, id) != nil:
+		// With an AuthSecret the client's token is the operator token and
+		// must grant join on the id. Checked before the directory is
+		// asked, so a refusal says nothing about whether the id is taken.
+		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
 		return
 	}
 
@@ -389,8 +408,9 @@ const peerjsRegisterTries = 3
 
 // register makes sess reachable under its id. An id held by a live PeerJS
 // connection with the same token is taken over (that connection is
-// closed): this is how a PeerJS client reconnects. Any other holder, with
-// another token or of another protocol, means ErrIDTaken.
+// closed): this is how a PeerJS client reconnects. Another holder with
+// another token means ErrIDTaken; peers of other protocols live in other
+// namespaces and never hold a PeerJS id.
 func (d *peerjsDialect) register(sess *peerjsSession) error {
 	h := d.srv.hub
 	for range peerjsRegisterTries {
@@ -406,7 +426,7 @@ func (d *peerjsDialect) register(sess *peerjsSession) error {
 		if !errors.Is(err, ErrIDTaken) {
 			return err
 		}
-		old := h.Lookup(sess.peer.id)
+		old := h.Lookup(peerjsNS, sess.peer.id)
 		if old == nil {
 			continue // it went away meanwhile
 		}
@@ -425,7 +445,7 @@ func (d *peerjsDialect) unregister(sess *peerjsSession) {
 	d.srv.hub.Unregister(sess.peer)
 	if d.cfg.Discovery {
 		d.mu.Lock()
-		if d.srv.hub.Lookup(sess.peer.id) == nil {
+		if d.srv.hub.Lookup(peerjsNS, sess.peer.id) == nil {
 			delete(d.live, sess.peer.id)
 		}
 		d.mu.Unlock()

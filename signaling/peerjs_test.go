@@ -320,11 +320,43 @@ func TestPeerJSNativePeersUnreachable(t *testing.T) {
 	assert.Equal(t, msg{"type": "EXPIRE", "src": id, "dst": "alice"}, a.expect("EXPIRE"))
 	native.roundTrip() // and the native peer got nothing
 
-	// A PeerJS client cannot take a native peer's id either.
-	if validPeerJSID(id) {
-		c := dialRaw(t, ts, pjWS(id, "t"), nil)
-		c.expect("ID-TAKEN")
+}
+
+// TestDialectIDsAreNamespaced: ids live in one namespace per protocol, so a
+// PeerJS client connecting with the id of a live native peer gets OPEN, not
+// ID-TAKEN (which would tell it the id exists), and neither peer can reach
+// the other: a message to that id reaches the PeerJS holder only.
+func TestDialectIDsAreNamespaced(t *testing.T) {
+	_, ts := newTestServer(t, Config{})
+	var native *wsClient
+	for range 64 { // bounded; about half of native ids fit PeerJS's id rule
+		c := dial(t, ts, "")
+		if validPeerJSID(c.id) {
+			native = c
+			break
+		}
+		require.NoError(t, c.ws.Close())
 	}
+	require.NotNil(t, native, "no native id valid as a PeerJS id in 64 tries")
+	id := native.id
+
+	twin := pjDial(t, ts, id, "t1") // OPEN, although the native id is live
+	alice := pjDial(t, ts, "alice", "ta")
+	alice.send(msg{"type": "OFFER", "dst": id, "payload": msg{"sdp": msg{"type": "offer", "sdp": pjOfferSDP}, "type": "data", "connectionId": "dc_1"}})
+	assert.Equal(t, "alice", twin.expect("OFFER").str("src"), "the PeerJS holder of the id gets the offer")
+
+	// The native peer got nothing, and cannot reach the PeerJS twin or alice.
+	native.send(msg{"type": "signal", "to": id, "data": msg{"candidate": nil}})
+	native.expectError(CodeUnknownPeer)
+	native.send(msg{"type": "signal", "to": "alice", "data": msg{"candidate": nil}})
+	native.expectError(CodeUnknownPeer)
+
+	// After the native peer leaves, nothing changes for PeerJS: a second
+	// PeerJS client with another token still gets ID-TAKEN from the twin
+	// only, as before.
+	require.NoError(t, native.ws.Close())
+	c := dialRaw(t, ts, pjWS(id, "t2"), nil)
+	c.expect("ID-TAKEN")
 }
 
 func TestPeerJSHeartbeatAndAliveTimeout(t *testing.T) {
@@ -353,7 +385,7 @@ func TestPeerJSLeaveWithoutDstCloses(t *testing.T) {
 	a.send(msg{"type": "LEAVE"})
 	assert.Equal(t, websocket.CloseNormalClosure, a.expectClose())
 	// The id is free again (the server unregisters just after closing).
-	require.Eventually(t, func() bool { return srv.Hub().Lookup("alice") == nil }, recvTimeout, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.Hub().Lookup(peerjsNS, "alice") == nil }, recvTimeout, 5*time.Millisecond)
 	pjDial(t, ts, "alice", "other-token")
 }
 

@@ -8,15 +8,21 @@ import (
 	"github.com/veilrtc/veil/privacy"
 )
 
+// noticeCSP lets the notice page use its inline style and nothing else,
+// and no other site frame it (clickjacking).
+const noticeCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 // servePrivacy publishes the effective policy so a client or an auditor can
 // check it before joining: as JSON (the welcome.policy fields plus what is
 // retained: nothing), or, for a browser asking for HTML, as a privacy
 // notice generated from the running configuration.
 func (s *Server) servePrivacy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", noticeCSP)
 		_, _ = w.Write([]byte(privacy.NoticeHTML(s.notice())))
 		return
 	}

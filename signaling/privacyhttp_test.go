@@ -51,3 +51,23 @@ func TestPrivacyEndpoint(t *testing.T) {
 	// sealed=allow must be disclosed, not hidden.
 	assert.Contains(t, html, "cannot")
 }
+
+// TestHTMLPagesHeaders: the HTML pages (demo at / and the notice at
+// /privacy) refuse MIME sniffing and framing by other sites.
+func TestHTMLPagesHeaders(t *testing.T) {
+	_, ts := newTestServer(t, Config{Demo: true})
+	for _, path := range []string{"/", "/privacy"} {
+		t.Run(path, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Accept", "text/html")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+			assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+			assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+		})
+	}
+}

@@ -38,8 +38,9 @@ func (s *Server) mountTURNCredentials() {
 
 // serveTURNCredentials answers with TURN credentials from Config.ICEServers.
 // It is admitted and rate limited like a connection, allowed for veil's
-// own origin and Config.AllowedOrigins only, and never cached. 503 when no
-// TURN server with credentials is configured.
+// own origin and Config.AllowedOrigins only, and never cached. With an
+// AuthSecret it needs a valid token (doors.go), else 401. 503 when no TURN
+// server with credentials is configured.
 func (s *Server) serveTURNCredentials(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
 		return
@@ -50,6 +51,11 @@ func (s *Server) serveTURNCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	release()
 	w.Header().Set("Cache-Control", "no-store")
+	if !s.tokenValid(requestToken(r)) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="veil"`)
+		http.Error(w, "a valid token is required (?token= or Authorization: Bearer)", http.StatusUnauthorized)
+		return
+	}
 	creds, ok := turnCredentialsFrom(s.cfg.ICEServers(r, newID()), time.Now())
 	if !ok {
 		http.Error(w, "no TURN server configured", http.StatusServiceUnavailable)

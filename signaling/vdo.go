@@ -238,6 +238,7 @@ type vdoSession struct {
 	senderPolicy
 	maxPlays int
 	limiter  *connLimiter
+	urlToken string // the connection URL's operator token, if any
 
 	stream string              // the stream this socket seeds, if any
 	plays  map[string]struct{} // streams this socket plays or awaits
@@ -254,6 +255,7 @@ func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
 		maxPlays:     srv.cfg.VDO.withDefaults().MaxPlays,
 		limiter:      srv.newConnLimiter(),
 		plays:        make(map[string]struct{}),
+		urlToken:     requestToken(r),
 	}
 	// The UUID is NewPeer's id: 144 random bits, URL-safe base64. VDO.Ninja
 	// servers hand out RFC 4122 v4 UUIDs (122 random bits); the SDK treats
@@ -409,7 +411,13 @@ func truthy(raw json.RawMessage) bool {
 
 // checkAction validates a seed, play, joinroom or migrate (see
 // Server.checkAction).
+// A message without a token uses the connection URL's (doors.go): the
+// VDO.Ninja SDK cannot add fields to its requests, but its host URL can
+// carry ?token=.
 func (s *vdoSession) checkAction(name, token string, a Action) error {
+	if token == "" {
+		token = s.urlToken
+	}
 	return s.srv.checkAction(s.limiter, name, token, a)
 }
 

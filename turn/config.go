@@ -80,7 +80,8 @@ type Config struct {
 	MaxAllocations int
 
 	// Logger receives the server's own logs (counts only, never an
-	// address or username) and pion's logs at debug level. Default
+	// address or username) and pion's logs at debug level, scrubbed of
+	// addresses, ports and user names (privacy.ScrubLog). Default
 	// slog.Default().
 	Logger *slog.Logger
 }

@@ -6,11 +6,15 @@ import (
 	"log/slog"
 
 	"github.com/pion/logging"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
-// pionLoggerFactory hands pion loggers that emit at debug level only: pion
-// puts client and peer addresses and usernames in messages of every level,
-// and invariant 2 keeps those out of info and above. Trace is dropped.
+// pionLoggerFactory hands pion loggers that emit at debug level only and
+// scrub every line with privacy.ScrubLog: pion puts client and peer
+// addresses with ports, five-tuples and TURN user names (which hold peer
+// ids) in messages of every level, and invariant 2 keeps those out of
+// every level, debug included. Trace is dropped.
 type pionLoggerFactory struct{ log *slog.Logger }
 
 func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
@@ -19,19 +23,25 @@ func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
 
 type pionLogger struct{ log *slog.Logger }
 
+func (l pionLogger) debug(msg string) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(privacy.ScrubLog(msg))
+	}
+}
+
 func (l pionLogger) debugf(format string, args ...any) {
 	if l.log.Enabled(context.Background(), slog.LevelDebug) {
-		l.log.Debug(fmt.Sprintf(format, args...))
+		l.log.Debug(privacy.ScrubLog(fmt.Sprintf(format, args...)))
 	}
 }
 
 func (pionLogger) Trace(string)                {}
 func (pionLogger) Tracef(string, ...any)       {}
-func (l pionLogger) Debug(msg string)          { l.log.Debug(msg) }
+func (l pionLogger) Debug(msg string)          { l.debug(msg) }
 func (l pionLogger) Debugf(f string, a ...any) { l.debugf(f, a...) }
-func (l pionLogger) Info(msg string)           { l.log.Debug(msg) }
+func (l pionLogger) Info(msg string)           { l.debug(msg) }
 func (l pionLogger) Infof(f string, a ...any)  { l.debugf(f, a...) }
-func (l pionLogger) Warn(msg string)           { l.log.Debug(msg) }
+func (l pionLogger) Warn(msg string)           { l.debug(msg) }
 func (l pionLogger) Warnf(f string, a ...any)  { l.debugf(f, a...) }
-func (l pionLogger) Error(msg string)          { l.log.Debug(msg) }
+func (l pionLogger) Error(msg string)          { l.debug(msg) }
 func (l pionLogger) Errorf(f string, a ...any) { l.debugf(f, a...) }

@@ -31,6 +31,7 @@ type Server struct {
 	maxUser int
 	maxAll  int
 	policy  PeerPolicy
+	ports   icePorts // for ICEServer
 	log     *slog.Logger
 	pion    *pionturn.Server
 
@@ -102,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		maxUser:  cfg.MaxAllocationsPerUser,
 		maxAll:   cfg.MaxAllocations,
 		log:      cfg.Logger,
+		ports:    portsOf(cfg.PacketConns, cfg.Listeners),
 		perUser:  make(map[string]int),
 		tcpConns: make(map[*trackedConn]struct{}),
 	}

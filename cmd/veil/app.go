@@ -43,11 +43,9 @@ type app struct {
 	metricsSrv *http.Server // with --metrics-listen
 	metricsLn  net.Listener
 
-	turnHost string     // host put in TURN URLs; "" = the host the client used
-	relayIP  netip.Addr // the embedded TURN's relay address
+	turnHost string // host put in TURN URLs; "" = the host the client used
 	udpPort  int
-	tcpPort  int
-	tlsPort  int
+	tlsPort  int // TURN over TLS, with --turn-cert
 
 	errc chan error
 }
@@ -74,25 +72,8 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		a.scheme = "https"
 	}
 
-	var ice signaling.ICEServerFunc
-	switch {
-	case len(o.turnURLs) > 0:
-		urls, secret, ttl := o.turnURLs, o.turnSecret, o.turnTTL
-		ice = func(_ *http.Request, peerID string) []signaling.ICEServer {
-			c := turn.NewCredentials(secret, peerID, ttl, time.Now())
-			return []signaling.ICEServer{{URLs: urls, Username: c.Username, Credential: c.Password}}
-		}
-	case o.turnEnabled:
-		if err := a.startTURN(o); err != nil {
-			return nil, err
-		}
-		ice = a.embeddedICE
-	}
-
 	sigCfg := signaling.Config{
 		Policy:          o.policy,
-		ICEServers:      ice,
-		TrustedRelays:   a.trustedRelays(),
 		AllowedOrigins:  o.allowedOrigins,
 		MaxMessageBytes: o.maxMessageBytes,
 		MaxRoomPeers:    o.maxRoomPeers,
@@ -104,6 +85,23 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		Logger:          log,
 	}
 	o.security.apply(&sigCfg)
+	switch {
+	case len(o.turnURLs) > 0:
+		// External TURN: veil knows neither its relay addresses (every
+		// relay candidate passes) nor anything but the shared secret.
+		urls, secret, ttl := o.turnURLs, o.turnSecret, o.turnTTL
+		sigCfg.ICEServers = func(_ *http.Request, peerID string) []signaling.ICEServer {
+			c := turn.NewCredentials(secret, peerID, ttl, time.Now())
+			return []signaling.ICEServer{{URLs: urls, Username: c.Username, Credential: c.Password}}
+		}
+	case o.turnEnabled:
+		if err := a.startTURN(o); err != nil {
+			return nil, err
+		}
+		// The same one step an embedder takes (examples/embed): URLs and
+		// credentials per peer, and only its relay address trusted.
+		sigCfg.TURN, sigCfg.TURNHost = a.turn, a.turnHost
+	}
 	a.sig, err = signaling.New(sigCfg)
 	if err != nil {
 		return nil, err
@@ -130,8 +128,12 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 			ErrorLog:          httpErrorLog(log),
 		}
 	}
+	var handler http.Handler = mux
+	if a.scheme == "https" {
+		handler = withHSTS(mux)
+	}
 	a.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -148,8 +150,9 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 }
 
 // httpErrorLog turns net/http's error lines ("http: TLS handshake error
-// from 198.51.100.7:52100: ...") into debug logs with every address
-// scrubbed: even at debug level veil does not log who connected.
+// from 198.51.100.7:52100: ...") into debug logs scrubbed with
+// privacy.ScrubLog (addresses, ports, identifiers): even at debug level
+// veil does not log who connected.
 func httpErrorLog(l *slog.Logger) *stdlog.Logger {
 	return stdlog.New(scrubWriter{l}, "", 0)
 }
@@ -157,7 +160,7 @@ func httpErrorLog(l *slog.Logger) *stdlog.Logger {
 type scrubWriter struct{ log *slog.Logger }
 
 func (w scrubWriter) Write(p []byte) (int, error) {
-	w.log.Debug(privacy.ScrubIPs(strings.TrimSpace(string(p))))
+	w.log.Debug(privacy.ScrubLog(strings.TrimSpace(string(p))))
 	return len(p), nil
 }
 
@@ -194,7 +197,6 @@ func (a *app) startTURN(o options) error {
 		return err
 	}
 	a.udpPort = pc.LocalAddr().(*net.UDPAddr).Port
-	a.tcpPort = a.udpPort
 	listeners := []net.Listener{tcpLn}
 	if o.turnCert != "" {
 		tlsAddr := o.turnTLS
@@ -219,7 +221,6 @@ func (a *app) startTURN(o options) error {
 			MinVersion:   tls.VersionTLS12,
 		}))
 	}
-	a.relayIP = relayIP.Unmap()
 	a.turn, err = turn.New(turn.Config{
 		PacketConns:           []net.PacketConn{pc},
 		Listeners:             listeners,
@@ -293,36 +294,6 @@ func defaultRelayIP(listenIP netip.Addr) (netip.Addr, error) {
 		}
 	}
 	return netip.MustParseAddr("127.0.0.1"), nil
-}
-
-// trustedRelays accepts relay candidates of the embedded TURN server only:
-// under forced relay a "relay" candidate with any other address is a peer's
-// own address in disguise. With external TURN (whose relay addresses veil
-// does not know) every relay address is accepted.
-func (a *app) trustedRelays() func(netip.Addr) bool {
-	if a.turn == nil {
-		return nil
-	}
-	own := a.relayIP
-	return func(addr netip.Addr) bool { return addr.Unmap() == own }
-}
-
-// embeddedICE hands a peer credentials for the embedded TURN server, at the
-// host it reached veil on unless a TURN host is fixed.
-func (a *app) embeddedICE(r *http.Request, peerID string) []signaling.ICEServer {
-	host := a.turnHost
-	if host == "" {
-		host = r.Host
-		if h, _, err := net.SplitHostPort(r.Host); err == nil {
-			host = h
-		}
-	}
-	c := a.turn.Credentials(peerID)
-	return []signaling.ICEServer{{
-		URLs:       turn.ICEURLs(host, a.udpPort, a.tcpPort, a.tlsPort),
-		Username:   c.Username,
-		Credential: c.Password,
-	}}
 }
 
 func registerTURNMetrics(reg *prometheus.Registry, t *turn.Server) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"log/slog"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,18 +44,6 @@ func TestEmbeddedTURNCredentials(t *testing.T) {
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now().Add(10*time.Minute), time.Unix(sec, 0), time.Minute, "default TTL is 10 minutes")
 	assert.Equal(t, "relay", w["iceTransportPolicy"])
-}
-
-// TestTURNHostFollowsRequest: with no fixed TURN host, the URLs name the
-// host the client reached veil on.
-func TestTURNHostFollowsRequest(t *testing.T) {
-	a := startVeil(t, nil)
-	a.turnHost = ""
-	r := httptest.NewRequest("GET", "/ws", nil)
-	r.Host = "veil.example:8443"
-	got := a.embeddedICE(r, "peer")
-	require.Len(t, got, 1)
-	assert.Contains(t, got[0].URLs[0], "turn:veil.example:")
 }
 
 // TestExternalTURN: --turn-url + --turn-secret hand out coturn-compatible

@@ -31,7 +31,8 @@ func TestBinary(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:0", "--turn-listen=127.0.0.1:0")
+	// At debug level: even then no address, room name or id may be logged.
+	cmd := exec.CommandContext(ctx, bin, "--listen=127.0.0.1:0", "--turn-listen=127.0.0.1:0", "--log-level=debug")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -40,11 +41,13 @@ func TestBinary(t *testing.T) {
 	portRE := regexp.MustCompile(`http_port=(\d+)`)
 	ports := make(chan string, 1)
 	var waitErr error
+	var logged strings.Builder    // read after exited is closed
 	exited := make(chan struct{}) // closed once the process is reaped
 	go func() {
 		lines := bufio.NewScanner(stderr)
 		for lines.Scan() {
 			t.Log(lines.Text())
+			logged.WriteString(lines.Text() + "\n")
 			if m := portRE.FindStringSubmatch(lines.Text()); m != nil {
 				ports <- m[1]
 			}
@@ -118,4 +121,8 @@ func TestBinary(t *testing.T) {
 		t.Fatal("veil did not exit after SIGTERM")
 	}
 	assert.Less(t, time.Since(start), 2*shutdownTimeout)
+	for _, s := range []string{"127.0.0.1", "binary-test-room", wa["id"].(string), wb["id"].(string)} {
+		assert.NotContains(t, logged.String(), s, "the debug log names an address, a room or an id")
+	}
+	assert.Contains(t, logged.String(), "level=DEBUG", "the run must have logged at debug")
 }

@@ -8,11 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
 // shutdownTimeout bounds a graceful shutdown: clients get 1001 and the
@@ -36,7 +39,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "veil: %v (see veil --help)\n", err)
 		os.Exit(2)
 	}
-	log := newLogger(opts.logLevel)
+	log := newLogger(os.Stderr, opts.logLevel)
+	// Libraries that log through slog.Default or the log package go
+	// through the same scrubbing handler.
+	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -49,7 +55,7 @@ func main() {
 	a.serve()
 	// Ports only: even the server's own addresses stay out of info logs.
 	log.Info("veil is running", "http_port", a.port(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
-	log.Debug("signaling URL", "url", a.URL())
+	log.Debug("signaling scheme", "scheme", a.scheme)
 
 	select {
 	case <-ctx.Done():
@@ -66,6 +72,10 @@ func main() {
 	}
 }
 
-func newLogger(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+// newLogger logs to w at level through privacy.ScrubHandler: whatever a line
+// carries (an error naming a listen address, a library's message), no
+// address, port after an address, peer id, TURN user name or token reaches
+// stderr at any level.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(privacy.ScrubHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})))
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/veilrtc/veil/privacy"
 )
@@ -33,6 +34,7 @@ func noticeInfo(o options) privacy.NoticeInfo {
 		// Per-address limits are on unless both are switched off (negative).
 		RateLimiting: o.security.connectRate >= 0 || o.security.maxConnsPerIP >= 0,
 		AuthTokens:   len(o.security.authSecret) > 0,
+		LogLevel:     strings.ToLower(o.logLevel.String()),
 	}
 }
 

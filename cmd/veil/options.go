@@ -110,7 +110,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs := flag.NewFlagSet("veil", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", defaultListen, "`address` to serve signaling (HTTP/WebSocket) on; use :8080 to accept other hosts")
-	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error (no identities are logged at info and above)")
+	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error (no identities are logged at any level)")
 	fs.StringVar(&relay, "relay", "force", "relay `policy`: force (only TURN relay candidates cross veil), optional (per client, ?relay=1) or off")
 	fs.StringVar(&sysinfo, "sysinfo", "strip", "system information in signals: strip or pass")
 	fs.StringVar(&sealed, "sealed", "deny", "end-to-end encrypted signals veil cannot filter, while relay is forced: deny or allow")

@@ -1,6 +1,13 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/signaling"
+)
 
 // TestPeerJSBrowser runs the real `peerjs` 1.5.5 client in Debian's
 // Chromium against the whole veil (signaling + embedded TURN on loopback,
@@ -11,4 +18,22 @@ func TestPeerJSBrowser(t *testing.T) {
 	browserEnv(t) // skip early, before starting veil, when there is no browser
 	a := startVeil(t, nil)
 	t.Log(runNode(t, "peerjs.mjs", a.URL(), "VEIL_RELAY_IP="+relayIP.String()))
+}
+
+// TestPeerJSBrowserWithTokens runs the real `peerjs` client against a veil
+// with an operator secret: examples/web/test/peerjs-auth.mjs checks that
+// TURN credentials need a token, that the client's `token` option carries
+// it and must grant join on the id, and that token holders connect.
+func TestPeerJSBrowserWithTokens(t *testing.T) {
+	browserEnv(t)
+	secret := []byte("0123456789abcdef0123456789abcdef-browser")
+	a := startVeil(t, func(o *options) { o.security.authSecret = secret })
+	mint := func(id string) string {
+		tok, err := signaling.MintToken(secret, signaling.Grant{Room: id, Actions: []signaling.Action{signaling.ActionJoin}}, time.Hour, time.Now())
+		require.NoError(t, err)
+		return tok
+	}
+	idA, idB := "alice-Kq3vN8zz", "bob-Zt5pW2yy"
+	t.Log(runNode(t, "peerjs-auth.mjs", a.URL(),
+		"VEIL_ID_A="+idA, "VEIL_TOKEN_A="+mint(idA), "VEIL_ID_B="+idB, "VEIL_TOKEN_B="+mint(idB)))
 }

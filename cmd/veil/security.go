@@ -34,7 +34,7 @@ func (s *securityOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM, full chain): serve HTTPS/WSS; reloaded when it changes")
 	fs.StringVar(&s.tlsKey, "tls-key", "", "TLS private key `file` (PEM) for --tls-cert")
 	fs.StringVar(&s.metricsListen, "metrics-listen", "", "serve /metrics on this `address` (e.g. 127.0.0.1:9090) instead of on --listen")
-	fs.StringVar(&s.authSecretText, "auth-secret", "", "require operator tokens (veil token) signed with this `secret` (32+ bytes) on join/publish/play; prefer --auth-secret-file or VEIL_AUTH_SECRET")
+	fs.StringVar(&s.authSecretText, "auth-secret", "", "require operator tokens (veil token) signed with this `secret` (32+ bytes) on every door: join/publish/play, PeerJS connections, TURN credentials; prefer --auth-secret-file or VEIL_AUTH_SECRET")
 	fs.StringVar(&s.authSecretFile, "auth-secret-file", "", "read the operator token secret from this `file` (must not be readable by group or others)")
 	fs.IntVar(&s.requireUnguessable, "require-unguessable", 0, "refuse room and stream names shorter than this many `characters` (0: any length)")
 	fs.Var(listFlag{&s.trustedProxyList}, "trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For/Forwarded is believed (repeatable; default none)")

@@ -118,6 +118,7 @@ func TestTLSServing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.GreaterOrEqual(t, resp.TLS.Version, uint16(tls.VersionTLS12))
 	assert.Equal(t, 1, resp.ProtoMajor, "HTTP/1.1 only, so browsers upgrade WebSockets the classic way")
+	assert.Equal(t, hstsMaxAge, resp.Header.Get("Strict-Transport-Security"), "HTTPS pins itself")
 
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	ws, _, err := d.Dial("wss://"+a.httpLn.Addr().String()+"/ws", nil)
@@ -151,6 +152,10 @@ func TestMetricsListen(t *testing.T) {
 	}
 	code, _ := get(a.URL() + "/metrics")
 	assert.Equal(t, http.StatusNotFound, code, "metrics are not on the public listener")
+	resp, err := http.Get(a.URL() + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Empty(t, resp.Header.Get("Strict-Transport-Security"), "no HSTS over plain HTTP")
 	code, body := get("http://" + a.metricsLn.Addr().String() + "/metrics")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "veil_rooms")

@@ -63,18 +63,15 @@ func run() error {
 	}
 	defer relay.Close()
 
-	// The signaling server hands each peer short-lived TURN credentials
-	// and forces relay (privacy.DefaultPolicy).
+	// Config.TURN is the one step that wires the TURN server in securely:
+	// each peer gets its URLs (at the host it reached the app on) with
+	// short-lived credentials, and while relay is forced
+	// (privacy.DefaultPolicy) only relay candidates of this TURN server's
+	// relay address cross the server; any other "typ relay" address is a
+	// peer's own address in disguise and is dropped.
 	sig, err := signaling.New(signaling.Config{
 		Policy: privacy.DefaultPolicy(),
-		ICEServers: func(_ *http.Request, peerID string) []signaling.ICEServer {
-			c := relay.Credentials(peerID)
-			return []signaling.ICEServer{{
-				URLs:       turn.ICEURLs("127.0.0.1", 3479, 3479, 0),
-				Username:   c.Username,
-				Credential: c.Password,
-			}}
-		},
+		TURN:   relay,
 		Logger: logger,
 	})
 	if err != nil {

@@ -525,6 +525,11 @@ export class VeilClient extends EventTarget {
     switch (msg.type) {
       case 'welcome': return this._onWelcome(msg);
       case 'pong': return;
+      // Under operator tokens without one in the URL, the TURN credentials
+      // come after the first authorized join/publish/play, before its reply.
+      case 'ice-servers':
+        if (Array.isArray(msg.iceServers)) this.iceServers = msg.iceServers;
+        return;
       case 'error': {
         const err = new VeilError(msg.code || 'error', msg.message || msg.code, msg.ref);
         if (req) return req.reject(err);
