@@ -57,6 +57,7 @@ type options struct {
 	turnPortMax  int
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
+	acme     acmeOptions     // automatic TLS certificates (acme.go)
 }
 
 // listFlag is a repeatable flag; from the environment it is comma separated.
@@ -142,6 +143,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
 	fs.StringVar(&turnPorts, "turn-relay-ports", "", "UDP port `range` for relay allocations, e.g. 49160-49200 (default: any free port); publish it when veil runs in a container")
 	o.security.addFlags(fs)
+	o.acme.addFlags(fs)
 
 	fs.Usage = func() {} // errors are reported by the caller, in one line
 	if err := fs.Parse(args); err != nil {
@@ -223,6 +225,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("--turn-cert and --turn-key go together")
 	}
 	if err := o.security.finish(); err != nil {
+		return o, err
+	}
+	if err := o.acme.finish(o.security.tlsCert != ""); err != nil {
 		return o, err
 	}
 	return o, nil
