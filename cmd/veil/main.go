@@ -26,6 +26,8 @@ func main() {
 			os.Exit(runNotice(os.Args[2:]))
 		case "token":
 			os.Exit(runToken(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
+		case "check":
+			os.Exit(runCheck(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
 		}
 	}
 	opts, err := parseOptions(os.Args[1:], os.Getenv)
@@ -50,6 +52,7 @@ func main() {
 	// Ports only: even the server's own addresses stay out of info logs.
 	log.Info("veil is running", "http_port", a.port(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
 	log.Debug("signaling URL", "url", a.URL())
+	a.logStartup(opts)
 
 	select {
 	case <-ctx.Done():

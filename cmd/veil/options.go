@@ -85,6 +85,7 @@ Usage:
   veil [flags]                 run the server (defaults: http://127.0.0.1:8080, TURN on 127.0.0.1:3478)
   veil privacy-notice [flags]  print the privacy notice for this configuration (Markdown)
   veil token [flags]           print an operator token for --auth-secret (see veil token --help)
+  veil check [flags]           say what this configuration gets wrong before users find out
 
 Every flag can also be set in the environment: --turn-public-ip becomes
 VEIL_TURN_PUBLIC_IP. Repeatable flags take a comma-separated list there.
