@@ -95,15 +95,20 @@ type acmeCerts struct {
 	httpSrv *http.Server // with --acme-http-listen
 	httpLn  net.Listener
 
-	mu    sync.Mutex      // guards the following fields
-	ready map[string]bool // domains whose certificate was served once
+	mu       sync.Mutex           // guards the following fields
+	served   map[string]time.Time // expiry of the certificate last served, per domain
+	warnedAt time.Time            // last "no certificate" warning
 }
+
+// acmeWarnInterval spaces the warnings about a certificate that could not
+// be obtained: every handshake retries, the log says it once a minute.
+const acmeWarnInterval = time.Minute
 
 // acmeHTTPTimeout bounds one request to the ACME CA.
 const acmeHTTPTimeout = 30 * time.Second
 
 func newACMECerts(o acmeOptions, log *slog.Logger) (*acmeCerts, error) {
-	c := &acmeCerts{log: log, done: make(chan struct{}), ready: map[string]bool{}}
+	c := &acmeCerts{log: log, done: make(chan struct{}), served: map[string]time.Time{}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// A request every few weeks needs no idle connection (nor the two
 	// goroutines one holds).
@@ -177,16 +182,15 @@ func (c *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
+	switch now := time.Now(); {
 	case err != nil:
-		c.log.Warn("ACME: no certificate for a configured domain yet", "err", privacy.ScrubIPs(err.Error()))
-	case !c.ready[name]:
-		c.ready[name] = true
-		expiry := ""
-		if cert.Leaf != nil {
-			expiry = cert.Leaf.NotAfter.UTC().Format(time.RFC3339)
+		if now.Sub(c.warnedAt) >= acmeWarnInterval {
+			c.warnedAt = now
+			c.log.Warn("ACME: no certificate for a configured domain yet", "err", privacy.ScrubIPs(err.Error()))
 		}
-		c.log.Info("ACME: certificate ready", "expires", expiry)
+	case cert.Leaf != nil && !c.served[name].Equal(cert.Leaf.NotAfter):
+		c.served[name] = cert.Leaf.NotAfter
+		c.log.Info("ACME: certificate ready", "expires", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return cert, err
 }

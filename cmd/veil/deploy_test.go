@@ -49,6 +49,7 @@ func TestComposeFile(t *testing.T) {
 			ReadOnly    bool              `yaml:"read_only"`
 			CapDrop     []string          `yaml:"cap_drop"`
 			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
 			Ports       []string          `yaml:"ports"`
 		}
 	}
@@ -61,6 +62,10 @@ func TestComposeFile(t *testing.T) {
 	require.NoError(t, err, "build context and Dockerfile exist")
 
 	o := parseDeployEnv(t, veil.Environment)
+	if o.acme.enabled() {
+		assert.Contains(t, veil.Volumes, "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro",
+			"the scratch image has no CA roots; ACME needs the host's")
+	}
 	require.NotZero(t, o.turnPortMin, "a relay range to publish")
 	turnPort := portOf(t, o.turnListen)
 	relay := strconv.Itoa(o.turnPortMin) + "-" + strconv.Itoa(o.turnPortMax)

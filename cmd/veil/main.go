@@ -49,9 +49,11 @@ func main() {
 		os.Exit(1)
 	}
 	a.serve()
-	// Ports only: even the server's own addresses stay out of info logs.
 	log.Info("veil is running", "http_port", a.port(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
 	log.Debug("signaling URL", "url", a.URL())
+	// What to do next (startup.go). These lines name the operator's own
+	// settings (listen address, domain, relay address), once, at start-up;
+	// no client's address or identity is ever logged.
 	a.logStartup(opts)
 
 	select {
