@@ -114,6 +114,11 @@ func TestStartupLines(t *testing.T) {
 			want: []string{`msg="demo page off; clients connect to" url=http://127.0.0.1:`, "/ws", `relay_ports=50000-50100/udp`, `level=WARN msg="--allowed-origins '*'`},
 		},
 		{
+			name: "ACME",
+			args: []string{"--acme-domain=veil.example"},
+			want: []string{`msg="open the demo" url=https://veil.example:`, "5 certificates per week", "forward 443"},
+		},
+		{
 			name: "external TURN",
 			args: []string{"--turn-url=turn:turn.example:3478", "--turn-secret=s"},
 			want: []string{`urls=turn:turn.example:3478`},
