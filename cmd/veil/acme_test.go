@@ -193,8 +193,9 @@ func TestACMETLSALPN(t *testing.T) {
 	p := newPebble(t)
 	cwd := t.TempDir()
 	t.Chdir(cwd)
-	// 9 s certificates: autocert renews at two thirds of the lifetime.
-	a := startACMEVeil(t, p, 9*time.Second, nil)
+	// 15 s certificates: autocert renews at two thirds of the lifetime, so
+	// the renewal is due after 10 s and leaves 5 s to spare.
+	a := startACMEVeil(t, p, 15*time.Second, nil)
 	assert.Equal(t, "https", a.scheme)
 	assert.Nil(t, a.acme.m.Cache, "the ACME state stays in memory by default")
 
@@ -203,7 +204,7 @@ func TestACMETLSALPN(t *testing.T) {
 	joinOverWSS(t, a, p.roots)
 
 	var renewed *x509.Certificate
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		if c := servedCert(t, a, p.roots); c.SerialNumber.Cmp(first.SerialNumber) != 0 {
 			renewed = c
 			break
