@@ -37,6 +37,7 @@ type acmeOptions struct {
 	caPool *x509.CertPool // from caFile
 }
 
+// addFlags registers the ACME flags on fs.
 func (o *acmeOptions) addFlags(fs *flag.FlagSet) {
 	fs.Var(listFlag{&o.domains}, "acme-domain", "get and renew a TLS certificate for this `domain` with ACME (Let's Encrypt by default) and serve HTTPS/WSS on --listen (repeatable)")
 	fs.StringVar(&o.email, "acme-email", "", "contact `address` given to the ACME CA (optional; expiry and policy notices)")
@@ -46,6 +47,7 @@ func (o *acmeOptions) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.httpListen, "acme-http-listen", "", "`address` (e.g. :80) answering ACME HTTP-01 challenges and redirecting to https (default: TLS-ALPN-01 on --listen only)")
 }
 
+// enabled tells whether veil gets its certificate with ACME.
 func (o *acmeOptions) enabled() bool { return len(o.domains) > 0 }
 
 // finish checks the ACME flags; tlsCert tells whether --tls-cert is set.
@@ -107,6 +109,8 @@ const acmeWarnInterval = time.Minute
 // acmeHTTPTimeout bounds one request to the ACME CA.
 const acmeHTTPTimeout = 30 * time.Second
 
+// newACMECerts configures autocert for o and binds --acme-http-listen;
+// serve starts that listener.
 func newACMECerts(o acmeOptions, log *slog.Logger) (*acmeCerts, error) {
 	c := &acmeCerts{log: log, done: make(chan struct{}), served: map[string]time.Time{}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
