@@ -175,9 +175,10 @@ func (c *acmeCerts) tlsConfig() *tls.Config {
 	}
 }
 
-// getCertificate says once per domain that the certificate is ready, and
-// warns when a configured domain could not get one. Names a client made up
-// are not logged: they are the client's, not the operator's.
+// getCertificate is autocert's, and says once per certificate (first
+// issue, each renewal) that it is ready, and at most once a minute that a
+// configured domain has none. Names a client made up are not logged: they
+// are the client's, not the operator's.
 func (c *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	cert, err := c.m.GetCertificate(hello)
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
@@ -199,6 +200,7 @@ func (c *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 	return cert, err
 }
 
+// serve starts the --acme-http-listen server, if any; errors go to errc.
 func (c *acmeCerts) serve(errc chan<- error) {
 	if c.httpSrv == nil {
 		return
@@ -244,6 +246,7 @@ type orderLocator struct {
 	orders map[string]string // finalize URL -> order URL
 }
 
+// RoundTrip is http.RoundTripper's.
 func (l *orderLocator) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := l.next.RoundTrip(r)
 	if err != nil || r.Method != http.MethodPost || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
