@@ -6,8 +6,10 @@
 #   docker run --rm -p 8080:8080 -p 3478:3478/udp -p 3478:3478/tcp veil
 #
 # scratch is enough because veil needs nothing else at run time: it makes no
-# outbound TLS connections (so no CA certificates), resolves no user names (so
-# no /etc/passwd), and writes nothing to disk (so no /tmp and no volume).
+# outbound TLS connections (so no CA certificates; with --acme-domain it
+# talks to the CA: mount the host's bundle, see deploy/compose.yaml), resolves
+# no user names (so no /etc/passwd), and writes nothing to disk (so no /tmp
+# and no volume).
 FROM scratch
 
 # The binary is built outside the image (see above); CGO_ENABLED=0 makes it

@@ -91,6 +91,13 @@ func redactIdentifiers(s string) string {
 	return b.String()
 }
 
+// Configured marks a value taken from the operator's own configuration (a
+// listen address, the relay address, a URL built from them) that
+// ScrubHandler logs as it is, so start-up can tell a person where veil
+// listens. Never wrap anything a client sent or anything derived from a
+// client's connection.
+type Configured string
+
 // ScrubHandler wraps h so that every record's message and every string,
 // error and fmt.Stringer attribute value (in groups too) goes through
 // ScrubLog before h sees it: a last line of defence for logs at every
@@ -136,6 +143,8 @@ func scrubAttr(a slog.Attr) slog.Attr {
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
 	case slog.KindAny:
 		switch x := v.Any().(type) {
+		case Configured:
+			return slog.String(a.Key, string(x))
 		case error:
 			return slog.String(a.Key, ScrubLog(x.Error()))
 		case fmt.Stringer:

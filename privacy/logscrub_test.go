@@ -41,8 +41,11 @@ func TestScrubHandler(t *testing.T) {
 		"err", errors.New("dial tcp 10.0.0.1:80: refused"),
 		"n", 42,
 		"peer", Secret("Zk3vN8q0bT5pW2cY7dLm1xRa"),
-		"user", "1763900000:Zk3vN8q0bT5pW2cY7dLm1xRa")
+		"user", "1763900000:Zk3vN8q0bT5pW2cY7dLm1xRa",
+		"own", Configured("http://192.0.2.10:8443/"))
 	out := buf.String()
+	// The operator's own setting passes as it is; nothing else does.
+	assert.Contains(t, out, "g.own=http://192.0.2.10:8443/")
 	for _, leak := range []string{"203.0.113.9", "198.51.100.7", "10.0.0.1", "8080", "1234", "Zk3vN8q0bT5pW2cY7dLm1xRa"} {
 		assert.NotContains(t, out, leak)
 	}

@@ -40,6 +40,8 @@ type app struct {
 	httpLn  net.Listener
 	scheme  string // http, or https with --tls-cert
 
+	acme *acmeCerts // with --acme-domain (acme.go)
+
 	metricsSrv *http.Server // with --metrics-listen
 	metricsLn  net.Listener
 
@@ -69,6 +71,13 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		a.httpLn = tls.NewListener(a.httpLn, serverTLSConfig(certs))
+		a.scheme = "https"
+	}
+	if o.acme.enabled() {
+		if a.acme, err = newACMECerts(o.acme, log); err != nil {
+			return nil, err
+		}
+		a.httpLn = tls.NewListener(a.httpLn, a.acme.tlsConfig())
 		a.scheme = "https"
 	}
 
@@ -320,6 +329,9 @@ func (a *app) serve() {
 			a.errc <- err
 		}
 	}()
+	if a.acme != nil {
+		a.acme.serve(a.errc)
+	}
 	if a.metricsSrv != nil {
 		go func() {
 			if err := a.metricsSrv.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -350,6 +362,9 @@ func (a *app) Shutdown(ctx context.Context) error {
 	if a.metricsSrv != nil {
 		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
 	}
+	if a.acme != nil {
+		err = errors.Join(err, a.acme.shutdown(ctx))
+	}
 	if a.turn != nil {
 		err = errors.Join(err, a.turn.Close())
 	}
@@ -362,6 +377,9 @@ func (a *app) closeListeners() {
 	}
 	if a.metricsLn != nil {
 		_ = a.metricsLn.Close()
+	}
+	if a.acme != nil {
+		a.acme.closeListeners()
 	}
 	if a.turn != nil {
 		_ = a.turn.Close()

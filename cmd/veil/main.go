@@ -29,6 +29,8 @@ func main() {
 			os.Exit(runNotice(os.Args[2:]))
 		case "token":
 			os.Exit(runToken(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
+		case "check":
+			os.Exit(runCheck(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
 		}
 	}
 	opts, err := parseOptions(os.Args[1:], os.Getenv)
@@ -53,9 +55,12 @@ func main() {
 		os.Exit(1)
 	}
 	a.serve()
-	// Ports only: even the server's own addresses stay out of info logs.
 	log.Info("veil is running", "http_port", a.port(), "turn", a.turnSummary(), "relay", string(opts.policy.Relay))
 	log.Debug("signaling scheme", "scheme", a.scheme)
+	// What to do next (startup.go). These lines name the operator's own
+	// settings (listen address, domain, relay address), once, at start-up;
+	// no client's address or identity is ever logged.
+	a.logStartup(opts)
 
 	select {
 	case <-ctx.Done():

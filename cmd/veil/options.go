@@ -57,6 +57,7 @@ type options struct {
 	turnPortMax  int
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
+	acme     acmeOptions     // automatic TLS certificates (acme.go)
 }
 
 // listFlag is a repeatable flag; from the environment it is comma separated.
@@ -84,6 +85,7 @@ Usage:
   veil [flags]                 run the server (defaults: http://127.0.0.1:8080, TURN on 127.0.0.1:3478)
   veil privacy-notice [flags]  print the privacy notice for this configuration (Markdown)
   veil token [flags]           print an operator token for --auth-secret (see veil token --help)
+  veil check [flags]           say what this configuration gets wrong before users find out
 
 Every flag can also be set in the environment: --turn-public-ip becomes
 VEIL_TURN_PUBLIC_IP. Repeatable flags take a comma-separated list there.
@@ -142,6 +144,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
 	fs.StringVar(&turnPorts, "turn-relay-ports", "", "UDP port `range` for relay allocations, e.g. 49160-49200 (default: any free port); publish it when veil runs in a container")
 	o.security.addFlags(fs)
+	o.acme.addFlags(fs)
 
 	fs.Usage = func() {} // errors are reported by the caller, in one line
 	if err := fs.Parse(args); err != nil {
@@ -223,6 +226,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("--turn-cert and --turn-key go together")
 	}
 	if err := o.security.finish(); err != nil {
+		return o, err
+	}
+	if err := o.acme.finish(o.security.tlsCert != ""); err != nil {
 		return o, err
 	}
 	return o, nil
