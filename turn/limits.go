@@ -1,0 +1,202 @@
+package turn
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Per-client-address accounting. Quotas follow the client, not the
+// credential: a client can fetch many credential sets (each for a fresh
+// peer id), but it has one address. Every cap that a client could
+// otherwise multiply by asking for more credentials is kept per address
+// here, IPv6 per /64 (one customer usually holds at least a /64).
+const (
+	// ipv6KeyBits is the prefix IPv6 clients are accounted by.
+	ipv6KeyBits = 64
+	// ipIdle is how long an address's entry outlives its last use when it
+	// holds nothing, so forgetting it never hands it a fresh burst early.
+	ipIdle = time.Minute
+	// ipSweepInterval spaces the sweeps of idle entries; sweeps run lazily
+	// under the lock, no goroutine.
+	ipSweepInterval = 30 * time.Second
+	// maxTrackedIPs bounds the table (about 250 bytes an entry). When it is
+	// full of live entries, unknown addresses are refused rather than let
+	// a large address block grow our memory.
+	maxTrackedIPs = 1 << 16
+	// maxEndedPeers bounds the record of peers whose allocations EndPeer
+	// closed, kept until their credentials expire so they cannot allocate
+	// again. When full, further peers are ended but not remembered.
+	maxEndedPeers = 1 << 16
+	// acceptBackoffMin and acceptBackoffMax bound the pause after a failed
+	// Accept (EMFILE and the like), doubling as net/http does.
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// Refusal reasons, the keys of Stats.Refused and the values of the
+// "reason" label of veil_turn_refused_total.
+const (
+	// ReasonAllocationsTotal: an Allocate over MaxAllocations.
+	ReasonAllocationsTotal = "allocations-total"
+	// ReasonAllocationsPerPeer: an Allocate over MaxAllocationsPerUser.
+	ReasonAllocationsPerPeer = "allocations-per-peer"
+	// ReasonAllocationsPerIP: an Allocate over MaxAllocationsPerIP.
+	ReasonAllocationsPerIP = "allocations-per-ip"
+	// ReasonPeerEnded: an Allocate by a peer EndPeer ended, before its
+	// credentials expired.
+	ReasonPeerEnded = "peer-ended"
+	// ReasonPeersPerAllocation: a permission over MaxPeersPerAllocation.
+	ReasonPeersPerAllocation = "peers-per-allocation"
+	// ReasonPeersPerIP: a permission over MaxPeersPerIP.
+	ReasonPeersPerIP = "peers-per-ip"
+	// ReasonPeerAfterExpiry: a permission to a new peer with expired
+	// credentials.
+	ReasonPeerAfterExpiry = "peer-after-expiry"
+	// ReasonRequestRate: a request over RequestRatePerIP.
+	ReasonRequestRate = "request-rate"
+	// ReasonTCPTotal: a TCP or TLS connection over MaxTCPConnections.
+	ReasonTCPTotal = "tcp-total"
+	// ReasonTCPPerIP: a TCP or TLS connection over MaxTCPConnectionsPerIP.
+	ReasonTCPPerIP = "tcp-per-ip"
+	// ReasonIPTable: a new client address while the address table is full.
+	ReasonIPTable = "ip-table"
+)
+
+// RefusalReasons lists every refusal reason, for exporting one metric
+// series each.
+var RefusalReasons = []string{
+	ReasonAllocationsTotal, ReasonAllocationsPerPeer, ReasonAllocationsPerIP, ReasonPeerEnded,
+	ReasonPeersPerAllocation, ReasonPeersPerIP, ReasonPeerAfterExpiry, ReasonRequestRate,
+	ReasonTCPTotal, ReasonTCPPerIP, ReasonIPTable,
+}
+
+// refusals counts refusals by reason without a lock.
+type refusals map[string]*atomic.Uint64
+
+func newRefusals() refusals {
+	r := make(refusals, len(RefusalReasons))
+	for _, reason := range RefusalReasons {
+		r[reason] = new(atomic.Uint64)
+	}
+	return r
+}
+
+func (r refusals) add(reason string) { r[reason].Add(1) }
+
+func (r refusals) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, len(r))
+	for k, v := range r {
+		m[k] = v.Load()
+	}
+	return m
+}
+
+// ipEntry is one client address's account. Guarded by Server.mu.
+type ipEntry struct {
+	allocs  int           // live allocations, including pending ones
+	peers   int           // distinct permitted peers over its allocations
+	tcp     int           // open TCP and TLS connections
+	reqs    *rate.Limiter // authenticated requests
+	last    time.Time     // last use
+	pending int           // allocations approved by quota, not yet created
+}
+
+func (e *ipEntry) idle(now time.Time) bool {
+	return e.allocs == 0 && e.peers == 0 && e.tcp == 0 && e.pending == 0 && now.Sub(e.last) >= ipIdle
+}
+
+// ipKeyOf is the account an address belongs to: the address unmapped,
+// IPv6 cut to its /64. The zero Addr for an address that is not IP.
+func ipKeyOf(a net.Addr) netip.Addr {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		if a == nil {
+			return netip.Addr{}
+		}
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return netip.Addr{}
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		ip = netip.PrefixFrom(ip, ipv6KeyBits).Masked().Addr()
+	}
+	return ip
+}
+
+// ipEntryLocked returns key's entry, creating it, or nil when the table is
+// full of live entries. s.mu must be held.
+func (s *Server) ipEntryLocked(key netip.Addr, now time.Time) *ipEntry {
+	if e := s.ips[key]; e != nil {
+		e.last = now
+		return e
+	}
+	if now.Sub(s.lastSweep) >= ipSweepInterval || len(s.ips) >= maxTrackedIPs {
+		s.lastSweep = now
+		for k, e := range s.ips {
+			if e.idle(now) {
+				delete(s.ips, k)
+			}
+		}
+	}
+	if len(s.ips) >= maxTrackedIPs {
+		return nil
+	}
+	e := &ipEntry{reqs: rate.NewLimiter(s.reqRate, s.reqBurst), last: now}
+	s.ips[key] = e
+	return e
+}
+
+// allowRequest spends one of src's request tokens.
+func (s *Server) allowRequest(src net.Addr) bool {
+	now := time.Now()
+	s.mu.Lock()
+	e := s.ipEntryLocked(ipKeyOf(src), now)
+	ok := e != nil && e.reqs.AllowN(now, 1)
+	s.mu.Unlock()
+	switch {
+	case e == nil:
+		s.refused.add(ReasonIPTable)
+	case !ok:
+		s.refused.add(ReasonRequestRate)
+	}
+	return ok
+}
+
+// endedLocked reports whether EndPeer ended peerID and its credentials
+// may still be valid. s.mu must be held.
+func (s *Server) endedLocked(peerID string, now time.Time) bool {
+	until, ok := s.ended[peerID]
+	if ok && now.After(until) {
+		delete(s.ended, peerID)
+		return false
+	}
+	return ok
+}
+
+// rememberEndedLocked keeps peerID from allocating until credentials
+// issued now would have expired. s.mu must be held.
+func (s *Server) rememberEndedLocked(peerID string, now time.Time) {
+	if len(s.ended) >= maxEndedPeers {
+		for id, until := range s.ended {
+			if now.After(until) {
+				delete(s.ended, id)
+			}
+		}
+		if len(s.ended) >= maxEndedPeers {
+			return
+		}
+	}
+	s.ended[peerID] = now.Add(s.ttl + time.Second) // usernames round to seconds
+}
