@@ -59,10 +59,17 @@ func startServer(t *testing.T, mod func(*Config)) *testServer {
 	if mod != nil {
 		mod(&cfg)
 	}
+	if len(cfg.Listeners) == 0 || cfg.Listeners[0] != ln {
+		require.NoError(t, ln.Close()) // mod brought its own
+	}
 	srv, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
-	return &testServer{srv: srv, udpAddr: pc.LocalAddr().String(), tcpAddr: ln.Addr().String()}
+	ts := &testServer{srv: srv, udpAddr: pc.LocalAddr().String()}
+	if len(cfg.Listeners) > 0 {
+		ts.tcpAddr = cfg.Listeners[0].Addr().String()
+	}
+	return ts
 }
 
 // newClient returns a listening pion TURN client over UDP.
