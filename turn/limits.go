@@ -1,6 +1,8 @@
 package turn
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -109,9 +111,15 @@ func (e *ipEntry) idle(now time.Time) bool {
 	return e.allocs == 0 && e.peers == 0 && e.tcp == 0 && e.pending == 0 && now.Sub(e.last) >= ipIdle
 }
 
-// ipKeyOf is the account an address belongs to: the address unmapped,
-// IPv6 cut to its /64. The zero Addr for an address that is not IP.
-func ipKeyOf(a net.Addr) netip.Addr {
+// ipKey names a client address's account: a salted hash of the address
+// (unmapped, IPv6 cut to its /64), so the table that outlives
+// allocations never holds an address in the clear. The salt is drawn per
+// Server and never stored.
+type ipKey [16]byte
+
+// ipKeyOf is the account an address belongs to. Addresses that are not IP
+// share the zero address's account.
+func (s *Server) ipKeyOf(a net.Addr) ipKey {
 	var ip netip.Addr
 	switch a := a.(type) {
 	case *net.UDPAddr:
@@ -119,30 +127,34 @@ func ipKeyOf(a net.Addr) netip.Addr {
 	case *net.TCPAddr:
 		ip, _ = netip.AddrFromSlice(a.IP)
 	default:
-		if a == nil {
-			return netip.Addr{}
+		if a != nil {
+			if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+				ip = ap.Addr()
+			}
 		}
-		ap, err := netip.ParseAddrPort(a.String())
-		if err != nil {
-			return netip.Addr{}
-		}
-		ip = ap.Addr()
 	}
 	ip = ip.Unmap().WithZone("")
 	if ip.Is6() {
 		ip = netip.PrefixFrom(ip, ipv6KeyBits).Masked().Addr()
 	}
-	return ip
+	b := ip.As16() // IPv4 becomes ::ffff:a.b.c.d, distinct from every /64
+	mac := hmac.New(sha256.New, s.ipSalt[:])
+	mac.Write(b[:])
+	var k ipKey
+	copy(k[:], mac.Sum(nil))
+	return k
 }
 
 // ipEntryLocked returns key's entry, creating it, or nil when the table is
 // full of live entries. s.mu must be held.
-func (s *Server) ipEntryLocked(key netip.Addr, now time.Time) *ipEntry {
+func (s *Server) ipEntryLocked(key ipKey, now time.Time) *ipEntry {
 	if e := s.ips[key]; e != nil {
 		e.last = now
 		return e
 	}
-	if now.Sub(s.lastSweep) >= ipSweepInterval || len(s.ips) >= maxTrackedIPs {
+	// Sweeps are spaced even when the table is full, so a flood of new
+	// addresses cannot make every request walk it.
+	if now.Sub(s.lastSweep) >= ipSweepInterval {
 		s.lastSweep = now
 		for k, e := range s.ips {
 			if e.idle(now) {
@@ -162,7 +174,7 @@ func (s *Server) ipEntryLocked(key netip.Addr, now time.Time) *ipEntry {
 func (s *Server) allowRequest(src net.Addr) bool {
 	now := time.Now()
 	s.mu.Lock()
-	e := s.ipEntryLocked(ipKeyOf(src), now)
+	e := s.ipEntryLocked(s.ipKeyOf(src), now)
 	ok := e != nil && e.reqs.AllowN(now, 1)
 	s.mu.Unlock()
 	switch {
@@ -188,15 +200,16 @@ func (s *Server) endedLocked(peerID string, now time.Time) bool {
 // rememberEndedLocked keeps peerID from allocating until credentials
 // issued now would have expired. s.mu must be held.
 func (s *Server) rememberEndedLocked(peerID string, now time.Time) {
-	if len(s.ended) >= maxEndedPeers {
+	if len(s.ended) >= maxEndedPeers && now.Sub(s.lastEndedSweep) >= ipSweepInterval {
+		s.lastEndedSweep = now
 		for id, until := range s.ended {
 			if now.After(until) {
 				delete(s.ended, id)
 			}
 		}
-		if len(s.ended) >= maxEndedPeers {
-			return
-		}
+	}
+	if len(s.ended) >= maxEndedPeers {
+		return
 	}
 	s.ended[peerID] = now.Add(s.ttl + time.Second) // usernames round to seconds
 }

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
-// relayGenerator is the pion RelayAddressGenerator of every listener. It
+// relayGenerator is the pion RelayAddressGenerator of one socket. It
 // enforces the allocation quotas atomically and hands pion a relayConn, so
 // every datagram relayed in either direction passes relayPermitted.
 type relayGenerator struct {
@@ -115,7 +117,7 @@ type relayConn struct {
 
 	// Guarded by srv.mu.
 	src         allocKey                // set once pion reports the allocation
-	ipKey       netip.Addr              // client address account
+	ipKey       ipKey                   // client address account
 	counted     bool                    // counted in ipKey's account
 	closed      bool                    // slots released
 	credExpired bool                    // the current request's credentials expired
@@ -218,7 +220,7 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 					// net/http does, rather than stop serving TCP for good.
 					s.stats.acceptErrors.Add(1)
 					backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
-					s.log.Debug("turn: accept failed; backing off", "err", err.Error(), "backoff", backoff.String())
+					s.log.Debug("turn: accept failed; backing off", "err", privacy.ScrubIPs(err.Error()), "backoff", backoff.String())
 					t := time.NewTimer(backoff)
 					select {
 					case <-t.C:
@@ -241,7 +243,7 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 // admitTCP wraps c, or closes it when a cap refuses it or the server is
 // closing.
 func (s *Server) admitTCP(c net.Conn) *trackedConn {
-	key := ipKeyOf(c.RemoteAddr())
+	key := s.ipKeyOf(c.RemoteAddr())
 	reason := ""
 	s.mu.Lock()
 	e := s.ipEntryLocked(key, time.Now())
@@ -285,7 +287,7 @@ func (s *Server) admitTCP(c net.Conn) *trackedConn {
 type trackedConn struct {
 	net.Conn
 	srv       *Server
-	ipKey     netip.Addr
+	ipKey     ipKey
 	closeOnce sync.Once
 	doneOnce  sync.Once
 }

@@ -59,17 +59,19 @@ type Server struct {
 	closeErr  error
 	done      chan struct{} // closed by Close: stops accept back-off
 
-	mu        sync.Mutex // guards the following fields
-	closing   bool
-	active    int                       // live relay sockets
-	perUser   map[string]int            // live relay sockets by peer id
-	tcpConns  map[*trackedConn]struct{} // accepted TURN connections
-	ips       map[netip.Addr]*ipEntry   // accounts by client address
-	lastSweep time.Time
-	bySrc     map[allocKey]*relayConn // live allocations by socket and client
-	pending   map[string]netip.Addr   // Allocates past quota, by client transport address
-	ended     map[string]time.Time    // peers EndPeer ended, until their credentials expire
+	mu             sync.Mutex // guards the following fields
+	closing        bool
+	active         int                       // live relay sockets
+	perUser        map[string]int            // live relay sockets by peer id
+	tcpConns       map[*trackedConn]struct{} // accepted TURN connections
+	ips            map[ipKey]*ipEntry        // accounts by client address
+	lastSweep      time.Time
+	bySrc          map[allocKey]*relayConn // live allocations by socket and client
+	pending        map[string]ipKey        // Allocates past quota, by client transport address
+	ended          map[string]time.Time    // peers EndPeer ended, until their credentials expire
+	lastEndedSweep time.Time
 
+	ipSalt  [32]byte // keys the per-address table (ipKeyOf)
 	stats   counters
 	refused refusals
 }
@@ -160,14 +162,17 @@ func New(cfg Config) (*Server, error) {
 		done:       make(chan struct{}),
 		perUser:    make(map[string]int),
 		tcpConns:   make(map[*trackedConn]struct{}),
-		ips:        make(map[netip.Addr]*ipEntry),
+		ips:        make(map[ipKey]*ipEntry),
 		bySrc:      make(map[allocKey]*relayConn),
-		pending:    make(map[string]netip.Addr),
+		pending:    make(map[string]ipKey),
 		ended:      make(map[string]time.Time),
 		refused:    newRefusals(),
 	}
 	if s.realm == "" {
 		s.realm = DefaultRealm
+	}
+	if _, err := rand.Read(s.ipSalt[:]); err != nil {
+		return nil, fmt.Errorf("turn: generate salt: %w", err)
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, secretSize)
@@ -364,10 +369,12 @@ func (s *Server) Close() error {
 // authenticate is pion's AuthHandler. It returns the HMAC key derived from
 // the TURN REST password; pion then checks MESSAGE-INTEGRITY with it
 // (hmac.Equal), so a forged password fails there and is counted by OnAuth.
-// Expiry is enforced for Allocate only: Refresh, CreatePermission and
-// ChannelBind of an allocation made in time keep working after the
-// username expired, so a long call is not cut. Those methods only act on
-// an existing allocation of the same 5-tuple and user id.
+// It first spends a token of the client address's request budget.
+// Expired credentials cannot Allocate. An allocation made in time keeps
+// being refreshed with them, so a long call is not cut, but it keeps only
+// the peers it already had (see permitter), and MaxAllocationLifetime ends
+// it however it is refreshed. Those methods only act on an existing
+// allocation of the same 5-tuple and user id.
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 	// Every authenticated request costs an HMAC and may create state;
 	// relayed data never gets here.
@@ -492,7 +499,7 @@ func (s *Server) quota(userID, _ string, src net.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reason := ""
-	key := ipKeyOf(src)
+	key := s.ipKeyOf(src)
 	e := s.ipEntryLocked(key, now)
 	switch err := s.quotaErrLocked(userID); {
 	case errors.Is(err, ErrClosed):
@@ -523,7 +530,7 @@ func (s *Server) quota(userID, _ string, src net.Addr) bool {
 }
 
 // unpendLocked returns a pending reservation of key. s.mu must be held.
-func (s *Server) unpendLocked(key netip.Addr) {
+func (s *Server) unpendLocked(key ipKey) {
 	if e := s.ips[key]; e != nil {
 		e.allocs--
 		e.pending--
@@ -555,7 +562,7 @@ func (s *Server) allocationCreated(src, relay net.Addr) {
 		return
 	}
 	if !reserved {
-		key = ipKeyOf(src)
+		key = s.ipKeyOf(src)
 		if e = s.ipEntryLocked(key, time.Now()); e != nil {
 			e.allocs++
 		}
