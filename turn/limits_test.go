@@ -211,6 +211,12 @@ func TestTCPIdleFloodThenAllocate(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return ts.srv.Stats().TCPConnections == 1 },
 		expectTimeout, 10*time.Millisecond, "only the well-behaved TCP client is left")
+
+	// Once its idle connections are gone, the flooding address may
+	// allocate over TCP again.
+	conn, err := net.Dial("tcp4", ts.tcpAddr)
+	require.NoError(t, err)
+	allocate(t, startClient(t, ts.tcpAddr, pionturn.NewSTUNConn(conn), ts.srv.Credentials("after-flood")))
 }
 
 // TestTCPTotalCap: past MaxTCPConnections every address is refused until
@@ -296,6 +302,32 @@ func TestAcceptSurvivesTemporaryErrors(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.Listeners = []net.Listener{fl} })
 	wellBehavedPair(t, ts, true)
 	assert.EqualValues(t, 5, ts.srv.Stats().AcceptErrors)
+}
+
+func TestIPKeyOf(t *testing.T) {
+	s := &Server{}
+	_, _ = rand.Read(s.ipSalt[:])
+	key := func(a string) ipKey { return s.ipKeyOf(net.UDPAddrFromAddrPort(netip.MustParseAddrPort(a))) }
+	for _, tc := range []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"same IPv4, other port", "192.0.2.1:1000", "192.0.2.1:2000", true},
+		{"other IPv4", "192.0.2.1:1000", "192.0.2.2:1000", false},
+		{"IPv4-mapped is IPv4", "[::ffff:192.0.2.1]:1000", "192.0.2.1:1000", true},
+		{"same IPv6 /64", "[2001:db8:1:2::1]:1000", "[2001:db8:1:2:ffff::9]:1000", true},
+		{"other IPv6 /64", "[2001:db8:1:2::1]:1000", "[2001:db8:1:3::1]:1000", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.same, key(tc.a) == key(tc.b))
+		})
+	}
+	tcp := s.ipKeyOf(&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5})
+	assert.Equal(t, key("192.0.2.1:7"), tcp, "TCP and UDP share the account")
+	other := &Server{}
+	_, _ = rand.Read(other.ipSalt[:])
+	assert.NotEqual(t, key("192.0.2.1:7"), other.ipKeyOf(&net.TCPAddr{IP: net.ParseIP("192.0.2.1")}), "keys are salted per server")
 }
 
 // testTLS returns a server TLS config with a fresh self-signed certificate

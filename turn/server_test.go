@@ -525,6 +525,12 @@ func TestConfigValidate(t *testing.T) {
 		{"port out of range", Config{PacketConns: pc, RelayIP: testRelayIP, RelayPortMin: 6000, RelayPortMax: 70000}},
 		{"nil conn", Config{PacketConns: []net.PacketConn{nil}, RelayIP: testRelayIP}},
 		{"invalid prefix", Config{PacketConns: pc, RelayIP: testRelayIP, DenyPeers: []netip.Prefix{{}}}},
+		{"negative per-ip quota", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocationsPerIP: -1}},
+		{"per-ip quota holds the pool", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocations: 10, MaxAllocationsPerIP: 10}},
+		{"negative lifetime", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocationLifetime: -time.Second}},
+		{"negative idle timeout", Config{PacketConns: pc, RelayIP: testRelayIP, TCPIdleTimeout: -time.Second}},
+		{"negative peer cap", Config{PacketConns: pc, RelayIP: testRelayIP, MaxPeersPerAllocation: -1}},
+		{"negative tcp cap", Config{PacketConns: pc, RelayIP: testRelayIP, MaxTCPConnectionsPerIP: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

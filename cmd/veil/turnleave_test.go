@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -57,4 +59,14 @@ func TestTURNAllocationsEndWithSignaling(t *testing.T) {
 	var te *stun.TurnError
 	require.ErrorAs(t, err, &te, "the gone peer's credentials allocate again")
 	assert.Equal(t, stun.CodeAllocQuotaReached, te.ErrorCodeAttr.Code)
+
+	// Both show in the metrics.
+	res, err := http.Get(a.URL() + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `veil_turn_refused_total{reason="peer-ended"} 1`)
+	assert.Contains(t, string(body), "veil_turn_allocations_peer_ended_total 1")
+	assert.Contains(t, string(body), `veil_turn_refused_total{reason="allocations-per-ip"} 0`)
 }
