@@ -170,12 +170,15 @@ func (s *Server) ipEntryLocked(key ipKey, now time.Time) *ipEntry {
 	return e
 }
 
-// allowRequest spends one of src's request tokens.
+// allowRequest reports whether src has a request token left. It is
+// asked before the MESSAGE-INTEGRITY check, so it spends nothing: spent
+// spends the token once the request proved its credentials, so a sender
+// forging src (UDP) without valid credentials cannot drain src's budget.
 func (s *Server) allowRequest(src net.Addr) bool {
 	now := time.Now()
 	s.mu.Lock()
 	e := s.ipEntryLocked(s.ipKeyOf(src), now)
-	ok := e != nil && e.reqs.AllowN(now, 1)
+	ok := e != nil && e.reqs.TokensAt(now) >= 1
 	s.mu.Unlock()
 	switch {
 	case e == nil:
@@ -184,6 +187,17 @@ func (s *Server) allowRequest(src net.Addr) bool {
 		s.refused.add(ReasonRequestRate)
 	}
 	return ok
+}
+
+// spent takes one request token from src: pion's OnAuth, for a request
+// whose MESSAGE-INTEGRITY checked out.
+func (s *Server) spent(src net.Addr) {
+	now := time.Now()
+	s.mu.Lock()
+	if e := s.ipEntryLocked(s.ipKeyOf(src), now); e != nil {
+		e.reqs.AllowN(now, 1)
+	}
+	s.mu.Unlock()
 }
 
 // endedLocked reports whether EndPeer ended peerID and its credentials

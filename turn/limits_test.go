@@ -155,12 +155,21 @@ func TestEndPeerClosesItsAllocations(t *testing.T) {
 }
 
 // TestRequestRatePerAddress: authenticated requests over the per-address
-// rate are refused; another address is not affected.
+// rate are refused; another address is not affected; requests that fail
+// MESSAGE-INTEGRITY (as a sender forging the address would send) do not
+// spend the address's budget.
 func TestRequestRatePerAddress(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
 		c.RequestRatePerIP = 1
 		c.RequestBurstPerIP = 6
 	})
+	forged := NewCredentials([]byte("not-the-secret"), "forger", time.Hour, time.Now())
+	for range 20 {
+		_, err := newClient(t, ts.udpAddr, forged).Allocate()
+		require.Error(t, err)
+	}
+	assert.Zero(t, ts.srv.Stats().Refused[ReasonRequestRate], "forged requests spent nothing")
+
 	failed := 0
 	for i := range 10 {
 		relay, err := newClient(t, ts.udpAddr, ts.srv.Credentials("rate-"+string(rune('a'+i)))).Allocate()

@@ -258,10 +258,12 @@ func New(cfg Config) (*Server, error) {
 		AuthHandler:       s.authenticate,
 		QuotaHandler:      s.quota,
 		EventHandler: pionturn.EventHandler{
-			OnAuth: func(_, _ net.Addr, _, _, _, _ string, verdict bool) {
+			OnAuth: func(src, _ net.Addr, _, _, _, _ string, verdict bool) {
 				if !verdict {
 					s.stats.authFailures.Add(1)
+					return
 				}
+				s.spent(src)
 			},
 			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, relay net.Addr, _ int) {
 				s.stats.allocationsTotal.Add(1)
@@ -369,7 +371,8 @@ func (s *Server) Close() error {
 // authenticate is pion's AuthHandler. It returns the HMAC key derived from
 // the TURN REST password; pion then checks MESSAGE-INTEGRITY with it
 // (hmac.Equal), so a forged password fails there and is counted by OnAuth.
-// It first spends a token of the client address's request budget.
+// It first checks the client address's request budget (spent once the
+// request's MESSAGE-INTEGRITY checks out).
 // Expired credentials cannot Allocate. An allocation made in time keeps
 // being refreshed with them, so a long call is not cut, but it keeps only
 // the peers it already had (see permitter), and MaxAllocationLifetime ends
