@@ -220,6 +220,7 @@ func TestTCPIdleFloodThenAllocate(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return ts.srv.Stats().TCPConnections == 1 },
 		expectTimeout, 10*time.Millisecond, "only the well-behaved TCP client is left")
+	assert.EqualValues(t, 20, ts.srv.Stats().TCPFirstMessageTimeouts)
 
 	// Once its idle connections are gone, the flooding address may
 	// allocate over TCP again.
@@ -280,11 +281,27 @@ func TestTLSWithoutClientHelloClosed(t *testing.T) {
 	_, err = silent.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF)
 	assert.Less(t, time.Since(start), expectTimeout, "closed by the server, not the test's deadline")
+	require.Eventually(t, func() bool { return ts.srv.Stats().TCPFirstMessageTimeouts == 1 },
+		expectTimeout, 10*time.Millisecond)
 
 	conn, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: pool, ServerName: "turn.test", MinVersion: tls.VersionTLS12})
 	require.NoError(t, err)
 	c := startClient(t, addr, pionturn.NewSTUNConn(conn), ts.srv.Credentials("peer-tls"))
 	allocate(t, c)
+}
+
+// TestTCPIdleTimeout: a connection that spoke and then went silent is
+// closed after TCPIdleTimeout; its allocation goes with it.
+func TestTCPIdleTimeout(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.TCPIdleTimeout = 500 * time.Millisecond })
+	conn, err := net.Dial("tcp4", ts.tcpAddr)
+	require.NoError(t, err)
+	allocate(t, startClient(t, ts.tcpAddr, pionturn.NewSTUNConn(conn), ts.srv.Credentials("quiet")))
+	require.Equal(t, 1, ts.srv.Stats().AllocationsActive)
+	require.Eventually(t, func() bool {
+		st := ts.srv.Stats()
+		return st.TCPIdleTimeouts == 1 && st.TCPConnections == 0 && st.AllocationsActive == 0
+	}, 3*time.Second, 20*time.Millisecond)
 }
 
 // flakyListener fails its first Accepts with EMFILE, as a listener does

@@ -288,6 +288,7 @@ type trackedConn struct {
 	net.Conn
 	srv       *Server
 	ipKey     ipKey
+	spoke     bool // a read returned data; only pion's reader touches it
 	closeOnce sync.Once
 	doneOnce  sync.Once
 }
@@ -295,10 +296,18 @@ type trackedConn struct {
 func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			if c.spoke {
+				c.srv.stats.tcpIdleTimeouts.Add(1)
+			} else {
+				c.srv.stats.tcpFirstTimeouts.Add(1)
+			}
+		}
 		c.done()
 		return n, err
 	}
 	if n > 0 {
+		c.spoke = true
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.idle))
 	}
 	return n, err

@@ -93,6 +93,8 @@ type counters struct {
 	lifetimeEnded      atomic.Uint64
 	peerEnded          atomic.Uint64
 	acceptErrors       atomic.Uint64
+	tcpFirstTimeouts   atomic.Uint64
+	tcpIdleTimeouts    atomic.Uint64
 }
 
 // Stats are aggregate counters, never per user or per address, for export
@@ -126,6 +128,12 @@ type Stats struct {
 	// AcceptErrors counts failed Accepts on TCP and TLS listeners (such as
 	// EMFILE), each followed by a back-off.
 	AcceptErrors uint64
+	// TCPFirstMessageTimeouts counts TCP and TLS connections closed for
+	// not finishing the TLS handshake and sending bytes in time.
+	TCPFirstMessageTimeouts uint64
+	// TCPIdleTimeouts counts TCP and TLS connections closed after
+	// TCPIdleTimeout of silence.
+	TCPIdleTimeouts uint64
 	// Refused counts refusals by every cap, keyed by the Reason constants
 	// (RefusalReasons).
 	Refused map[string]uint64
@@ -319,6 +327,8 @@ func (s *Server) Stats() Stats {
 		AllocationsLifetimeEnded: s.stats.lifetimeEnded.Load(),
 		AllocationsPeerEnded:     s.stats.peerEnded.Load(),
 		AcceptErrors:             s.stats.acceptErrors.Load(),
+		TCPFirstMessageTimeouts:  s.stats.tcpFirstTimeouts.Load(),
+		TCPIdleTimeouts:          s.stats.tcpIdleTimeouts.Load(),
 		Refused:                  s.refused.snapshot(),
 		AllocationsActive:        active,
 		AllocationsTotal:         s.stats.allocationsTotal.Load(),

@@ -350,6 +350,8 @@ func registerTURNMetrics(reg *prometheus.Registry, t *turn.Server) {
 		gauge("veil_turn_tracked_ips", "Client addresses in the TURN per-address table.", func(s turn.Stats) float64 { return float64(s.TrackedIPs) }),
 		counter("veil_turn_allocations_lifetime_ended_total", "TURN allocations closed at --turn-max-allocation-lifetime.", func(s turn.Stats) float64 { return float64(s.AllocationsLifetimeEnded) }),
 		counter("veil_turn_allocations_peer_ended_total", "TURN allocations closed because their peer's signaling connection closed.", func(s turn.Stats) float64 { return float64(s.AllocationsPeerEnded) }),
+		counter("veil_turn_tcp_first_message_timeouts_total", "TURN TCP/TLS connections closed for not finishing the TLS handshake and sending bytes within --turn-tcp-first-message-timeout.", func(s turn.Stats) float64 { return float64(s.TCPFirstMessageTimeouts) }),
+		counter("veil_turn_tcp_idle_timeouts_total", "TURN TCP/TLS connections closed after --turn-tcp-idle-timeout of silence.", func(s turn.Stats) float64 { return float64(s.TCPIdleTimeouts) }),
 		counter("veil_turn_accept_errors_total", "Failed accepts on TURN TCP/TLS listeners (such as EMFILE), each followed by a back-off.", func(s turn.Stats) float64 { return float64(s.AcceptErrors) }),
 	)
 	for _, reason := range turn.RefusalReasons {
