@@ -59,10 +59,11 @@ const (
 	// minute one client address may fetch from /turn-credentials once its
 	// burst is spent. Each set is for a fresh id; the TURN server caps
 	// allocations per address as well, this keeps the sets few.
-	DefaultCredentialRatePerIP = 10
+	DefaultCredentialRatePerIP = 20
 	// DefaultCredentialBurstPerIP is how many credential sets one client
-	// address may fetch at once (a few tabs opening together).
-	DefaultCredentialBurstPerIP = 10
+	// address may fetch at once: an office behind one NAT joining a
+	// meeting together.
+	DefaultCredentialBurstPerIP = 20
 )
 
 const (
