@@ -125,10 +125,22 @@ type Config struct {
 	// ByteBurst (at least MaxMessageBytes). Defaults DefaultByteRate and
 	// DefaultByteBurst.
 	ByteRate, ByteBurst int
+	// CredentialRatePerIP is TURN credential sets per minute per client
+	// address from /turn-credentials after a burst of
+	// CredentialBurstPerIP; beyond it, 429 with Retry-After. Defaults
+	// DefaultCredentialRatePerIP and DefaultCredentialBurstPerIP.
+	CredentialRatePerIP, CredentialBurstPerIP int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or
 	// Forwarded) header names the client. Default none: the socket's peer
 	// address is the client, whatever the headers say.
 	TrustedProxies []netip.Prefix
+
+	// OnPeerGone, when set, is called with a native-protocol peer's id
+	// once its connection has closed and it has left everything, so the
+	// TURN server can end the allocations made with the credentials that
+	// peer was given (cmd/veil wires (*turn.Server).EndPeer). It must not
+	// block. Default nil.
+	OnPeerGone func(peerID string)
 
 	// Access control (auth.go).
 

@@ -55,6 +55,15 @@ const (
 	// DefaultByteBurst is how many bytes one connection may send at once;
 	// never below MaxMessageBytes, or a largest message could never pass.
 	DefaultByteBurst = 1 << 20
+	// DefaultCredentialRatePerIP is how many TURN credential sets per
+	// minute one client address may fetch from /turn-credentials once its
+	// burst is spent. Each set is for a fresh id; the TURN server caps
+	// allocations per address as well, this keeps the sets few.
+	DefaultCredentialRatePerIP = 20
+	// DefaultCredentialBurstPerIP is how many credential sets one client
+	// address may fetch at once: an office behind one NAT joining a
+	// meeting together.
+	DefaultCredentialBurstPerIP = 20
 )
 
 const (
@@ -84,6 +93,7 @@ const (
 	limitIPConnections = "ip-connections"
 	limitConnectRate   = "connect-rate"
 	limitIPTable       = "ip-table"
+	limitCredentials   = "credential-rate"
 )
 
 // withLimitDefaults fills the abuse limits' zero fields.
@@ -102,6 +112,8 @@ func (c Config) withLimitDefaults() Config {
 	def(&c.ActionRate, DefaultActionRate)
 	def(&c.ActionBurst, DefaultActionBurst)
 	def(&c.ByteRate, DefaultByteRate)
+	def(&c.CredentialRatePerIP, DefaultCredentialRatePerIP)
+	def(&c.CredentialBurstPerIP, DefaultCredentialBurstPerIP)
 	if c.ByteBurst == 0 {
 		c.ByteBurst = max(DefaultByteBurst, c.MaxMessageBytes)
 	}
@@ -148,6 +160,8 @@ type admission struct {
 	max, maxPerIP int // <= 0: no cap
 	connRate      rate.Limit
 	connBurst     int
+	credRate      rate.Limit // TURN credential sets per second per address
+	credBurst     int
 	perIP         bool          // any per-IP limit is on
 	ipTTL         time.Duration // how long an idle entry is kept
 	trusted       []netip.Prefix
@@ -169,6 +183,7 @@ type admission struct {
 type ipEntry struct {
 	conns  int           // open connections
 	bucket *rate.Limiter // new connections
+	creds  *rate.Limiter // TURN credential sets; nil until the first
 	last   time.Time     // last admit or release
 }
 
@@ -191,11 +206,20 @@ func newAdmission(c Config) *admission {
 	if a.connBurst < 1 {
 		a.connBurst = 1 // unused with rate.Inf, but a limiter needs one
 	}
+	a.credRate, a.credBurst = rate.Inf, max(1, c.CredentialBurstPerIP)
+	if c.CredentialRatePerIP > 0 {
+		a.credRate = rate.Limit(float64(c.CredentialRatePerIP) / 60)
+	}
 	a.perIP = a.maxPerIP > 0 || a.connRate != rate.Inf
 	a.ipTTL = ipIdleMin
-	if a.connRate != rate.Inf {
-		refill := time.Duration(float64(a.connBurst) / float64(a.connRate) * float64(time.Second))
-		a.ipTTL = max(a.ipTTL, refill)
+	for _, b := range []struct {
+		r rate.Limit
+		n int
+	}{{a.connRate, a.connBurst}, {a.credRate, a.credBurst}} {
+		if b.r != rate.Inf {
+			refill := time.Duration(float64(b.n) / float64(b.r) * float64(time.Second))
+			a.ipTTL = max(a.ipTTL, refill)
+		}
 	}
 	return a
 }
@@ -291,6 +315,43 @@ func (a *admission) admitIP(addr netip.Addr) (e *ipEntry, limit string, wait tim
 	}
 	e.conns++
 	return e, "", 0
+}
+
+// allowCredentials spends one of the credential tokens of r's client
+// address, or answers w (429 with Retry-After; 503 when the address table
+// is full) and reports false. Exempt requests (see exempt) always pass.
+func (a *admission) allowCredentials(w http.ResponseWriter, r *http.Request, m *metrics) bool {
+	if a.credRate == rate.Inf || a.exempt(r) {
+		return true
+	}
+	k := a.hash.key(clientAddr(r.RemoteAddr, r.Header, a.trusted))
+	now := a.now()
+	a.mu.Lock()
+	a.sweepLocked(now)
+	e := a.ips[k]
+	if e == nil && len(a.ips) < maxTrackedIPs {
+		e = &ipEntry{bucket: rate.NewLimiter(a.connRate, a.connBurst)}
+		a.ips[k] = e
+	}
+	var wait time.Duration
+	ok := e != nil
+	if ok {
+		e.last = now
+		if e.creds == nil {
+			e.creds = rate.NewLimiter(a.credRate, a.credBurst)
+		}
+		if ok = e.creds.AllowN(now, 1); !ok {
+			wait = time.Duration((1 - e.creds.TokensAt(now)) / float64(a.credRate) * float64(time.Second))
+		}
+	}
+	a.mu.Unlock()
+	switch {
+	case e == nil:
+		a.refuse(w, m, limitIPTable, http.StatusServiceUnavailable, retryAfterBusy)
+	case !ok:
+		a.refuse(w, m, limitCredentials, http.StatusTooManyRequests, wait)
+	}
+	return ok
 }
 
 // sweepLocked forgets idle entries, at most every ipSweepInterval. An

@@ -267,6 +267,9 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 	s.handOff(c, nativeNS, func() {
 		c.readLoop(sess.handle, sess.refuse)
 		s.hub.Unregister(sess.peer)
+		if s.cfg.OnPeerGone != nil {
+			s.cfg.OnPeerGone(sess.peer.id)
+		}
 		c.finish()
 	})
 }

@@ -13,7 +13,8 @@ import (
 // TURN is an embedded TURN server as the signaling server uses it:
 // *turn.Server satisfies it. Setting Config.TURN is the one step that
 // wires it in securely: every peer gets its URLs and credentials
-// (ICEServers), and while relay is forced only its relay addresses pass
+// (ICEServers), its relays end when the peer leaves (OnPeerGone), and
+// while relay is forced only its relay addresses pass
 // as relay candidates (TrustedRelays). Implementations must be safe for
 // concurrent use.
 //
@@ -25,6 +26,9 @@ type TURN interface {
 	ICEServer(host, peerID string) (urls []string, username, credential string)
 	// RelayAddrs returns the addresses the server relays from.
 	RelayAddrs() []netip.Addr
+	// EndPeer ends the allocations made with peerID's credentials; it is
+	// called once the peer has left everything. It must not block.
+	EndPeer(peerID string)
 }
 
 // turnDefaults fills ICEServers and TrustedRelays from c.TURN where the
@@ -38,6 +42,9 @@ func (c Config) turnDefaults() Config {
 	}
 	if c.TrustedRelays == nil {
 		c.TrustedRelays = trustedRelays(c.TURN.RelayAddrs())
+	}
+	if c.OnPeerGone == nil {
+		c.OnPeerGone = c.TURN.EndPeer
 	}
 	return c
 }

@@ -51,6 +51,7 @@ func (noRelays) ICEServer(host, _ string) ([]string, string, string) {
 	return []string{"turn:" + host + ":3478"}, "u", "p"
 }
 func (noRelays) RelayAddrs() []netip.Addr { return nil }
+func (noRelays) EndPeer(string)           {}
 
 // TestConfigTURNWithoutRelayAddrsRefused: filtering relay candidates with
 // an embedded TURN whose relay addresses are unknown would accept any

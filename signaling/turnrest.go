@@ -37,7 +37,8 @@ func (s *Server) mountTURNCredentials() {
 }
 
 // serveTURNCredentials answers with TURN credentials from Config.ICEServers.
-// It is admitted and rate limited like a connection, allowed for veil's
+// It is admitted and rate limited like a connection, then against the
+// per-address credential budget (CredentialRatePerIP), allowed for veil's
 // own origin and Config.AllowedOrigins only, and never cached. With an
 // AuthSecret it needs a valid token (doors.go), else 401. 503 when no TURN
 // server with credentials is configured.
@@ -50,6 +51,9 @@ func (s *Server) serveTURNCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release()
+	if !s.adm.allowCredentials(w, r, s.metrics) {
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if !s.tokenValid(requestToken(r)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="veil"`)

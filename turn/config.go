@@ -24,6 +24,50 @@ const (
 	// DefaultMaxAllocations caps live relay allocations in total, so a
 	// flood of valid credentials cannot exhaust the host's UDP ports.
 	DefaultMaxAllocations = 2000
+	// DefaultMaxAllocationsPerIP caps live allocations per client address
+	// (IPv6: per /64), whatever credentials they use: an office behind one
+	// NAT needs a few per participant. New also keeps it below a quarter
+	// of MaxAllocations, so one address never holds the pool.
+	DefaultMaxAllocationsPerIP = 64
+	// DefaultMaxAllocationLifetime caps how long one allocation lives
+	// however often it is refreshed. A call longer than this needs an ICE
+	// restart (with fresh credentials).
+	DefaultMaxAllocationLifetime = 24 * time.Hour
+	// DefaultMaxPeersPerAllocation caps the distinct peer IPs one
+	// allocation is ever permitted to reach. A WebRTC allocation needs
+	// permissions for the remote candidates of one peer connection: a
+	// handful.
+	DefaultMaxPeersPerAllocation = 32
+	// DefaultMaxPeersPerIP caps the distinct permitted peer IPs summed
+	// over the allocations of one client address (IPv6: per /64).
+	DefaultMaxPeersPerIP = 512
+	// DefaultRequestRatePerIP is the authenticated TURN requests
+	// (Allocate, Refresh, CreatePermission, ChannelBind) per second one
+	// client address may send after a burst of DefaultRequestBurstPerIP.
+	// Relayed data is not counted.
+	DefaultRequestRatePerIP = 50
+	// DefaultRequestBurstPerIP is the request burst of one client address:
+	// many peer connections starting at once.
+	DefaultRequestBurstPerIP = 400
+	// DefaultMaxTCPConnections caps accepted TURN TCP and TLS connections
+	// in total, well below a typical open-file limit.
+	DefaultMaxTCPConnections = 1000
+	// DefaultMaxTCPConnectionsPerIP caps TURN TCP and TLS connections per
+	// client address (IPv6: per /64). Each carries one allocation.
+	DefaultMaxTCPConnectionsPerIP = 32
+	// DefaultTCPFirstMessageTimeout is how long an accepted TCP or TLS
+	// connection may take to finish its TLS handshake and send its first
+	// bytes.
+	DefaultTCPFirstMessageTimeout = 10 * time.Second
+	// DefaultTCPIdleTimeout closes a TCP or TLS connection that sent
+	// nothing for this long. Longer than pion's 10-minute default
+	// allocation lifetime, so a client that only refreshes keeps its
+	// allocation; browsers also send consent checks every few seconds
+	// during a call.
+	DefaultTCPIdleTimeout = 11 * time.Minute
+	// tcpWriteTimeout bounds one write to a TCP or TLS client, so a client
+	// that stops reading cannot block pion's goroutines.
+	tcpWriteTimeout = 10 * time.Second
 	// secretSize is the length of the random per-process secret.
 	secretSize = 32
 	// relayPortRetries bounds the random probes for a free port when a
@@ -79,6 +123,40 @@ type Config struct {
 	// DefaultMaxAllocations (2000).
 	MaxAllocations int
 
+	// MaxAllocationsPerIP caps live allocations per client address (IPv4
+	// address or IPv6 /64, as the TURN server sees it). Default
+	// DefaultMaxAllocationsPerIP (64), and at most MaxAllocations/4.
+	MaxAllocationsPerIP int
+	// MaxAllocationLifetime closes an allocation this long after it was
+	// created, whatever its Refreshes asked. Default
+	// DefaultMaxAllocationLifetime (24 hours).
+	MaxAllocationLifetime time.Duration
+	// MaxPeersPerAllocation caps the distinct peer IPs one allocation may
+	// get a permission (or channel) for. Default
+	// DefaultMaxPeersPerAllocation (32).
+	MaxPeersPerAllocation int
+	// MaxPeersPerIP caps the distinct permitted peer IPs summed over one
+	// client address's allocations. Default DefaultMaxPeersPerIP (512).
+	MaxPeersPerIP int
+	// RequestRatePerIP and RequestBurstPerIP limit authenticated TURN
+	// requests per client address; over it a request gets 401 and is not
+	// processed. Defaults DefaultRequestRatePerIP (50/s) and
+	// DefaultRequestBurstPerIP (400).
+	RequestRatePerIP, RequestBurstPerIP int
+	// MaxTCPConnections caps accepted TCP and TLS connections in total.
+	// Default DefaultMaxTCPConnections (1000).
+	MaxTCPConnections int
+	// MaxTCPConnectionsPerIP caps TCP and TLS connections per client
+	// address. Default DefaultMaxTCPConnectionsPerIP (32).
+	MaxTCPConnectionsPerIP int
+	// TCPFirstMessageTimeout closes a TCP or TLS connection that has not
+	// completed its TLS handshake and sent bytes this long after accept.
+	// Default DefaultTCPFirstMessageTimeout (10 s).
+	TCPFirstMessageTimeout time.Duration
+	// TCPIdleTimeout closes a TCP or TLS connection that sent nothing for
+	// this long. Default DefaultTCPIdleTimeout (11 minutes).
+	TCPIdleTimeout time.Duration
+
 	// Logger receives the server's own logs (counts only, never an
 	// address or username) and pion's logs at debug level, scrubbed of
 	// addresses, ports and user names (privacy.ScrubLog). Default
@@ -98,8 +176,15 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: RelayBindIP and RelayIP differ in address family", ErrInvalidConfig)
 	case c.CredentialTTL < 0:
 		return fmt.Errorf("%w: negative CredentialTTL", ErrInvalidConfig)
-	case c.MaxAllocationsPerUser < 0 || c.MaxAllocations < 0:
+	case c.MaxAllocationsPerUser < 0 || c.MaxAllocations < 0 || c.MaxAllocationsPerIP < 0:
 		return fmt.Errorf("%w: negative allocation quota", ErrInvalidConfig)
+	case c.MaxAllocationsPerIP > 0 && c.MaxAllocations > 0 && c.MaxAllocationsPerIP >= c.MaxAllocations:
+		return fmt.Errorf("%w: MaxAllocationsPerIP must be below MaxAllocations, or one address could hold them all", ErrInvalidConfig)
+	case c.MaxAllocationLifetime < 0 || c.TCPFirstMessageTimeout < 0 || c.TCPIdleTimeout < 0:
+		return fmt.Errorf("%w: negative lifetime or timeout", ErrInvalidConfig)
+	case c.MaxPeersPerAllocation < 0 || c.MaxPeersPerIP < 0 || c.RequestRatePerIP < 0 || c.RequestBurstPerIP < 0 ||
+		c.MaxTCPConnections < 0 || c.MaxTCPConnectionsPerIP < 0:
+		return fmt.Errorf("%w: negative limit", ErrInvalidConfig)
 	case (c.RelayPortMin == 0) != (c.RelayPortMax == 0):
 		return fmt.Errorf("%w: set both RelayPortMin and RelayPortMax, or neither", ErrInvalidConfig)
 	case c.RelayPortMin < 0 || c.RelayPortMax > 65535 || c.RelayPortMin > c.RelayPortMax:

@@ -22,7 +22,8 @@ type Credentials struct {
 	// "ttl" field of a TURN REST style response.
 	TTL time.Duration
 	// Expires is when Allocate with these credentials starts failing. An
-	// allocation made before that keeps working (see Server).
+	// allocation made before that keeps working with its existing peers
+	// (see Server).
 	Expires time.Time
 }
 

@@ -11,9 +11,11 @@
 // use-auth-secret); NewCredentials does the same for an external server
 // sharing the secret. ICEURLs builds the turn:/turns: URLs for a host.
 //
-// Expiry is checked on Allocate only. A peer allocates with fresh
-// credentials, and its allocation, permissions and channels keep being
-// refreshed with the same username for as long as the call lasts.
+// A peer allocates with fresh credentials, and its allocation,
+// permissions and channels keep being refreshed with the same username for
+// as long as the call lasts. Once the username has expired, Allocate
+// fails and permissions (or channels) to peers the allocation never had
+// are refused: an allocation keeps only its existing peers.
 //
 // Invariant 4: the server never relays into loopback, private,
 // link-local, CGNAT, multicast or unspecified space. PeerPolicy refuses
@@ -31,8 +33,23 @@
 // every address of the host; only the relay address is treated as the
 // server's own, so do not put the host's other addresses in AllowPeers.
 //
-// Allocations are capped per peer id and in total. Stats returns
-// aggregate counters only. Nothing here logs an address, a username or a
+// # Bounds
+//
+// Quotas follow the client, not the credential: a client can fetch many
+// credential sets (each for a fresh peer id), but it has one address.
+// Allocations are capped per peer id, per client address (IPv4 address or
+// IPv6 /64) and in total; the per-address cap stays below the total, so
+// one address never holds the pool. Distinct permitted peers are capped
+// per allocation and per client address. Authenticated requests are rate
+// limited per client address (relayed data is not). Every allocation ends
+// MaxAllocationLifetime after it was made, however it is refreshed, and
+// EndPeer ends a peer's allocations when its signaling session closes.
+// TCP and TLS connections are capped in total and per client address,
+// must finish the TLS handshake and send bytes within
+// TCPFirstMessageTimeout, and are closed after TCPIdleTimeout of silence;
+// the accept loop backs off on errors such as EMFILE instead of ending.
+// Stats returns aggregate counters only, with refusals by reason
+// (RefusalReasons). Nothing here logs an address, a username or a
 // peer id at info level or above: pion's logs are re-emitted at debug
 // level.
 //
@@ -42,7 +59,8 @@
 // runs one read loop per PacketConn, one accept loop per Listener, one
 // read loop per accepted connection and one reader per relay socket.
 // Relayed datagrams look up live relay ports in a sync.Map, so the data
-// path takes no server-wide lock; the mutex guards only quota counters and
-// the set of accepted connections. Close closes every socket and waits for
-// those loops to stop.
+// path takes no server-wide lock; the mutex guards the quota counters, the
+// per-address table and the set of accepted connections, and is taken once
+// per authenticated request, never per relayed datagram. Close closes
+// every socket and waits for those loops to stop.
 package turn

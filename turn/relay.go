@@ -8,14 +8,20 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
-// relayGenerator is the pion RelayAddressGenerator of every listener. It
+// relayGenerator is the pion RelayAddressGenerator of one socket. It
 // enforces the allocation quotas atomically and hands pion a relayConn, so
 // every datagram relayed in either direction passes relayPermitted.
-type relayGenerator struct{ srv *Server }
+type relayGenerator struct {
+	srv  *Server
+	sock int // index of the socket it serves
+}
 
 var _ pionturn.RelayAddressGenerator = (*relayGenerator)(nil)
 
@@ -36,14 +42,24 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	}
 	pc, port, err := g.listen(conf.Network, conf.RequestedPort)
 	if err != nil {
-		s.release(conf.UserID)
+		s.mu.Lock()
+		s.releaseLocked(&relayConn{user: conf.UserID})
+		s.mu.Unlock()
 		return nil, nil, err
 	}
-	rc := &relayConn{PacketConn: pc, srv: s, user: conf.UserID, port: port}
+	rc := &relayConn{PacketConn: pc, srv: s, user: conf.UserID, port: port, sock: g.sock}
 	// Added while the calling pion loop holds its own count, so the
 	// WaitGroup is never at zero here.
 	s.loops.Add(1)
 	s.relays.Store(port, rc)
+	// However often it is refreshed, an allocation ends here: closing the
+	// relay socket makes pion's relay reader delete it.
+	s.mu.Lock()
+	rc.lifetime = time.AfterFunc(s.maxLife, func() {
+		s.stats.lifetimeEnded.Add(1)
+		_ = rc.Close()
+	})
+	s.mu.Unlock()
 	return rc, net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.relayIP, port)), nil
 }
 
@@ -93,9 +109,19 @@ func (g *relayGenerator) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, er
 // relayConn is one allocation's relay socket.
 type relayConn struct {
 	net.PacketConn
-	srv  *Server
-	user string
-	port uint16
+	srv      *Server
+	user     string
+	port     uint16
+	sock     int
+	lifetime *time.Timer // MaxAllocationLifetime; set under srv.mu
+
+	// Guarded by srv.mu.
+	src         allocKey                // set once pion reports the allocation
+	ipKey       ipKey                   // client address account
+	counted     bool                    // counted in ipKey's account
+	closed      bool                    // slots released
+	credExpired bool                    // the current request's credentials expired
+	peers       map[netip.Addr]struct{} // distinct peers ever permitted
 
 	reading   atomic.Bool // pion's relay reader has started
 	closeOnce sync.Once
@@ -135,7 +161,12 @@ func (c *relayConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.srv.relays.Delete(c.port)
-		c.srv.release(c.user)
+		c.srv.mu.Lock()
+		if c.lifetime != nil {
+			c.lifetime.Stop()
+		}
+		c.srv.releaseLocked(c)
+		c.srv.mu.Unlock()
 		err = c.PacketConn.Close()
 		if !c.reading.Load() {
 			// Never read (pion's even-port probe): nobody else will
@@ -164,8 +195,11 @@ func (c *trackedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	return n, addr, err
 }
 
-// trackedListener records accepted connections, which pion never closes
-// on shutdown, so Close can.
+// trackedListener accepts TURN TCP and TLS connections for pion: it keeps
+// accepting through temporary errors (pion's accept loop ends at the
+// first error it sees), refuses connections over the total and
+// per-address caps, arms the first-message deadline and records accepted
+// connections, which pion never closes on shutdown, so Close can.
 type trackedListener struct {
 	net.Listener
 	srv  *Server
@@ -173,32 +207,88 @@ type trackedListener struct {
 }
 
 func (l *trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		// pion's accept loop returns on any error.
-		l.once.Do(l.srv.loops.Done)
-		return nil, err
+	s := l.srv
+	var backoff time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+			default:
+				if !errors.Is(err, net.ErrClosed) {
+					// EMFILE, ENFILE, ECONNABORTED...: wait and go on, as
+					// net/http does, rather than stop serving TCP for good.
+					s.stats.acceptErrors.Add(1)
+					backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+					s.log.Debug("turn: accept failed; backing off", "err", privacy.ScrubIPs(err.Error()), "backoff", backoff.String())
+					t := time.NewTimer(backoff)
+					select {
+					case <-t.C:
+						continue
+					case <-s.done:
+						t.Stop()
+					}
+				}
+			}
+			l.once.Do(s.loops.Done)
+			return nil, err
+		}
+		backoff = 0
+		if tc := s.admitTCP(c); tc != nil {
+			return tc, nil
+		}
 	}
-	tc := &trackedConn{Conn: c, srv: l.srv}
-	l.srv.loops.Add(1) // the listener's own count is still held
-	l.srv.mu.Lock()
-	closing := l.srv.closing
-	if !closing {
-		l.srv.tcpConns[tc] = struct{}{}
+}
+
+// admitTCP wraps c, or closes it when a cap refuses it or the server is
+// closing.
+func (s *Server) admitTCP(c net.Conn) *trackedConn {
+	key := s.ipKeyOf(c.RemoteAddr())
+	reason := ""
+	s.mu.Lock()
+	e := s.ipEntryLocked(key, time.Now())
+	switch {
+	case s.closing:
+		reason = "closing"
+	case len(s.tcpConns) >= s.maxTCP:
+		reason = ReasonTCPTotal
+	case e == nil:
+		reason = ReasonIPTable
+	case e.tcp >= s.maxIPTCP:
+		reason = ReasonTCPPerIP
 	}
-	l.srv.mu.Unlock()
-	if closing {
-		_ = tc.Close()
+	var tc *trackedConn
+	if reason == "" {
+		e.tcp++
+		tc = &trackedConn{Conn: c, srv: s, ipKey: key}
+		s.tcpConns[tc] = struct{}{}
+		s.loops.Add(1) // the listener's own count is still held
 	}
-	return tc, nil
+	s.mu.Unlock()
+	if tc == nil {
+		if reason != "closing" {
+			s.refused.add(reason)
+		}
+		_ = c.Close()
+		return nil
+	}
+	// The TLS handshake (on the first Read, through the wrapped *tls.Conn)
+	// and the first bytes must arrive by this deadline.
+	_ = c.SetDeadline(time.Now().Add(s.firstMsg))
+	return tc
 }
 
 // trackedConn is one accepted TURN connection. Wrapping hides a *tls.Conn
-// from pion, which only uses it for RequestAttributes.TLS (unused here);
-// the TLS handshake then happens on the first read.
+// from pion, which would only use it for RequestAttributes.TLS (unused
+// here) and a handshake with its own fixed timeout; the handshake happens
+// instead on the first read, bounded by the first-message deadline.
+// Every read that returns data moves the read deadline to the idle
+// timeout; every write has its own deadline.
 type trackedConn struct {
 	net.Conn
 	srv       *Server
+	ipKey     ipKey
+	spoke     bool // a read returned data; only pion's reader touches it
 	closeOnce sync.Once
 	doneOnce  sync.Once
 }
@@ -206,17 +296,39 @@ type trackedConn struct {
 func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			if c.spoke {
+				c.srv.stats.tcpIdleTimeouts.Add(1)
+			} else {
+				c.srv.stats.tcpFirstTimeouts.Add(1)
+			}
+		}
 		c.done()
+		return n, err
+	}
+	if n > 0 {
+		c.spoke = true
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.idle))
 	}
 	return n, err
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
-		c.srv.mu.Lock()
-		delete(c.srv.tcpConns, c)
-		c.srv.mu.Unlock()
+		s := c.srv
+		s.mu.Lock()
+		delete(s.tcpConns, c)
+		if e := s.ips[c.ipKey]; e != nil {
+			e.tcp--
+			e.last = time.Now()
+		}
+		s.mu.Unlock()
 		err = c.Conn.Close()
 		c.done()
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
 )
 
 // Server is veil's embedded TURN server: pion/turn with TURN REST
@@ -21,19 +22,30 @@ import (
 // restriction on the server's own addresses and allocation quotas. All
 // methods are safe for concurrent use.
 type Server struct {
-	realm   string
-	secret  []byte
-	ttl     time.Duration
-	relayIP netip.Addr
-	bindIP  netip.Addr
-	portMin int
-	portMax int
-	maxUser int
-	maxAll  int
-	policy  PeerPolicy
-	ports   icePorts // for ICEServer
-	log     *slog.Logger
-	pion    *pionturn.Server
+	realm      string
+	secret     []byte
+	ttl        time.Duration
+	relayIP    netip.Addr
+	bindIP     netip.Addr
+	portMin    int
+	portMax    int
+	maxUser    int
+	maxAll     int
+	nsock      int // PacketConns and Listeners
+	maxIP      int
+	maxLife    time.Duration
+	maxPeers   int // per allocation
+	maxIPPeers int
+	reqRate    rate.Limit
+	reqBurst   int
+	maxTCP     int
+	maxIPTCP   int
+	firstMsg   time.Duration
+	idle       time.Duration
+	policy     PeerPolicy
+	ports      icePorts // for ICEServer
+	log        *slog.Logger
+	pion       *pionturn.Server
 
 	// relays maps the port of every live relay socket to it. A sync.Map
 	// because WriteTo toward the relay address looks it up for every
@@ -46,14 +58,31 @@ type Server struct {
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	done      chan struct{} // closed by Close: stops accept back-off
 
-	mu       sync.Mutex // guards the following fields
-	closing  bool
-	active   int                       // live relay sockets
-	perUser  map[string]int            // live relay sockets by peer id
-	tcpConns map[*trackedConn]struct{} // accepted TURN connections
+	mu             sync.Mutex // guards the following fields
+	closing        bool
+	active         int                       // live relay sockets
+	perUser        map[string]int            // live relay sockets by peer id
+	tcpConns       map[*trackedConn]struct{} // accepted TURN connections
+	ips            map[ipKey]*ipEntry        // accounts by client address
+	lastSweep      time.Time
+	bySrc          map[allocKey]*relayConn // live allocations by socket and client
+	pending        map[string]ipKey        // Allocates past quota, by client transport address
+	ended          map[string]time.Time    // peers EndPeer ended, until their credentials expire
+	lastEndedSweep time.Time
 
-	stats counters
+	ipSalt  [32]byte // keys the per-address table (ipKeyOf)
+	stats   counters
+	refused refusals
+}
+
+// allocKey identifies an allocation as pion does: the socket it was made
+// on (the index of its PacketConn or Listener) and the client's transport
+// address.
+type allocKey struct {
+	sock int
+	src  string
 }
 
 type counters struct {
@@ -62,6 +91,11 @@ type counters struct {
 	authFailures       atomic.Uint64
 	permissionsDenied  atomic.Uint64
 	relayDropped       atomic.Uint64
+	lifetimeEnded      atomic.Uint64
+	peerEnded          atomic.Uint64
+	acceptErrors       atomic.Uint64
+	tcpFirstTimeouts   atomic.Uint64
+	tcpIdleTimeouts    atomic.Uint64
 }
 
 // Stats are aggregate counters, never per user or per address, for export
@@ -83,6 +117,27 @@ type Stats struct {
 	// from the server's own relay address at a port that is not a live
 	// allocation, or failing the peer policy.
 	RelayDropped uint64
+	// TCPConnections is the number of open TURN TCP and TLS connections.
+	TCPConnections int
+	// TrackedIPs is the size of the per-address table.
+	TrackedIPs int
+	// AllocationsLifetimeEnded counts allocations closed at
+	// MaxAllocationLifetime.
+	AllocationsLifetimeEnded uint64
+	// AllocationsPeerEnded counts allocations closed by EndPeer.
+	AllocationsPeerEnded uint64
+	// AcceptErrors counts failed Accepts on TCP and TLS listeners (such as
+	// EMFILE), each followed by a back-off.
+	AcceptErrors uint64
+	// TCPFirstMessageTimeouts counts TCP and TLS connections closed for
+	// not finishing the TLS handshake and sending bytes in time.
+	TCPFirstMessageTimeouts uint64
+	// TCPIdleTimeouts counts TCP and TLS connections closed after
+	// TCPIdleTimeout of silence.
+	TCPIdleTimeouts uint64
+	// Refused counts refusals by every cap, keyed by the Reason constants
+	// (RefusalReasons).
+	Refused map[string]uint64
 }
 
 // New validates cfg, applies defaults and starts serving TURN on the
@@ -93,22 +148,41 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		realm:    cfg.Realm,
-		secret:   cfg.Secret,
-		ttl:      cfg.CredentialTTL,
-		relayIP:  cfg.RelayIP.Unmap(),
-		bindIP:   cfg.RelayBindIP.Unmap(),
-		portMin:  cfg.RelayPortMin,
-		portMax:  cfg.RelayPortMax,
-		maxUser:  cfg.MaxAllocationsPerUser,
-		maxAll:   cfg.MaxAllocations,
-		log:      cfg.Logger,
-		ports:    portsOf(cfg.PacketConns, cfg.Listeners),
-		perUser:  make(map[string]int),
-		tcpConns: make(map[*trackedConn]struct{}),
+		realm:      cfg.Realm,
+		secret:     cfg.Secret,
+		ttl:        cfg.CredentialTTL,
+		relayIP:    cfg.RelayIP.Unmap(),
+		bindIP:     cfg.RelayBindIP.Unmap(),
+		portMin:    cfg.RelayPortMin,
+		portMax:    cfg.RelayPortMax,
+		maxUser:    cfg.MaxAllocationsPerUser,
+		maxAll:     cfg.MaxAllocations,
+		nsock:      len(cfg.PacketConns) + len(cfg.Listeners),
+		maxIP:      cfg.MaxAllocationsPerIP,
+		maxLife:    cfg.MaxAllocationLifetime,
+		maxPeers:   cfg.MaxPeersPerAllocation,
+		maxIPPeers: cfg.MaxPeersPerIP,
+		reqBurst:   cfg.RequestBurstPerIP,
+		maxTCP:     cfg.MaxTCPConnections,
+		maxIPTCP:   cfg.MaxTCPConnectionsPerIP,
+		firstMsg:   cfg.TCPFirstMessageTimeout,
+		idle:       cfg.TCPIdleTimeout,
+		log:        cfg.Logger,
+		ports:      portsOf(cfg.PacketConns, cfg.Listeners),
+		done:       make(chan struct{}),
+		perUser:    make(map[string]int),
+		tcpConns:   make(map[*trackedConn]struct{}),
+		ips:        make(map[ipKey]*ipEntry),
+		bySrc:      make(map[allocKey]*relayConn),
+		pending:    make(map[string]ipKey),
+		ended:      make(map[string]time.Time),
+		refused:    newRefusals(),
 	}
 	if s.realm == "" {
 		s.realm = DefaultRealm
+	}
+	if _, err := rand.Read(s.ipSalt[:]); err != nil {
+		return nil, fmt.Errorf("turn: generate salt: %w", err)
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, secretSize)
@@ -127,6 +201,31 @@ func New(cfg Config) (*Server, error) {
 	if s.maxAll == 0 {
 		s.maxAll = DefaultMaxAllocations
 	}
+	if s.maxIP == 0 {
+		s.maxIP = min(DefaultMaxAllocationsPerIP, max(1, s.maxAll/4))
+	}
+	s.maxIP = min(s.maxIP, max(1, s.maxAll-1))
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur(&s.maxLife, DefaultMaxAllocationLifetime)
+	defDur(&s.firstMsg, DefaultTCPFirstMessageTimeout)
+	defDur(&s.idle, DefaultTCPIdleTimeout)
+	defInt(&s.maxPeers, DefaultMaxPeersPerAllocation)
+	defInt(&s.maxIPPeers, DefaultMaxPeersPerIP)
+	defInt(&s.reqBurst, DefaultRequestBurstPerIP)
+	defInt(&s.maxTCP, DefaultMaxTCPConnections)
+	defInt(&s.maxIPTCP, DefaultMaxTCPConnectionsPerIP)
+	reqRate := cfg.RequestRatePerIP
+	defInt(&reqRate, DefaultRequestRatePerIP)
+	s.reqRate = rate.Limit(reqRate)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -139,21 +238,24 @@ func New(cfg Config) (*Server, error) {
 		Deny:  normalizePrefixes(cfg.DenyPeers),
 	}
 
-	gen := &relayGenerator{srv: s}
+	// Each socket gets its own relay generator and permission handler,
+	// so an allocation is known by (socket, client address) as pion
+	// knows it by its 5-tuple.
 	pcs := make([]pionturn.PacketConnConfig, 0, len(cfg.PacketConns))
-	for _, pc := range cfg.PacketConns {
+	for i, pc := range cfg.PacketConns {
 		pcs = append(pcs, pionturn.PacketConnConfig{
 			PacketConn:            &trackedPacketConn{PacketConn: pc, srv: s},
-			RelayAddressGenerator: gen,
-			PermissionHandler:     s.permit,
+			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
+			PermissionHandler:     s.permitter(i),
 		})
 	}
 	ls := make([]pionturn.ListenerConfig, 0, len(cfg.Listeners))
-	for _, l := range cfg.Listeners {
+	for j, l := range cfg.Listeners {
+		i := len(cfg.PacketConns) + j
 		ls = append(ls, pionturn.ListenerConfig{
 			Listener:              &trackedListener{Listener: l, srv: s},
-			RelayAddressGenerator: gen,
-			PermissionHandler:     s.permit,
+			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
+			PermissionHandler:     s.permitter(i),
 		})
 	}
 	// Counted before pion starts its loops, which mark them done.
@@ -166,13 +268,19 @@ func New(cfg Config) (*Server, error) {
 		AuthHandler:       s.authenticate,
 		QuotaHandler:      s.quota,
 		EventHandler: pionturn.EventHandler{
-			OnAuth: func(_, _ net.Addr, _, _, _, _ string, verdict bool) {
+			OnAuth: func(src, _ net.Addr, _, _, _, _ string, verdict bool) {
 				if !verdict {
 					s.stats.authFailures.Add(1)
+					return
 				}
+				s.spent(src)
 			},
-			OnAllocationCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ int) {
+			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, relay net.Addr, _ int) {
 				s.stats.allocationsTotal.Add(1)
+				s.allocationCreated(src, relay)
+			},
+			OnAllocationError: func(src, _ net.Addr, _, _ string) {
+				s.allocationFailed(src)
 			},
 		},
 	})
@@ -183,7 +291,9 @@ func New(cfg Config) (*Server, error) {
 	s.pion = p
 	s.log.Info("turn: server started",
 		"udp", len(pcs), "tcp", len(ls),
-		"max_allocations", s.maxAll, "max_allocations_per_user", s.maxUser)
+		"max_allocations", s.maxAll, "max_allocations_per_user", s.maxUser,
+		"max_allocations_per_ip", s.maxIP, "max_allocation_lifetime", s.maxLife.String(),
+		"max_tcp_connections", s.maxTCP, "max_tcp_connections_per_ip", s.maxIPTCP)
 	return s, nil
 }
 
@@ -211,15 +321,23 @@ func (s *Server) Credentials(peerID string) Credentials {
 // Stats returns a snapshot of the aggregate counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	active := s.active
+	active, tcp, ips := s.active, len(s.tcpConns), len(s.ips)
 	s.mu.Unlock()
 	return Stats{
-		AllocationsActive:  active,
-		AllocationsTotal:   s.stats.allocationsTotal.Load(),
-		AllocationsRefused: s.stats.allocationsRefused.Load(),
-		AuthFailures:       s.stats.authFailures.Load(),
-		PermissionsDenied:  s.stats.permissionsDenied.Load(),
-		RelayDropped:       s.stats.relayDropped.Load(),
+		TCPConnections:           tcp,
+		TrackedIPs:               ips,
+		AllocationsLifetimeEnded: s.stats.lifetimeEnded.Load(),
+		AllocationsPeerEnded:     s.stats.peerEnded.Load(),
+		AcceptErrors:             s.stats.acceptErrors.Load(),
+		TCPFirstMessageTimeouts:  s.stats.tcpFirstTimeouts.Load(),
+		TCPIdleTimeouts:          s.stats.tcpIdleTimeouts.Load(),
+		Refused:                  s.refused.snapshot(),
+		AllocationsActive:        active,
+		AllocationsTotal:         s.stats.allocationsTotal.Load(),
+		AllocationsRefused:       s.stats.allocationsRefused.Load(),
+		AuthFailures:             s.stats.authFailures.Load(),
+		PermissionsDenied:        s.stats.permissionsDenied.Load(),
+		RelayDropped:             s.stats.relayDropped.Load(),
 	}
 }
 
@@ -232,6 +350,7 @@ func (s *Server) Close() error {
 		first = true
 		s.mu.Lock()
 		s.closing = true
+		close(s.done)
 		conns := make([]*trackedConn, 0, len(s.tcpConns))
 		for c := range s.tcpConns {
 			conns = append(conns, c)
@@ -264,22 +383,40 @@ func (s *Server) Close() error {
 // authenticate is pion's AuthHandler. It returns the HMAC key derived from
 // the TURN REST password; pion then checks MESSAGE-INTEGRITY with it
 // (hmac.Equal), so a forged password fails there and is counted by OnAuth.
-// Expiry is enforced for Allocate only: Refresh, CreatePermission and
-// ChannelBind of an allocation made in time keep working after the
-// username expired, so a long call is not cut. Those methods only act on
-// an existing allocation of the same 5-tuple and user id.
+// It first checks the client address's request budget (spent once the
+// request's MESSAGE-INTEGRITY checks out).
+// Expired credentials cannot Allocate. An allocation made in time keeps
+// being refreshed with them, so a long call is not cut, but it keeps only
+// the peers it already had (see permitter), and MaxAllocationLifetime ends
+// it however it is refreshed. Those methods only act on an existing
+// allocation of the same 5-tuple and user id.
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
+	// Every authenticated request costs an HMAC and may create state;
+	// relayed data never gets here.
+	if !s.allowRequest(ra.SrcAddr) {
+		s.log.Debug("turn: request over the per-address rate", "method", ra.Method.String())
+		return "", nil, false
+	}
+	now := time.Now()
 	expires, peerID, err := parseUsername(ra.Username)
 	if err == nil && subtle.ConstantTimeCompare([]byte(ra.Realm), []byte(s.realm)) != 1 {
 		err = errRealm
 	}
-	if err == nil && ra.Method == stun.MethodAllocate && time.Now().After(expires) {
+	expired := err == nil && now.After(expires)
+	if expired && ra.Method == stun.MethodAllocate {
 		err = errCredentialExpiry
 	}
 	if err != nil {
 		s.stats.authFailures.Add(1)
 		s.log.Debug("turn: auth refused", "method", ra.Method.String(), "reason", err.Error())
 		return "", nil, false
+	}
+	switch ra.Method {
+	case stun.MethodCreatePermission, stun.MethodChannelBind, stun.MethodConnect:
+		// The permission hook that follows in the same request sees no
+		// username: tell it through the allocation whether this request's
+		// credentials have expired (then only known peers pass).
+		s.markExpiry(ra.SrcAddr, peerID, expired)
 	}
 	password := credentialPassword(s.secret, ra.Username)
 	// The user id, which pion passes to the quota hook and the relay
@@ -288,28 +425,182 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	return peerID, pionturn.GenerateAuthKey(ra.Username, ra.Realm, password), true
 }
 
-// permit is pion's PermissionHandler for CreatePermission, ChannelBind and
-// Connect.
-func (s *Server) permit(_ net.Addr, peerIP net.IP) bool {
-	ip, ok := netip.AddrFromSlice(peerIP)
-	if ok && s.policy.Permit(ip.Unmap()) {
-		return true
+// markExpiry records on src's allocations of peerID whether the request
+// being authenticated carries expired credentials. pion handles one
+// request per client transport address at a time (UDP: one read loop per
+// socket; TCP: one per connection), and the permission hook runs right
+// after the auth hook in the same request.
+func (s *Server) markExpiry(src net.Addr, peerID string, expired bool) {
+	if src == nil {
+		return
 	}
-	s.stats.permissionsDenied.Add(1)
-	return false
-}
-
-// quota is pion's QuotaHandler: it answers 486 Allocation Quota Reached
-// early. The relay generator enforces the same limits atomically, since
-// two Allocates on different connections can both pass this check.
-func (s *Server) quota(userID, _ string, _ net.Addr) bool {
+	k := allocKey{src: src.String()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.quotaErrLocked(userID) != nil {
+	for k.sock = range s.nsock {
+		if rc := s.bySrc[k]; rc != nil && rc.user == peerID {
+			rc.credExpired = expired
+		}
+	}
+}
+
+// permitter returns pion's PermissionHandler for socket sock (used for
+// CreatePermission, ChannelBind and Connect): the peer policy of invariant
+// 4, then the caps on distinct peers per allocation and per client
+// address, and, with expired credentials, known peers only. Refreshing a
+// permission to a known peer always passes, so a call outlives its
+// credentials.
+func (s *Server) permitter(sock int) pionturn.PermissionHandler {
+	return func(src net.Addr, peerIP net.IP) bool {
+		ip, ok := netip.AddrFromSlice(peerIP)
+		ip = ip.Unmap()
+		if !ok || !s.policy.Permit(ip) {
+			s.stats.permissionsDenied.Add(1)
+			return false
+		}
+		if src == nil {
+			return false
+		}
+		reason := s.addPeer(allocKey{sock: sock, src: src.String()}, ip)
+		if reason != "" {
+			s.refused.add(reason)
+			s.log.Debug("turn: permission refused", "reason", reason)
+			return false
+		}
+		return true
+	}
+}
+
+// addPeer records peer as permitted for allocation k, or returns the
+// reason it may not be.
+func (s *Server) addPeer(k allocKey, peer netip.Addr) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rc := s.bySrc[k]
+	if rc == nil {
+		// pion found the allocation before asking; it is closing.
+		return ReasonPeersPerAllocation
+	}
+	if _, known := rc.peers[peer]; known {
+		return ""
+	}
+	e := s.ips[rc.ipKey]
+	switch {
+	case rc.credExpired:
+		return ReasonPeerAfterExpiry
+	case len(rc.peers) >= s.maxPeers:
+		return ReasonPeersPerAllocation
+	case e != nil && e.peers >= s.maxIPPeers:
+		return ReasonPeersPerIP
+	}
+	if rc.peers == nil {
+		rc.peers = make(map[netip.Addr]struct{})
+	}
+	rc.peers[peer] = struct{}{}
+	if e != nil {
+		e.peers++
+	}
+	return ""
+}
+
+// quota is pion's QuotaHandler: it answers 486 Allocation Quota Reached.
+// It reserves the client address's slot, which allocationCreated turns
+// into a live allocation or allocationFailed returns. The total and
+// per-peer caps are checked here and again, atomically, by the relay
+// generator, since two Allocates on different connections can both pass
+// this check.
+func (s *Server) quota(userID, _ string, src net.Addr) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reason := ""
+	key := s.ipKeyOf(src)
+	e := s.ipEntryLocked(key, now)
+	switch err := s.quotaErrLocked(userID); {
+	case errors.Is(err, ErrClosed):
+		return false
+	case errors.Is(err, errQuotaTotal):
+		reason = ReasonAllocationsTotal
+	case errors.Is(err, errQuotaUser):
+		reason = ReasonAllocationsPerPeer
+	case s.endedLocked(userID, now):
+		reason = ReasonPeerEnded
+	case e == nil:
+		reason = ReasonIPTable
+	case e.allocs >= s.maxIP:
+		reason = ReasonAllocationsPerIP
+	}
+	if reason != "" {
 		s.stats.allocationsRefused.Add(1)
+		s.refused.add(reason)
 		return false
 	}
+	if old, ok := s.pending[src.String()]; ok {
+		s.unpendLocked(old) // never resolved; should not happen
+	}
+	s.pending[src.String()] = key
+	e.allocs++
+	e.pending++
 	return true
+}
+
+// unpendLocked returns a pending reservation of key. s.mu must be held.
+func (s *Server) unpendLocked(key ipKey) {
+	if e := s.ips[key]; e != nil {
+		e.allocs--
+		e.pending--
+	}
+}
+
+// allocationCreated is pion's OnAllocationCreated: the reservation quota
+// made for src becomes the allocation on relay's port, now known by its
+// socket and client address.
+func (s *Server) allocationCreated(src, relay net.Addr) {
+	ua, ok := relay.(*net.UDPAddr)
+	if !ok || src == nil {
+		return
+	}
+	v, _ := s.relays.Load(uint16(ua.Port)) //nolint:gosec // a bound port fits
+	rc, _ := v.(*relayConn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, reserved := s.pending[src.String()]
+	delete(s.pending, src.String())
+	e := s.ips[key]
+	if reserved && e != nil {
+		e.pending--
+	}
+	if rc == nil || rc.closed {
+		if reserved && e != nil {
+			e.allocs--
+		}
+		return
+	}
+	if !reserved {
+		key = s.ipKeyOf(src)
+		if e = s.ipEntryLocked(key, time.Now()); e != nil {
+			e.allocs++
+		}
+	}
+	rc.counted = e != nil
+	rc.ipKey = key
+	rc.src = allocKey{sock: rc.sock, src: src.String()}
+	s.bySrc[rc.src] = rc
+}
+
+// allocationFailed is pion's OnAllocationError, called for any request
+// of src that failed: if an Allocate of src passed quota, its reservation
+// is returned.
+func (s *Server) allocationFailed(src net.Addr) {
+	if src == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key, ok := s.pending[src.String()]; ok {
+		delete(s.pending, src.String())
+		s.unpendLocked(key)
+	}
 }
 
 func (s *Server) quotaErrLocked(userID string) error {
@@ -337,12 +628,42 @@ func (s *Server) reserve(userID string) error {
 	return nil
 }
 
-func (s *Server) release(userID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// releaseLocked returns rc's slots. s.mu must be held.
+func (s *Server) releaseLocked(rc *relayConn) {
+	rc.closed = true
 	s.active--
-	if s.perUser[userID]--; s.perUser[userID] <= 0 {
-		delete(s.perUser, userID)
+	if s.perUser[rc.user]--; s.perUser[rc.user] <= 0 {
+		delete(s.perUser, rc.user)
+	}
+	if s.bySrc[rc.src] == rc {
+		delete(s.bySrc, rc.src)
+	}
+	if e := s.ips[rc.ipKey]; rc.counted && e != nil {
+		e.allocs--
+		e.peers -= len(rc.peers)
+		e.last = time.Now()
+	}
+}
+
+// EndPeer closes every allocation of peerID (the peer id in its TURN
+// username) and refuses its Allocates until credentials issued now would
+// have expired. Signaling calls it when the peer's connection closes, so
+// no relay outlives the session it was made for. Safe for concurrent use.
+func (s *Server) EndPeer(peerID string) {
+	s.mu.Lock()
+	s.rememberEndedLocked(peerID, time.Now())
+	s.mu.Unlock()
+	var mine []*relayConn
+	s.relays.Range(func(_, v any) bool {
+		if rc := v.(*relayConn); rc.user == peerID { //nolint:forcetypeassert // only *relayConn is stored
+			mine = append(mine, rc)
+		}
+		return true
+	})
+	for _, rc := range mine {
+		// pion's relay reader then fails and deletes the allocation.
+		_ = rc.Close()
+		s.stats.peerEnded.Add(1)
 	}
 }
 

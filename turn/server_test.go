@@ -59,16 +59,41 @@ func startServer(t *testing.T, mod func(*Config)) *testServer {
 	if mod != nil {
 		mod(&cfg)
 	}
+	if len(cfg.Listeners) == 0 || cfg.Listeners[0] != ln {
+		require.NoError(t, ln.Close()) // mod brought its own
+	}
 	srv, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
-	return &testServer{srv: srv, udpAddr: pc.LocalAddr().String(), tcpAddr: ln.Addr().String()}
+	ts := &testServer{srv: srv, udpAddr: pc.LocalAddr().String()}
+	if len(cfg.Listeners) > 0 {
+		ts.tcpAddr = cfg.Listeners[0].Addr().String()
+	}
+	return ts
 }
 
 // newClient returns a listening pion TURN client over UDP.
 func newClient(t *testing.T, server string, creds Credentials) *pionturn.Client {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	return startClient(t, server, conn, creds)
+}
+
+// benchPrefix (RFC 2544 benchmarking, special-purpose) is allowed in tests
+// that need many distinct peer IPs: creating a permission sends nothing.
+var benchPrefix = netip.MustParsePrefix("198.18.0.0/15")
+
+// benchPeer returns the i-th peer address in benchPrefix.
+func benchPeer(i int) *net.UDPAddr {
+	return &net.UDPAddr{IP: net.IPv4(198, 18, byte(i>>8), byte(i)), Port: 9}
+}
+
+// newClientFrom returns a listening pion TURN client over UDP from a given
+// loopback address, so tests can play several client addresses.
+func newClientFrom(t *testing.T, ip, server string, creds Credentials) *pionturn.Client {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", ip+":0")
 	require.NoError(t, err)
 	return startClient(t, server, conn, creds)
 }
@@ -237,25 +262,31 @@ func refresh(t *testing.T, c *pionturn.Client, server string, creds Credentials,
 }
 
 func TestSessionOutlivesUsernameExpiry(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, func(c *Config) { c.AllowPeers = []netip.Prefix{benchPrefix} })
 	short := NewCredentials(testSecret, "peer-long", 2*time.Second, time.Now())
 	ca := newClient(t, ts.udpAddr, short)
 	a := allocate(t, ca)
 	cb := newClient(t, ts.udpAddr, ts.srv.Credentials("peer-b"))
 	b := allocate(t, cb)
+	require.NoError(t, ca.CreatePermission(b.LocalAddr()))
 
 	time.Sleep(time.Until(short.Expires) + 200*time.Millisecond)
 
 	// Allocate with the expired username now fails...
 	_, err := newClient(t, ts.udpAddr, short).Allocate()
 	require.Error(t, err)
-	// ...but the allocation made in time refreshes, and creates
-	// permissions and channels.
+	// ...but the allocation made in time refreshes, and keeps (and
+	// refreshes) the permissions it had...
 	assert.Zero(t, refresh(t, ca, ts.udpAddr, short, time.Minute))
 	require.NoError(t, ca.CreatePermission(b.LocalAddr()))
 	require.NoError(t, cb.CreatePermission(a.LocalAddr()))
 	exchange(t, a, b, "after expiry")
 	exchange(t, b, a, "reply after expiry")
+	// ...and gets none to a new peer.
+	err = ca.CreatePermission(benchPeer(1))
+	require.Error(t, err, "a new peer after expiry")
+	assert.Equal(t, int(stun.CodeForbidden), turnErrorCode(t, err))
+	assert.EqualValues(t, 1, ts.srv.Stats().Refused[ReasonPeerAfterExpiry])
 }
 
 func TestPermissionRefusedForSpecialPurposePeers(t *testing.T) {
@@ -351,16 +382,17 @@ func TestAllocationQuotas(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
 		c.MaxAllocationsPerUser = 2
 		c.MaxAllocations = 3
+		c.MaxAllocationsPerIP = 2
 	})
 	creds := ts.srv.Credentials("peer-q")
 	q1 := allocate(t, newClient(t, ts.udpAddr, creds))
 	allocate(t, newClient(t, ts.udpAddr, creds))
-	_, err := newClient(t, ts.udpAddr, creds).Allocate()
+	_, err := newClientFrom(t, "127.0.0.3", ts.udpAddr, creds).Allocate()
 	require.Error(t, err, "third allocation of one peer")
 	assert.Equal(t, int(stun.CodeAllocQuotaReached), turnErrorCode(t, err))
 
-	allocate(t, newClient(t, ts.udpAddr, ts.srv.Credentials("peer-r")))
-	_, err = newClient(t, ts.udpAddr, ts.srv.Credentials("peer-s")).Allocate()
+	allocate(t, newClientFrom(t, "127.0.0.3", ts.udpAddr, ts.srv.Credentials("peer-r")))
+	_, err = newClientFrom(t, "127.0.0.4", ts.udpAddr, ts.srv.Credentials("peer-s")).Allocate()
 	require.Error(t, err, "fourth allocation in total")
 	assert.Equal(t, int(stun.CodeAllocQuotaReached), turnErrorCode(t, err))
 	assert.EqualValues(t, 2, ts.srv.Stats().AllocationsRefused)
@@ -369,7 +401,7 @@ func TestAllocationQuotas(t *testing.T) {
 	require.NoError(t, q1.Close())
 	require.Eventually(t, func() bool { return ts.srv.Stats().AllocationsActive == 2 },
 		expectTimeout, 10*time.Millisecond)
-	allocate(t, newClient(t, ts.udpAddr, ts.srv.Credentials("peer-s")))
+	allocate(t, newClientFrom(t, "127.0.0.4", ts.udpAddr, ts.srv.Credentials("peer-s")))
 }
 
 func TestRelayPortRange(t *testing.T) {
@@ -496,6 +528,12 @@ func TestConfigValidate(t *testing.T) {
 		{"port out of range", Config{PacketConns: pc, RelayIP: testRelayIP, RelayPortMin: 6000, RelayPortMax: 70000}},
 		{"nil conn", Config{PacketConns: []net.PacketConn{nil}, RelayIP: testRelayIP}},
 		{"invalid prefix", Config{PacketConns: pc, RelayIP: testRelayIP, DenyPeers: []netip.Prefix{{}}}},
+		{"negative per-ip quota", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocationsPerIP: -1}},
+		{"per-ip quota holds the pool", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocations: 10, MaxAllocationsPerIP: 10}},
+		{"negative lifetime", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocationLifetime: -time.Second}},
+		{"negative idle timeout", Config{PacketConns: pc, RelayIP: testRelayIP, TCPIdleTimeout: -time.Second}},
+		{"negative peer cap", Config{PacketConns: pc, RelayIP: testRelayIP, MaxPeersPerAllocation: -1}},
+		{"negative tcp cap", Config{PacketConns: pc, RelayIP: testRelayIP, MaxTCPConnectionsPerIP: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

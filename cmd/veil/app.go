@@ -94,6 +94,7 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		Logger:          log,
 	}
 	o.security.apply(&sigCfg)
+	o.turnLimits.applySignaling(&sigCfg)
 	switch {
 	case len(o.turnURLs) > 0:
 		// External TURN: veil knows neither its relay addresses (every
@@ -108,7 +109,8 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		// The same one step an embedder takes (examples/embed): URLs and
-		// credentials per peer, and only its relay address trusted.
+		// credentials per peer, only its relay address trusted, and a
+		// peer's relays ended with its signaling session.
 		sigCfg.TURN, sigCfg.TURNHost = a.turn, a.turnHost
 	}
 	a.sig, err = signaling.New(sigCfg)
@@ -230,7 +232,7 @@ func (a *app) startTURN(o options) error {
 			MinVersion:   tls.VersionTLS12,
 		}))
 	}
-	a.turn, err = turn.New(turn.Config{
+	cfg := turn.Config{
 		PacketConns:           []net.PacketConn{pc},
 		Listeners:             listeners,
 		Secret:                o.turnSecret,
@@ -243,7 +245,9 @@ func (a *app) startTURN(o options) error {
 		RelayPortMin:          o.turnPortMin,
 		RelayPortMax:          o.turnPortMax,
 		Logger:                a.log,
-	})
+	}
+	o.turnLimits.applyTURN(&cfg)
+	a.turn, err = turn.New(cfg)
 	if err != nil {
 		_ = pc.Close()
 		for _, l := range listeners {
@@ -319,7 +323,21 @@ func registerTURNMetrics(reg *prometheus.Registry, t *turn.Server) {
 		counter("veil_turn_auth_failures_total", "TURN requests with bad or expired credentials.", func(s turn.Stats) float64 { return float64(s.AuthFailures) }),
 		counter("veil_turn_permissions_denied_total", "TURN permissions refused by the peer-address policy.", func(s turn.Stats) float64 { return float64(s.PermissionsDenied) }),
 		counter("veil_turn_relay_dropped_total", "Relayed datagrams dropped toward non-allocation ports of the relay address.", func(s turn.Stats) float64 { return float64(s.RelayDropped) }),
+		gauge("veil_turn_tcp_connections", "Open TURN TCP and TLS connections.", func(s turn.Stats) float64 { return float64(s.TCPConnections) }),
+		gauge("veil_turn_tracked_ips", "Client addresses in the TURN per-address table.", func(s turn.Stats) float64 { return float64(s.TrackedIPs) }),
+		counter("veil_turn_allocations_lifetime_ended_total", "TURN allocations closed at --turn-max-allocation-lifetime.", func(s turn.Stats) float64 { return float64(s.AllocationsLifetimeEnded) }),
+		counter("veil_turn_allocations_peer_ended_total", "TURN allocations closed because their peer's signaling connection closed.", func(s turn.Stats) float64 { return float64(s.AllocationsPeerEnded) }),
+		counter("veil_turn_tcp_first_message_timeouts_total", "TURN TCP/TLS connections closed for not finishing the TLS handshake and sending bytes within --turn-tcp-first-message-timeout.", func(s turn.Stats) float64 { return float64(s.TCPFirstMessageTimeouts) }),
+		counter("veil_turn_tcp_idle_timeouts_total", "TURN TCP/TLS connections closed after --turn-tcp-idle-timeout of silence.", func(s turn.Stats) float64 { return float64(s.TCPIdleTimeouts) }),
+		counter("veil_turn_accept_errors_total", "Failed accepts on TURN TCP/TLS listeners (such as EMFILE), each followed by a back-off.", func(s turn.Stats) float64 { return float64(s.AcceptErrors) }),
 	)
+	for _, reason := range turn.RefusalReasons {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "veil_turn_refused_total",
+			Help:        "TURN allocations, permissions, requests and TCP connections refused by a cap, by reason.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(t.Stats().Refused[reason]) }))
+	}
 }
 
 // serve starts serving; errors arrive on errc.

@@ -20,7 +20,9 @@ func welcomeOf(t *testing.T, a *app) map[string]any {
 	ws, resp, err := websocket.DefaultDialer.Dial(a.wsURL(), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	defer ws.Close()
+	// The peer stays connected for the test: its TURN allocations end
+	// when it leaves.
+	t.Cleanup(func() { _ = ws.Close() })
 	var w map[string]any
 	require.NoError(t, ws.ReadJSON(&w))
 	require.Equal(t, "welcome", w["type"])

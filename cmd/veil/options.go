@@ -55,6 +55,7 @@ type options struct {
 	turnMaxAll   int
 	turnPortMin  int
 	turnPortMax  int
+	turnLimits   turnLimitOptions // per-address and lifetime caps (turnlimits.go)
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 	acme     acmeOptions     // automatic TLS certificates (acme.go)
@@ -136,13 +137,14 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&turnPublicIP, "turn-public-ip", "", "relay `IP` peers send media to (default: --turn-listen's IP, or this host's first public interface address)")
 	fs.StringVar(&o.turnHost, "turn-host", "", "`host` name put in TURN URLs (default: --turn-listen's IP, else the host the client reached veil on)")
 	fs.StringVar(&turnSecret, "turn-secret", "", "TURN REST shared `secret`, as coturn's static-auth-secret (default: random per process). Required with --turn-url")
-	fs.DurationVar(&o.turnTTL, "turn-ttl", turn.DefaultCredentialTTL, "lifetime of TURN credentials (checked on Allocate only)")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", turn.DefaultCredentialTTL, "lifetime of TURN credentials: Allocate needs valid ones; after expiry an allocation keeps its peers but gets no new ones")
 	fs.Var(listFlag{&o.turnURLs}, "turn-url", "external TURN `URL` (e.g. turn:turn.example:3478?transport=udp) instead of the embedded server (repeatable)")
 	fs.Var(listFlag{&turnAllow}, "turn-allow-peer", "`CIDR` the embedded TURN may relay to although it is private/special-purpose (repeatable)")
 	fs.Var(listFlag{&turnDeny}, "turn-deny-peer", "`CIDR` the embedded TURN must never relay to (repeatable; wins over allow)")
 	fs.IntVar(&o.turnMaxUser, "turn-max-allocations-per-peer", turn.DefaultMaxAllocationsPerUser, "live TURN allocations per peer")
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
 	fs.StringVar(&turnPorts, "turn-relay-ports", "", "UDP port `range` for relay allocations, e.g. 49160-49200 (default: any free port); publish it when veil runs in a container")
+	o.turnLimits.addFlags(fs)
 	o.security.addFlags(fs)
 	o.acme.addFlags(fs)
 
