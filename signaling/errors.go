@@ -62,6 +62,10 @@ var (
 	ErrIDTaken      = errors.New("signaling: id is taken")
 
 	errInvalidConfig = errors.New("signaling: invalid config")
+
+	// errAddressLeak refuses a message of a relay-filtered sender that would
+	// still carry an address after filtering (invariant.go).
+	errAddressLeak = &Error{CodeBadMessage, "message refused: it would carry an IP address or .local name while relay is forced"}
 )
 
 // toWire maps any error to what a client may see. Internal details never
