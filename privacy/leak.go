@@ -304,7 +304,7 @@ func nextMDNSName(s string, from int) (name string, start, end int, ok bool) {
 			continue // "x.local.example.com" is a name under example.com
 		}
 		st := i
-		for st > 0 && (isLabelByte(s[st-1]) || s[st-1] == '.') {
+		for st > from && (isLabelByte(s[st-1]) || s[st-1] == '.') {
 			st--
 		}
 		return s[st:e], st, e, true

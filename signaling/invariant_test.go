@@ -79,6 +79,8 @@ type invHarness struct {
 
 	snd, rcv         *websocket.Conn
 	rcvID            string
+	room             string // fresh per connect: old connections' departures go elsewhere
+	rooms            int
 	sndIn, rcvIn     chan []byte   // frames each side receives
 	sndDead, rcvDead chan struct{} // closed when that side's connection ends
 }
@@ -163,6 +165,10 @@ func readJSON(ws *websocket.Conn) (map[string]any, []byte, error) {
 // connect opens a fresh sender and receiver that may signal each other.
 func (h *invHarness) connect() {
 	h.close()
+	h.rooms++
+	h.room = fmt.Sprintf("inv-%d", h.rooms)
+	join := []byte(`{"type":"join","room":"` + h.room + `"}`)
+	joinVDO := []byte(`{"request":"joinroom","roomid":"` + h.room + `"}`)
 	switch h.dialect {
 	case nativeNS:
 		h.snd, h.rcv = h.dialWS("/ws"), h.dialWS("/ws")
@@ -172,7 +178,7 @@ func (h *invHarness) connect() {
 			if ws == h.rcv {
 				h.rcvID, _ = m["id"].(string)
 			}
-			require.NoError(h.tb, ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"join","room":"inv"}`)))
+			require.NoError(h.tb, ws.WriteMessage(websocket.TextMessage, join))
 			m, _, err = readJSON(ws)
 			require.NoError(h.tb, err)
 			require.Equal(h.tb, "joined", m["type"])
@@ -182,11 +188,11 @@ func (h *invHarness) connect() {
 		require.Equal(h.tb, "peer-joined", m["type"])
 	case vdoNS:
 		h.snd, h.rcv = h.dialWS("/vdo"), h.dialWS("/vdo")
-		require.NoError(h.tb, h.snd.WriteMessage(websocket.TextMessage, []byte(`{"request":"joinroom","roomid":"inv"}`)))
+		require.NoError(h.tb, h.snd.WriteMessage(websocket.TextMessage, joinVDO))
 		m, _, err := readJSON(h.snd)
 		require.NoError(h.tb, err)
 		require.Equal(h.tb, "listing", m["request"])
-		require.NoError(h.tb, h.rcv.WriteMessage(websocket.TextMessage, []byte(`{"request":"joinroom","roomid":"inv"}`)))
+		require.NoError(h.tb, h.rcv.WriteMessage(websocket.TextMessage, joinVDO))
 		m, _, err = readJSON(h.rcv)
 		require.NoError(h.tb, err)
 		require.Equal(h.tb, "listing", m["request"])
@@ -549,6 +555,10 @@ func fuzzInvariant(f *testing.F, dialect string) {
 	}
 	for _, l := range invSDPLines {
 		f.Add(invFill(rand.New(rand.NewPCG(4, 5)), strings.Replace(invTemplates[dialect][0], "%s", jsonString(invSDP(l)), 1)))
+	}
+	for _, s := range []string{"\xff", "[]", `{}`, `{"type":"leave","room":"inv-1"}`, `{"type":"LEAVE"}`, `{"request":"bye"}`,
+		`{"type":"HEARTBEAT"}`, `{"type":"ping"}`, `{"request":"ping"}`} {
+		f.Add([]byte(s))
 	}
 	ts := invServer(f, invConfig(false))
 	var h *invHarness

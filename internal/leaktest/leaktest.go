@@ -131,8 +131,13 @@ func findLine(line string, trusted func(netip.Addr) bool) string {
 			}
 		}
 	}
-	low := strings.ToLower(line)
-	for i := strings.Index(low, ".local"); i >= 0; {
+	low := []byte(line) // ASCII lower case, same length as line
+	for i, c := range low {
+		if 'A' <= c && c <= 'Z' {
+			low[i] = c + 'a' - 'A'
+		}
+	}
+	for i := bytes.Index(low, []byte(".local")); i >= 0; {
 		end := i + len(".local")
 		before := i > 0 && isLabel(low[i-1])
 		after := end < len(low) && isLabel(low[end])
@@ -140,7 +145,7 @@ func findLine(line string, trusted func(netip.Addr) bool) string {
 		if before && !after && !under {
 			return line[:end]
 		}
-		j := strings.Index(low[i+1:], ".local")
+		j := bytes.Index(low[i+1:], []byte(".local"))
 		if j < 0 {
 			break
 		}
