@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // The forced-relay invariant: when relay is forced, no IP literal and no
@@ -26,8 +27,10 @@ import (
 //   - a name ending in the label "local" ("4f9e1c2a-....local", "x.LOCAL",
 //     "printer.local."), as mDNS resolves it;
 //   - any of the above spelled with full-width characters or ideographic
-//     full stops (which IDNA folds to ASCII), or percent-encoded (which URL
-//     parsers decode), and, for FindLeakJSON, with JSON escapes.
+//     full stops (which IDNA folds to ASCII), percent-encoded (which URL
+//     parsers decode), with \uXXXX or \xXX escapes (JSON or JavaScript
+//     text nested in a string) or HTML character references, in any
+//     nesting; FindLeakJSON also decodes the frame's own JSON escapes.
 //
 // Not counted: a run of more than eight colon-separated groups of exactly
 // two hex digits (the shape of every certificate fingerprint, which no
@@ -63,18 +66,96 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 }
 
 // spellings returns s and the normalised forms of it that FindAddress also
-// searches: full-width characters folded to ASCII, then percent-escapes
-// decoded.
+// searches: full-width characters folded to ASCII, percent-escapes
+// decoded, and text escapes decoded (\uXXXX and \xXX as in JSON or
+// JavaScript text nested in a string, &#NN; and &#xHH; as in HTML), again
+// and again while that changes something, since each step may reveal
+// another encoding layer. Each step shortens the text, so this ends.
 func spellings(s string) []string {
 	out := []string{s}
-	if f, ok := foldWidth(s); ok {
-		s = f
+	for range maxScrubPasses {
+		t := s
+		if f, ok := foldWidth(t); ok {
+			t = f
+		}
+		if p, ok := percentDecode(t); ok {
+			t = p
+		}
+		if u, ok := unescapeText(t); ok {
+			t = u
+		}
+		if t == s {
+			break
+		}
+		s = t
 		out = append(out, s)
 	}
-	if p, ok := percentDecode(s); ok {
-		out = append(out, p)
-	}
 	return out
+}
+
+// maxEntityDigits bounds the digits of an HTML character reference.
+const maxEntityDigits = 7
+
+// unescapeText decodes \uXXXX, \xXX, &#NN; and &#xHH; escapes; ok is
+// false when s holds none.
+func unescapeText(s string) (string, bool) {
+	if !strings.Contains(s, `\u`) && !strings.Contains(s, `\x`) && !strings.Contains(s, "&#") {
+		return s, false
+	}
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(s); {
+		r, n := decodeEscape(s[i:])
+		if n == 0 {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		b.WriteRune(r)
+		i += n
+		changed = true
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+// decodeEscape decodes one escape at the start of s: the rune and the
+// bytes it took, or n=0.
+func decodeEscape(s string) (r rune, n int) {
+	hexRun := func(t string, max int) (v rune, k int) {
+		for k < len(t) && k < max && isHexDigit(t[k]) {
+			v = v<<4 | rune(unhex(t[k]))
+			k++
+		}
+		return v, k
+	}
+	switch {
+	case strings.HasPrefix(s, `\u`):
+		if v, k := hexRun(s[2:], 4); k == 4 {
+			return v, 6
+		}
+	case strings.HasPrefix(s, `\x`):
+		if v, k := hexRun(s[2:], 2); k == 2 {
+			return v, 4
+		}
+	case strings.HasPrefix(s, "&#x") || strings.HasPrefix(s, "&#X"):
+		if v, k := hexRun(s[3:], maxEntityDigits); k > 0 && 3+k < len(s) && s[3+k] == ';' && v <= utf8.MaxRune {
+			return v, 4 + k
+		}
+	case strings.HasPrefix(s, "&#"):
+		var v rune
+		k := 0
+		for 2+k < len(s) && k < maxEntityDigits && isDigit(s[2+k]) {
+			v = v*10 + rune(s[2+k]-'0')
+			k++
+		}
+		if k > 0 && 2+k < len(s) && s[2+k] == ';' && v <= utf8.MaxRune {
+			return v, 3 + k
+		}
+	}
+	return 0, 0
 }
 
 // foldWidth maps full-width ASCII variants (U+FF01-U+FF5E) to ASCII and the

@@ -45,6 +45,13 @@ var addressSpellings = []string{
 	"http://%5B::1%5D/",
 	"abc.local\u3002",
 	"ｘ．ｌｏｃａｌ",
+	`{"ip":"\u0031\u0030.0.0.1"}`,
+	`\x31\x30.0.0.1`,
+	"&#49;&#48;.0.0.1",
+	"&#x31;0.0.0.1",
+	`x\u002elocal`,
+	"%2531%2530.0.0.1",
+	`\u0025\u0033\u0031\u0030.0.0.1`,
 }
 
 // notAddresses must not be found: legitimate SDP and statistics text.
@@ -73,6 +80,8 @@ var notAddresses = []string{
 	"cafe:babe",
 	"a=msid-semantic: WMS *",
 	"3.14159",
+	`\u00e9t\u00e9`,
+	"&#49; item",
 }
 
 func TestFindAddress(t *testing.T) {

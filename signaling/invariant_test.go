@@ -44,7 +44,7 @@ var invSpellings = []string{
 	"203.0.113.77", "10.0.0.1:5000", "010.000.000.001", "192.168.1.2.3", "2001:db8::1", "[2001:db8::1]:443",
 	"fe80::1%eth0", "::ffff:127.0.0.1", "::ffff:7f00:1", "64:ff9b::192.0.2.1", "4f9e1c2a-1b2c.local",
 	"PRINTER.LOCAL.", "１０．０．０．１", "%31%30.0.0.1", "10。0。0。1", "a=:candidate:2 1 UDP 2122260223 203.0.113.77 54322 typ host",
-	"a=:rtcp:9 IN IP4 203.0.113.77",
+	"a=:rtcp:9 IN IP4 203.0.113.77", `{"ip":"\u0031\u0030.0.0.1"}`, "&#49;&#48;.0.0.1",
 }
 
 // invSDPLines are SDP lines carrying an address, in spellings lenient

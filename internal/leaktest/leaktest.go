@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/pion/ice/v4"
@@ -78,6 +80,7 @@ func Find(s string, trusted func(netip.Addr) bool) string {
 		if u, err := url.PathUnescape(variants[1]); err == nil {
 			variants = append(variants, u)
 		}
+		variants = append(variants, unescape(variants[len(variants)-1]))
 		for _, v := range variants {
 			if leak := findLine(v, trusted); leak != "" {
 				return leak
@@ -85,6 +88,24 @@ func Find(s string, trusted func(netip.Addr) bool) string {
 		}
 	}
 	return ""
+}
+
+var escapeRe = regexp.MustCompile(`\\u[0-9a-fA-F]{4}|&#[0-9]{1,7};|&#[xX][0-9a-fA-F]{1,6};`)
+
+// unescape decodes JSON-style \uXXXX escapes and HTML character references.
+func unescape(s string) string {
+	return escapeRe.ReplaceAllStringFunc(s, func(m string) string {
+		var v int64
+		switch {
+		case strings.HasPrefix(m, "&#x"), strings.HasPrefix(m, "&#X"):
+			v, _ = strconv.ParseInt(m[3:len(m)-1], 16, 32)
+		case strings.HasPrefix(m, "&#"):
+			v, _ = strconv.ParseInt(m[2:len(m)-1], 10, 32)
+		default:
+			v, _ = strconv.ParseInt(m[2:], 16, 32)
+		}
+		return string(rune(v))
+	})
 }
 
 func fold(s string) string {
