@@ -1,7 +1,9 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/netip"
 
 	"github.com/veilrtc/veil/privacy"
 )
@@ -37,15 +39,24 @@ func scrubText(p *string) *string {
 	return &v
 }
 
+func trustNone(netip.Addr) bool { return false }
+
 // scrubJSON replaces IP literals and .local names in every string and key
 // of raw JSON application data the server forwards but does not read
-// (PeerJS metadata). Absent data stays absent.
+// (PeerJS metadata). Data without an address, and absent data, pass
+// byte for byte; otherwise numbers keep their digits (json.Number).
 func scrubJSON(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 {
 		return raw, nil
 	}
+	// App data is no candidate: no relay address is exempt in it.
+	if _, found := privacy.FindLeakJSON(raw, trustNone); !found {
+		return raw, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
 	return json.Marshal(privacy.ScrubAddressesDeep(v))

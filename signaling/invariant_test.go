@@ -442,7 +442,7 @@ func TestForcedRelayGoodClientsUnchanged(t *testing.T) {
 			case vdoNS:
 				frame = `{"UUID":"PEER","candidate":{"candidate":"` + relayCand + `","sdpMid":"0","usernameFragment":"abcd"},"session":"abcdefgh","streamID":"cam1"}`
 			default:
-				frame = `{"type":"CANDIDATE","dst":"PEER","payload":{"candidate":{"candidate":"` + relayCand + `","sdpMid":"0","usernameFragment":"abcd"},"type":"data","connectionId":"dc_x1","label":"chat","metadata":{"name":"alice","v":"1.2"}}}`
+				frame = `{"type":"CANDIDATE","dst":"PEER","payload":{"candidate":{"candidate":"` + relayCand + `","sdpMid":"0","usernameFragment":"abcd"},"type":"data","connectionId":"dc_x1","label":"chat","metadata":{"v":"1.2","name":"alice","n":12345678901234567890}}}`
 			}
 			got := h.round([]byte(frame))
 			require.Len(t, got, 1)
@@ -453,7 +453,7 @@ func TestForcedRelayGoodClientsUnchanged(t *testing.T) {
 			assert.Contains(t, s, `"usernameFragment":"abcd"`)
 			if dialect == peerjsNS {
 				assert.Contains(t, s, `"label":"chat"`)
-				assert.Contains(t, s, `"metadata":{"name":"alice","v":"1.2"}`)
+				assert.Contains(t, s, `"metadata":{"v":"1.2","name":"alice","n":12345678901234567890}`, "metadata passes byte for byte")
 			}
 			if dialect == vdoNS {
 				assert.Contains(t, s, `"session":"abcdefgh"`)
