@@ -40,7 +40,8 @@ const (
 // literal, and rewrites their raddr/rport to 0.0.0.0 / 0. Every other field
 // (foundation, priority, the relay address, extensions such as generation,
 // ufrag, network-id, network-cost and tcptype) stays as written, except
-// that an IP literal inside an extension is scrubbed as ScrubIPs does. Host
+// that an IP literal or .local name inside an extension is scrubbed as
+// ScrubAddresses does. The foundation must be 1-32 ice-chars (RFC 8839). Host
 // (including mDNS ".local"), srflx and prflx candidates are dropped, and so
 // is anything pion's parser (ice.UnmarshalCandidate) rejects or that
 // contains control or non-ASCII characters (a CR/LF could smuggle a second
@@ -95,7 +96,7 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr)
 		return "", false
 	}
 	fields := strings.Split(body, " ")
-	if len(fields) < candMinFields || slices.Contains(fields, "") ||
+	if len(fields) < candMinFields || slices.Contains(fields, "") || !isFoundation(fields[0]) ||
 		fields[candFieldTyp] != "typ" || fields[candFieldType] != "relay" {
 		return "", false
 	}
@@ -119,7 +120,9 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr)
 		ext = candFieldRport + 2
 	}
 	for i := ext; i < len(fields); i++ {
-		fields[i] = ScrubIPs(fields[i])
+		if fields[i] = ScrubAddresses(fields[i]); fields[i] == "" {
+			return "", false
+		}
 	}
 	body = strings.Join(fields, " ")
 
@@ -127,6 +130,26 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr)
 		return "", false
 	}
 	return prefix + body, true
+}
+
+// maxFoundationLen is the longest candidate foundation (RFC 8839:
+// foundation = 1*32ice-char).
+const maxFoundationLen = 32
+
+// isFoundation reports whether f is 1 to 32 ice-chars (ALPHA / DIGIT /
+// "+" / "/"). pion reads any text as a foundation; a strict one leaves no
+// room for an address.
+func isFoundation(f string) bool {
+	if f == "" || len(f) > maxFoundationLen {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if !(isASCIILetter(c) || isDigit(c) || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // isHiddenRelay re-parses a rewritten candidate: it must still be a relay

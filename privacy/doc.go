@@ -17,6 +17,17 @@
 // parser, never with regular expressions. Anything that cannot be parsed is
 // dropped or refused (fail-secure).
 //
+// The forced-relay invariant: no IP literal and no .local name other than
+// the relay addresses and 0.0.0.0/:: in anything forwarded, in any field or
+// spelling. FindAddress finds an address in text (dotted quads, IPv6 in
+// every form netip parses, .local names, and their full-width and
+// percent-encoded spellings), ScrubAddresses and ScrubAddressesDeep remove
+// them from free-form text and decoded JSON, and FindLeak and FindLeakJSON
+// check a string or a whole JSON frame, allowing only the address of a
+// relay candidate the candidate filter keeps. Under ForceRelay, ScrubSDP
+// drops every line it cannot classify (an a= attribute name that is not an
+// RFC 8866 token, a byte outside printable ASCII, an address left in it).
+//
 // When system information is stripped, ScrubSDP replaces the o= user name
 // (Firefox writes its version there), SanitizeStats keeps only an allowlist
 // of WebRTC statistics keys (AllowedStatsKeys) and StripSysinfo removes

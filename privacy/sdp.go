@@ -21,9 +21,13 @@ type SDPOptions struct {
 	TrustedRelays func(netip.Addr) bool
 }
 
-// SDPStats counts what ScrubSDP did to a=candidate lines under ForceRelay.
+// SDPStats counts what ScrubSDP did under ForceRelay: a=candidate lines
+// kept and dropped, and other lines dropped because they could not be
+// classified or still carried an address (a=remote-candidates lines, always
+// dropped, are not counted).
 type SDPStats struct {
 	CandidatesKept, CandidatesDropped int
+	LinesDropped                      int
 }
 
 // hiddenConnAddr is what c=, a=rtcp: and o= carry once scrubbed. Browsers
@@ -40,9 +44,16 @@ const hiddenConnAddr = "IN IP4 0.0.0.0"
 //     rewrites raddr/rport of the kept ones to 0.0.0.0 / 0;
 //   - rewrites every c= line to c=IN IP4 0.0.0.0 and the address of every
 //     a=rtcp: line to IN IP4 0.0.0.0 (also when IPv6 was given);
-//   - rewrites the o= unicast address to IN IP4 0.0.0.0;
+//   - rewrites the o= unicast address to IN IP4 0.0.0.0 (and a user name
+//     that holds an address to "-");
 //   - drops a=remote-candidates lines, which name the other side's
-//     addresses.
+//     addresses;
+//   - drops every line it cannot classify: one with a byte outside
+//     printable ASCII (tab, control character, Unicode space), an a= line
+//     whose attribute name is not an RFC 8866 token ("a=:candidate:...",
+//     "a= rtcp:..."), and any line that still holds an IP literal or .local
+//     name other than 0.0.0.0 and the relay addresses of kept candidates
+//     (FindLeak): the forced-relay invariant holds line by line.
 //
 // Under opt.StripSysinfo the o= user name becomes "-".
 //
@@ -55,7 +66,7 @@ const hiddenConnAddr = "IN IP4 0.0.0.0"
 // It returns an error wrapping ErrBadSDP when sdp does not start with "v=",
 // holds a CR that does not end a line or a NUL, has an o= line without its
 // six fields, or (under ForceRelay) has a non-empty line that is not
-// "<letter>=" or an a=rtcp: line with a bad port. The caller then refuses
+// "<letter>=", an a=rtcp: line with a bad port, or a v= line it drops. The caller then refuses
 // the message: a description that cannot be scrubbed safely is not
 // forwarded. With neither option set, a well-formed sdp is returned as is.
 //
@@ -86,7 +97,12 @@ func ScrubSDP(sdp string, opt SDPOptions) (string, SDPStats, error) {
 			b.WriteString(eol)
 		}
 	}
-	return b.String(), st, nil
+	out := b.String()
+	if !strings.HasPrefix(out, "v=") {
+		// The v= line itself could not be classified.
+		return "", SDPStats{}, fmt.Errorf("%w: v= line dropped", ErrBadSDP)
+	}
+	return out, st, nil
 }
 
 // cutLine splits the first line off s: its text, its terminator ("\r\n",
@@ -113,38 +129,96 @@ func scrubLine(line string, opt SDPOptions, st *SDPStats) (out string, keep bool
 		}
 		return line, true, nil
 	}
-	value := line[2:]
+	if !opt.ForceRelay {
+		if line[0]|0x20 == 'o' {
+			return scrubOrigin(line, opt)
+		}
+		return line, true, nil
+	}
+	// Under forced relay a line crosses only if it is classified: printable
+	// ASCII, a strict attribute grammar for a=, and no address left.
+	if !isPrintableASCII(line) {
+		st.LinesDropped++
+		return "", false, nil
+	}
+	out, keep, err = scrubForcedLine(line, opt, st)
+	if err != nil || !keep {
+		return "", false, err
+	}
+	if _, leak := FindLeak(out, opt.TrustedRelays); leak {
+		st.LinesDropped++
+		return "", false, nil
+	}
+	return out, true, nil
+}
+
+// scrubForcedLine rewrites or drops one "<letter>=" line under ForceRelay.
+func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, error) {
 	switch line[0] | 0x20 { // lower case
 	case 'o':
 		return scrubOrigin(line, opt)
 	case 'c':
-		if opt.ForceRelay {
-			return "c=" + hiddenConnAddr, true, nil
-		}
+		return "c=" + hiddenConnAddr, true, nil
 	case 'a':
-		if !opt.ForceRelay {
-			return line, true, nil
+	default:
+		return line, true, nil
+	}
+	// RFC 8866: attribute = attribute-name [":" attribute-value], and
+	// attribute-name is a token. Lenient parsers also read names after a
+	// leading ':' or white space ("a=:candidate:...", "a= candidate");
+	// such a line is not an attribute and does not cross.
+	name, param, hasParam := strings.Cut(line[2:], ":")
+	if !isToken(name) {
+		st.LinesDropped++
+		return "", false, nil
+	}
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasPrefix(lower, "candidate"):
+		// Anything named like a candidate must pass the filter as one;
+		// FilterRelayCandidate drops variant spellings.
+		if out, ok := FilterRelayCandidate(line, true, opt.TrustedRelays); ok && out != "" {
+			st.CandidatesKept++
+			return out, true, nil
 		}
-		attr := strings.ToLower(strings.TrimLeft(value, " \t"))
-		switch {
-		case strings.HasPrefix(attr, "candidate"):
-			// Anything that looks like a candidate must pass the filter as
-			// one; FilterCandidate drops variant spellings.
-			if out, ok := FilterRelayCandidate(line, true, opt.TrustedRelays); ok && out != "" {
-				st.CandidatesKept++
-				return out, true, nil
-			}
-			st.CandidatesDropped++
-			return "", false, nil
-		case strings.HasPrefix(attr, "remote-candidates"):
-			return "", false, nil
-		}
-		name, param, ok := strings.Cut(value, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "rtcp") {
-			return scrubRTCP(param)
-		}
+		st.CandidatesDropped++
+		return "", false, nil
+	case strings.HasPrefix(lower, "remote-candidates"):
+		return "", false, nil
+	case lower == "rtcp" && hasParam:
+		return scrubRTCP(param)
 	}
 	return line, true, nil
+}
+
+// isToken reports whether s is an RFC 8866 token: one or more of ALPHA,
+// DIGIT and !#$%&'*+-.^_`{|}~.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isASCIILetter(c) || isDigit(c) {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`{|}~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isPrintableASCII reports whether s holds only bytes 0x20-0x7e. Browsers
+// write nothing else in SDP; a tab, a control character or a Unicode space
+// is where lenient parsers and this filter could read a line differently.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCIILetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
@@ -161,6 +235,9 @@ func scrubOrigin(line string, opt SDPOptions) (string, bool, error) {
 	}
 	if opt.ForceRelay {
 		f[3], f[4], f[5] = "IN", "IP4", "0.0.0.0"
+		if _, leak := FindAddress(f[0], nil); leak {
+			f[0] = "-"
+		}
 	}
 	return "o=" + strings.Join(f, " "), true, nil
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/internal/leaktest"
 )
 
 // chromeOffer is a Chrome-style offer (audio + data channel) after
@@ -186,7 +188,20 @@ func TestScrubSDPEdges(t *testing.T) {
 		{name: "upper-case candidate dropped", in: "v=0\r\na=CANDIDATE:1 1 udp 1 198.51.100.20 1 typ relay\r\n", opt: force, want: "v=0\r\n"},
 		{name: "spaced candidate dropped", in: "v=0\r\na= candidate:1 1 udp 1 198.51.100.20 1 typ relay\r\n", opt: force, want: "v=0\r\n"},
 		{name: "rtcp without address", in: "v=0\r\na=rtcp:9\r\n", opt: force, want: "v=0\r\na=rtcp:9\r\n"},
-		{name: "rtcp-fb untouched", in: "v=0\r\na=rtcp-fb:96 nack 203.0.113.7\r\n", opt: force, want: "v=0\r\na=rtcp-fb:96 nack 203.0.113.7\r\n"},
+		{name: "rtcp-fb untouched", in: "v=0\r\na=rtcp-fb:96 nack pli\r\n", opt: force, want: "v=0\r\na=rtcp-fb:96 nack pli\r\n"},
+		{name: "address in another attribute dropped", in: "v=0\r\na=rtcp-fb:96 nack 203.0.113.7\r\n", opt: force, want: "v=0\r\n"},
+		{name: "colon before attribute name", in: "v=0\r\na=:candidate:2 1 UDP 2122260223 203.0.113.77 54322 typ host\r\na=:rtcp:9 IN IP4 203.0.113.77\r\n", opt: force, want: "v=0\r\n"},
+		{name: "tab before attribute name", in: "v=0\r\na=\tcandidate:1 1 udp 1 198.51.100.20 1 typ relay\r\n", opt: force, want: "v=0\r\n"},
+		{name: "unicode space before attribute name", in: "v=0\r\na=\u00a0rtcp:9 IN IP4 203.0.113.77\r\n", opt: force, want: "v=0\r\n"},
+		{name: "space inside attribute name", in: "v=0\r\na=rtcp :9 IN IP4 203.0.113.77\r\n", opt: force, want: "v=0\r\n"},
+		{name: "upper-case rtcp rewritten", in: "v=0\r\na=RTCP:9 IN IP6 ::1\r\n", opt: force, want: "v=0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"},
+		{name: "mdns name in attribute dropped", in: "v=0\r\na=x-host:4f9e1c2a.local\r\ns=-\r\n", opt: force, want: "v=0\r\ns=-\r\n"},
+		{name: "mapped address in session name dropped", in: "v=0\r\ns=::ffff:7f00:1\r\n", opt: force, want: "v=0\r\n"},
+		{name: "address in o= user name", in: "v=0\r\no=10.1.2.3 1 2 IN IP4 10.1.2.3\r\n", opt: force, want: "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\n"},
+		{name: "address in o= session id dropped", in: "v=0\r\no=- 10.1.2.3 2 IN IP4 10.1.2.3\r\n", opt: force, want: "v=0\r\n"},
+		{name: "address in candidate foundation dropped", in: "v=0\r\na=candidate:10.1.2.3 1 udp 1 198.51.100.20 1 typ relay\r\n", opt: force, want: "v=0\r\n"},
+		{name: "fingerprint kept", in: "v=0\r\na=fingerprint:sha-256 49:66:12:17:0D:1C:91:AE:57:4C:C6:36:DD:D5:97:D2:7D:62:C9:9A:7F:B9:A3:F4:70:03:E7:43:91:73:23:5E\r\n", opt: force,
+			want: "v=0\r\na=fingerprint:sha-256 49:66:12:17:0D:1C:91:AE:57:4C:C6:36:DD:D5:97:D2:7D:62:C9:9A:7F:B9:A3:F4:70:03:E7:43:91:73:23:5E\r\n"},
 		{name: "rtcp bad port", in: "v=0\r\na=rtcp:198.51.100.4\r\n", opt: force, err: true},
 		{name: "stray cr", in: "v=0\r\na=x\ra=candidate:1 1 udp 1 192.168.1.2 1 typ host\r\n", opt: force, err: true},
 		{name: "nul", in: "v=0\r\na=x\x00\r\n", opt: force, err: true},
@@ -250,6 +265,9 @@ func FuzzScrubSDP(f *testing.F) {
 	f.Add(buildSDP(firefoxOffer, false, "\r\n"), true, true)
 	f.Add(buildSDP(firefoxOffer, false, "\r\n"), false, true)
 	f.Add("v=0\r\nC=IN IP6 ::1/3\r\na=RTCP:1 IN IP6 ::1\r\na= candidate:1 1 udp 1 198.51.100.20 1 typ relay\r\n", true, false)
+	f.Add("v=0\r\na=:candidate:2 1 UDP 2122260223 203.0.113.77 54322 typ host\r\na=:rtcp:9 IN IP4 203.0.113.77\r\n", true, false)
+	f.Add("v=0\r\na=\u00a0candidate:2 1 UDP 2122260223 203.0.113.77 54322 typ host\r\ns=::ffff:7f00:1\r\na=x:[fe80::1%eth0]:9\r\n", true, true)
+	f.Add("v=0\r\na=candidate:1 1 udp 1 198.51.100.20 1 typ relay network-id x.local\r\na=x:１０．０．０．１\r\n", true, false)
 	f.Fuzz(func(t *testing.T, in string, force, strip bool) {
 		opt := SDPOptions{ForceRelay: force, StripSysinfo: strip}
 		out, st, err := ScrubSDP(in, opt)
@@ -274,6 +292,11 @@ func FuzzScrubSDP(f *testing.F) {
 			t.Fatalf("bad stats %+v", st)
 		}
 		assertScrubbed(t, out)
+		// The invariant, checked independently: nothing but 0.0.0.0 and
+		// the address of a kept relay candidate.
+		if leak := leaktest.Find(out, nil); leak != "" {
+			t.Fatalf("address %q left in %q", leak, out)
+		}
 		again, _, err := ScrubSDP(out, opt)
 		if err != nil || again != out {
 			t.Fatalf("not idempotent: %q -> %q (%v)", out, again, err)

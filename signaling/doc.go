@@ -27,7 +27,10 @@
 // Every message a peer forwards goes through the privacy policy (package
 // privacy): under forced relay only relay candidates and no real address
 // leave the server, system information is stripped, and payloads the server
-// cannot read are refused unless the operator allows them. Admission and
+// cannot read are refused unless the operator allows them. Under forced
+// relay every encoded frame is checked once more right before it is queued
+// (invariant.go): one that would still carry an IP literal or .local name
+// is not forwarded, whatever field it hides in. Admission and
 // rate limits, operator tokens and the Origin check apply to every
 // protocol alike; with Config.AuthSecret every door (each protocol, TURN
 // credentials) needs a token (doors.go). An embedded TURN server is wired

@@ -65,6 +65,10 @@ var (
 	// errOwnStream is ErrStreamInUse for a peer that would be publisher and
 	// viewer of one stream.
 	errOwnStream = &Error{CodeStreamInUse, "cannot both publish and play one stream"}
+
+	// errAddressLeak refuses a message of a relay-filtered sender that would
+	// still carry an address after filtering (invariant.go).
+	errAddressLeak = &Error{CodeBadMessage, "message refused: it would carry an IP address or .local name while relay is forced"}
 )
 
 // toWire maps any error to what a client may see. Internal details never

@@ -34,7 +34,8 @@ func (s *Server) scrubSDP(sdp string, filter, strip bool) (string, error) {
 }
 
 // filterCandidate applies the relay filter to one trickle candidate in
-// place; false means drop it.
+// place; false means drop it. Under the filter its sdpMid and
+// usernameFragment are scrubbed of addresses too.
 func (s *Server) filterCandidate(c *iceCandidate, filter bool) bool {
 	out, keep := privacy.FilterRelayCandidate(c.Candidate, filter, s.cfg.TrustedRelays)
 	if !keep {
@@ -42,5 +43,10 @@ func (s *Server) filterCandidate(c *iceCandidate, filter bool) bool {
 		return false
 	}
 	c.Candidate = out
+	if filter {
+		// Side fields a peer reads as text: no address rides along.
+		c.SDPMid = scrubText(c.SDPMid)
+		c.UsernameFragment = scrubText(c.UsernameFragment)
+	}
 	return true
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	limited     *prometheus.CounterVec
 	dropped     prometheus.Counter
 	relayedMsgs prometheus.Counter
+	addrRefused prometheus.Counter
 }
 
 // knownTypes bounds the "type" label of veil_messages_total.
@@ -48,8 +49,12 @@ func newMetrics(h *Hub) *metrics {
 		relayedMsgs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "veil_signals_relayed_total", Help: "Signal and debug messages delivered to a peer.",
 		}),
+		addrRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "veil_address_refused_total",
+			Help: "Messages of relay-filtered senders refused because they would still carry an address after filtering.",
+		}),
 	}
-	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs,
+	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs, m.addrRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_rooms", Help: "Rooms with at least one member."},
 			func() float64 { return float64(h.Rooms()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_streams", Help: "Streams published or awaited."},
@@ -69,6 +74,7 @@ func (m *metrics) errors(c Code)            { m.errs.WithLabelValues(string(c)).
 func (m *metrics) rateLimited(limit string) { m.limited.WithLabelValues(limit).Inc() }
 func (m *metrics) candidatesDropped(n int)  { m.dropped.Add(float64(n)) }
 func (m *metrics) relayed()                 { m.relayedMsgs.Inc() }
+func (m *metrics) addressRefused()          { m.addrRefused.Inc() }
 func (m *metrics) connOpened(proto string) {
 	m.conns.WithLabelValues(proto).Inc()
 	m.connsTotal.WithLabelValues(proto).Inc()

@@ -304,8 +304,7 @@ func (s *nativeSession) signal(m *nativeIn) error {
 	if err != nil || !forward {
 		return err
 	}
-	s.deliver(to, "signal", data)
-	return nil
+	return s.deliver(to, "signal", data)
 }
 
 // deliver encodes {"type":typ,"from":me,"data":data} once and queues it
@@ -315,10 +314,14 @@ func (s *nativeSession) signal(m *nativeIn) error {
 // it so): it is spliced in as is, because json.Marshal would re-validate
 // and re-compact a json.RawMessage field, a full extra scan of a ~4 KB
 // offer. The bytes are the same as json.Marshal(outSignal{...}) gives.
-func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
+//
+// For a relay-filtered sender the frame must pass the forced-relay check
+// (leakFree); if it does not, nothing is queued and errAddressLeak is
+// returned.
+func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
 	from, err := json.Marshal(s.peer.id)
 	if err != nil {
-		return
+		return err
 	}
 	const shape = `{"type":"","from":,"data":}`
 	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
@@ -329,8 +332,12 @@ func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
+	if s.filter && !s.srv.leakFree(b) {
+		return errAddressLeak
+	}
 	s.srv.metrics.relayed()
 	to.Notify(Frame(b))
+	return nil
 }
 
 // filterSignal validates a signal payload and applies the privacy policy.
@@ -428,10 +435,15 @@ func (s *nativeSession) debug(m *nativeIn) error {
 			clean = map[string]any{}
 		}
 	}
+	if s.filter {
+		// With sysinfo=pass nothing else removes relatedAddress, ip and
+		// the like: under forced relay every address goes, as in the
+		// VDO.Ninja dialect's app data.
+		clean = privacy.ScrubAddressesDeep(clean)
+	}
 	data, err := json.Marshal(clean)
 	if err != nil {
 		return newError(CodeBadMessage, "debug data cannot be encoded")
 	}
-	s.deliver(to, "debug", data)
-	return nil
+	return s.deliver(to, "debug", data)
 }

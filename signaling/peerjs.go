@@ -622,6 +622,11 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 		return true // a candidate the relay filter removed: nothing to send
 	}
 	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.id, Dst: m.Dst, Payload: out})
+	if sess.filter && !sess.d.srv.leakFree(f) {
+		// PeerJS has no error reply for a bad message: it is dropped and
+		// counts as a strike.
+		return false
+	}
 	sess.d.deliver(sess.peer.id, m.Dst, f)
 	return true
 }
@@ -656,6 +661,20 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		p.Candidate = &cand
 	default:
 		return p, false, false // nothing else carries a payload we forward
+	}
+	if sess.filter {
+		// The side fields are the app's own text and data; under forced
+		// relay no address rides along in them.
+		md, err := scrubJSON(p.Metadata)
+		if err != nil {
+			return p, false, false
+		}
+		p.Metadata = md
+		p.ConnectionID = *scrubText(&p.ConnectionID)
+		p.Type = *scrubText(&p.Type)
+		p.Label = scrubText(p.Label)
+		p.Serialization = scrubText(p.Serialization)
+		p.Browser = scrubText(p.Browser)
 	}
 	return p, true, true
 }

@@ -58,8 +58,6 @@ const (
 	// maxVDOFlag bounds a string carried by a control flag (approved,
 	// rejected, ...).
 	maxVDOFlag = 256
-	// maxVDOAppDepth bounds how deep the scrubber walks info and pipe.
-	maxVDOAppDepth = 16
 )
 
 // codeStreamIDInUse is the dialect's own code for a taken stream ID (the SDK
@@ -537,6 +535,9 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	if err != nil {
 		return newError(CodeBadMessage, "message cannot be encoded")
 	}
+	if s.filter && !s.srv.leakFree(b) {
+		return errAddressLeak
+	}
 	s.srv.metrics.relayed()
 	to.Notify(Frame(b))
 	return nil
@@ -719,6 +720,12 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 		}
 		out.StreamID = m.Stream
 	}
+	if s.filter {
+		// Tags the receiving app matches on; a good client never puts an
+		// address in them, and under forced relay none rides along.
+		out.Session = scrubText(out.Session)
+		out.StreamID = scrubText(out.StreamID)
+	}
 	if m.Type != nil {
 		if *m.Type != "local" && *m.Type != "remote" {
 			return out, false, newError(CodeBadMessage, `type must be "local" or "remote"`)
@@ -756,7 +763,8 @@ func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
 
 // appData cleans application data veil can read (info objects, pipe data):
 // system information is stripped under sysinfo=strip (which scrubs IP
-// literals too); under forced relay alone IP literals are scrubbed.
+// literals too); under forced relay IP literals and .local names are
+// scrubbed (privacy.ScrubAddressesDeep).
 func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (json.RawMessage, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -765,13 +773,14 @@ func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (js
 	if _, ok := v.(map[string]any); object && !ok {
 		return nil, newError(CodeBadMessage, "%s must be an object", field)
 	}
-	switch {
-	case s.strip:
-		v = privacy.StripSysinfo(v)
-	case s.filter:
-		v = scrubIPsDeep(v, 0)
-	default:
+	if !s.strip && !s.filter {
 		return raw, nil
+	}
+	if s.strip {
+		v = privacy.StripSysinfo(v)
+	}
+	if s.filter {
+		v = privacy.ScrubAddressesDeep(v)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -796,37 +805,12 @@ func flag(raw json.RawMessage, name string) (json.RawMessage, error) {
 	return nil, newError(CodeBadMessage, "%s must be a boolean, a number or a string of at most %d bytes", name, maxVDOFlag)
 }
 
-// scrubFlag scrubs IP literals out of a string flag.
+// scrubFlag scrubs IP literals and .local names out of a string flag.
 func scrubFlag(raw json.RawMessage) json.RawMessage {
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		return raw
 	}
-	b, _ := json.Marshal(privacy.ScrubIPs(s))
+	b, _ := json.Marshal(privacy.ScrubAddresses(s))
 	return b
-}
-
-// scrubIPsDeep replaces IP literals in every string and key of a decoded
-// JSON value; values nested deeper than maxVDOAppDepth become nil.
-func scrubIPsDeep(v any, depth int) any {
-	if depth > maxVDOAppDepth {
-		return nil
-	}
-	switch x := v.(type) {
-	case string:
-		return privacy.ScrubIPs(x)
-	case []any:
-		for i := range x {
-			x[i] = scrubIPsDeep(x[i], depth+1)
-		}
-		return x
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[privacy.ScrubIPs(k)] = scrubIPsDeep(e, depth+1)
-		}
-		return out
-	default:
-		return x
-	}
 }

@@ -1,0 +1,559 @@
+package privacy
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
+
+// The forced-relay invariant: when relay is forced, no IP literal and no
+// mDNS ".local" name other than the server's own relay addresses and the
+// unspecified addresses (0.0.0.0, ::) leaves the server, in any field and
+// any spelling. FindAddress finds such a spelling in text, FindLeak and
+// FindLeakJSON apply the invariant to a string and to a whole JSON frame,
+// and ScrubAddresses removes what FindAddress finds from free-form text.
+//
+// What counts as an address (decided once, here, for every caller):
+//   - an IPv4 dotted quad: four dot-separated decimal fields of one to
+//     three digits, each at most 255, leading zeros allowed
+//     ("010.001.002.003"), wherever it stands in a run of digits and dots
+//     ("1.2.3.4.5" holds two), with or without ":port";
+//   - an IPv6 literal as net/netip parses it (full, compressed, with an
+//     IPv4 tail, IPv4-mapped "::ffff:7f00:1" or "::ffff:127.0.0.1", NAT64),
+//     made of whole colon- or dot-separated groups of a run of hex digits,
+//     colons and dots, so bracketed ("[::1]:80"), zoned ("fe80::1%eth0")
+//     and port-suffixed forms are found too;
+//   - a name ending in the label "local" ("4f9e1c2a-....local", "x.LOCAL",
+//     "printer.local."), as mDNS resolves it;
+//   - any of the above spelled with full-width characters or ideographic
+//     full stops (which IDNA folds to ASCII), percent-encoded (which URL
+//     parsers decode), with \uXXXX or \xXX escapes (JSON or JavaScript
+//     text nested in a string) or HTML character references, in any
+//     nesting; FindLeakJSON also decodes the frame's own JSON escapes.
+//
+// Not counted: a run of more than eight colon-separated groups of exactly
+// two hex digits (the shape of every certificate fingerprint, which no
+// IPv6 address has: it has at most eight groups of up to four digits), and
+// inet_aton shorthand ("127.1", "2130706433", "0x7f.1"), which is also an
+// ordinary number; no candidate or SDP address field veil forwards accepts
+// it, since those fields are parsed or rewritten by structure.
+
+// maxFingerprintGroupLen is the length of a group of a certificate
+// fingerprint in SDP (RFC 8122): two hex digits.
+const maxFingerprintGroupLen = 2
+
+// maxIPv6Groups is how many colon-separated groups an IPv6 literal has at
+// most.
+const maxIPv6Groups = 8
+
+// FindAddress reports the first IP literal or .local name in s that
+// allowed refuses (see the package's notes above for what counts). The
+// unspecified addresses 0.0.0.0 and :: (and ::ffff:0.0.0.0) always pass;
+// allowed, when not nil, sees every other address, IPv4-mapped ones
+// unmapped. A nil allowed refuses them all.
+//
+// leak is the offending text as found; it is an address: never log it.
+//
+// Safe for concurrent use if allowed is.
+func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bool) {
+	for _, v := range spellings(s) {
+		if leak, found = findAddress(v, allowed); found {
+			return leak, true
+		}
+	}
+	return "", false
+}
+
+// spellings returns s and the normalised forms of it that FindAddress also
+// searches: full-width characters folded to ASCII, percent-escapes
+// decoded, and text escapes decoded (\uXXXX and \xXX as in JSON or
+// JavaScript text nested in a string, &#NN; and &#xHH; as in HTML), again
+// and again while that changes something, since each step may reveal
+// another encoding layer. Each step shortens the text, so this ends.
+func spellings(s string) []string {
+	out := []string{s}
+	for range maxScrubPasses {
+		t := s
+		if f, ok := foldWidth(t); ok {
+			t = f
+		}
+		if p, ok := percentDecode(t); ok {
+			t = p
+		}
+		if u, ok := unescapeText(t); ok {
+			t = u
+		}
+		if t == s {
+			break
+		}
+		s = t
+		out = append(out, s)
+	}
+	return out
+}
+
+// maxEntityDigits bounds the digits of an HTML character reference.
+const maxEntityDigits = 7
+
+// unescapeText decodes \uXXXX, \xXX, &#NN; and &#xHH; escapes; ok is
+// false when s holds none.
+func unescapeText(s string) (string, bool) {
+	if !strings.Contains(s, `\u`) && !strings.Contains(s, `\x`) && !strings.Contains(s, "&#") {
+		return s, false
+	}
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(s); {
+		r, n := decodeEscape(s[i:])
+		if n == 0 {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		b.WriteRune(r)
+		i += n
+		changed = true
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+// decodeEscape decodes one escape at the start of s: the rune and the
+// bytes it took, or n=0.
+func decodeEscape(s string) (r rune, n int) {
+	hexRun := func(t string, max int) (v rune, k int) {
+		for k < len(t) && k < max && isHexDigit(t[k]) {
+			v = v<<4 | rune(unhex(t[k]))
+			k++
+		}
+		return v, k
+	}
+	switch {
+	case strings.HasPrefix(s, `\u`):
+		if v, k := hexRun(s[2:], 4); k == 4 {
+			return v, 6
+		}
+	case strings.HasPrefix(s, `\x`):
+		if v, k := hexRun(s[2:], 2); k == 2 {
+			return v, 4
+		}
+	case strings.HasPrefix(s, "&#x") || strings.HasPrefix(s, "&#X"):
+		if v, k := hexRun(s[3:], maxEntityDigits); k > 0 && 3+k < len(s) && s[3+k] == ';' && v <= utf8.MaxRune {
+			return v, 4 + k
+		}
+	case strings.HasPrefix(s, "&#"):
+		var v rune
+		k := 0
+		for 2+k < len(s) && k < maxEntityDigits && isDigit(s[2+k]) {
+			v = v*10 + rune(s[2+k]-'0')
+			k++
+		}
+		if k > 0 && 2+k < len(s) && s[2+k] == ';' && v <= utf8.MaxRune {
+			return v, 3 + k
+		}
+	}
+	return 0, 0
+}
+
+// foldWidth maps full-width ASCII variants (U+FF01-U+FF5E) to ASCII and the
+// ideographic full stops IDNA treats as dots (U+3002, U+FF0E, U+FF61) to
+// '.'; ok is false when s holds none.
+func foldWidth(s string) (string, bool) {
+	if !strings.ContainsAny(s, "\u3002\uff61") && !hasFullWidth(s) {
+		return s, false
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u3002' || r == '\uff61':
+			return '.'
+		case '\uff01' <= r && r <= '\uff5e':
+			return r - 0xfee0
+		}
+		return r
+	}, s), true
+}
+
+func hasFullWidth(s string) bool {
+	// U+FF01-U+FF5E are EF BC 81 - EF BD 9E in UTF-8.
+	for i := strings.IndexByte(s, 0xef); i >= 0 && i+1 < len(s); {
+		if s[i+1] == 0xbc || s[i+1] == 0xbd {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], 0xef)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// percentDecode decodes %XX escapes; ok is false when s holds none.
+func percentDecode(s string) (string, bool) {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s, false
+	}
+	var b strings.Builder
+	changed := false
+	for ; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+			if !changed {
+				b.Grow(len(s))
+				b.WriteString(s[:i])
+				changed = true
+			}
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		if changed {
+			b.WriteByte(s[i])
+		}
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
+
+// passes reports whether a may appear: unspecified, or accepted by allowed.
+func passes(a netip.Addr, allowed func(netip.Addr) bool) bool {
+	a = a.Unmap()
+	return a.IsUnspecified() || (allowed != nil && allowed(a))
+}
+
+func findAddress(s string, allowed func(netip.Addr) bool) (string, bool) {
+	if name, _, _, ok := nextMDNSName(s, 0); ok {
+		return name, true
+	}
+	for i := 0; i < len(s); {
+		if !isAddrChar(s[i]) {
+			i++
+			continue
+		}
+		end := i
+		for end < len(s) && isAddrChar(s[end]) {
+			end++
+		}
+		if leak, ok := findInRun(s[i:end], allowed); ok {
+			return leak, true
+		}
+		i = end
+	}
+	return "", false
+}
+
+func isAddrChar(c byte) bool { return isHexDigit(c) || c == '.' || c == ':' }
+
+// findInRun looks for an address in one maximal run of hex digits, dots and
+// colons.
+func findInRun(run string, allowed func(netip.Addr) bool) (string, bool) {
+	if strings.Count(run, ".") >= 3 {
+		if leak, ok := findDottedQuad(run, allowed); ok {
+			return leak, true
+		}
+	}
+	if strings.Count(run, ":") < 2 || isFingerprint(run) {
+		return "", false
+	}
+	// Substrings made of whole groups: one starts at the run's start, after
+	// a ':' or '.', or at a "::", and ends at the run's end, before a ':'
+	// or '.', or after a "::". From each start the longest one that parses
+	// counts; the starts inside an address that passes are part of it
+	// ("2001:db8::" inside an allowed "2001:db8::20" is not another address).
+	covered := 0
+	for p := 0; p < len(run); p++ {
+		if p < covered || !(p == 0 || run[p-1] == ':' || run[p-1] == '.' || strings.HasPrefix(run[p:], "::")) {
+			continue
+		}
+		for q := min(len(run), p+maxIPLiteralLen); q >= p+2; q-- {
+			if !(q == len(run) || run[q] == ':' || run[q] == '.' || strings.HasSuffix(run[:q], "::")) {
+				continue
+			}
+			t := run[p:q]
+			if !strings.Contains(t, ":") {
+				break // shorter ones have no colon either
+			}
+			a, err := netip.ParseAddr(t)
+			if err != nil {
+				continue
+			}
+			if !passes(a, allowed) {
+				return t, true
+			}
+			covered = q
+			break
+		}
+	}
+	return "", false
+}
+
+// isFingerprint reports whether run has the shape of a certificate
+// fingerprint: more than eight colon-separated groups of exactly two hex
+// digits. No IPv6 literal has more than eight groups.
+func isFingerprint(run string) bool {
+	if strings.Count(run, ":") < maxIPv6Groups {
+		return false
+	}
+	for g := range strings.SplitSeq(run, ":") {
+		if len(g) != maxFingerprintGroupLen || !isHexDigit(g[0]) || !isHexDigit(g[1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// findDottedQuad looks for four consecutive octet fields in each run of
+// digits and dots of run.
+func findDottedQuad(run string, allowed func(netip.Addr) bool) (string, bool) {
+	for i := 0; i < len(run); {
+		if !isDigit(run[i]) {
+			i++
+			continue
+		}
+		end := i
+		for end < len(run) && (isDigit(run[end]) || run[end] == '.') {
+			end++
+		}
+		fields := strings.Split(run[i:end], ".")
+		for k := 0; k+4 <= len(fields); k++ {
+			q := fields[k : k+4]
+			if !isOctet(q[0]) || !isOctet(q[1]) || !isOctet(q[2]) || !isOctet(q[3]) {
+				continue
+			}
+			a, err := netip.ParseAddr(canonOctet(q[0]) + "." + canonOctet(q[1]) + "." + canonOctet(q[2]) + "." + canonOctet(q[3]))
+			if err == nil && !passes(a, allowed) {
+				return strings.Join(q, "."), true
+			}
+		}
+		i = end
+	}
+	return "", false
+}
+
+func canonOctet(f string) string {
+	if q := strings.TrimLeft(f, "0"); q != "" {
+		return q
+	}
+	return "0"
+}
+
+// mdnsTLD is the top-level label mDNS resolves (RFC 6762).
+const mdnsTLD = "local"
+
+// isLabelByte reports whether c may be part of a DNS label as a lenient
+// resolver reads it: ASCII letters and digits, '-', '_' and any byte of a
+// multi-byte UTF-8 character (internationalised labels).
+func isLabelByte(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || isDigit(c) || c == '-' || c == '_' || c >= 0x80
+}
+
+// nextMDNSName finds the first name ending in the label "local" at or
+// after from: one or more labels, a dot, "local" in any case, then the end,
+// a character that cannot continue a label, or a final dot that no label
+// follows. It returns the name and where it starts and ends in s.
+func nextMDNSName(s string, from int) (name string, start, end int, ok bool) {
+	for i := from; i+len(mdnsTLD) < len(s); i++ {
+		j := strings.IndexByte(s[i:], '.')
+		if j < 0 {
+			return "", 0, 0, false
+		}
+		i += j
+		e := i + 1 + len(mdnsTLD)
+		if e > len(s) || !strings.EqualFold(s[i+1:e], mdnsTLD) || i == 0 || !isLabelByte(s[i-1]) {
+			continue
+		}
+		if e < len(s) && isLabelByte(s[e]) {
+			continue // "x.localhost", "x.local-net"
+		}
+		if e+1 < len(s) && s[e] == '.' && isLabelByte(s[e+1]) {
+			continue // "x.local.example.com" is a name under example.com
+		}
+		st := i
+		for st > from && (isLabelByte(s[st-1]) || s[st-1] == '.') {
+			st--
+		}
+		return s[st:e], st, e, true
+	}
+	return "", 0, 0, false
+}
+
+// scrubbedName replaces a .local name: the same text that replaces an IPv4
+// address, saying plainly that an address was there.
+const scrubbedName = scrubbedIPv4
+
+// maxScrubPasses bounds how often ScrubAddresses normalises and scrubs
+// again; each pass shortens the text, and real text needs one.
+const maxScrubPasses = 8
+
+// ScrubAddresses returns s with every address FindAddress would find
+// (with a nil allowed) replaced: IP literals as ScrubIPs replaces them, and
+// .local names by 0.0.0.0. Text that spells an address only once
+// normalised (full-width, percent-encoded) is normalised and scrubbed; if
+// after that an address can still be read, the result is "". Afterwards
+// FindAddress(ScrubAddresses(s), nil) finds nothing. Text without an
+// address is returned unchanged. Meant for free-form fields (app data,
+// labels, debug values); a certificate fingerprint does not survive it.
+//
+// Safe for concurrent use.
+func ScrubAddresses(s string) string {
+	out := scrubMDNS(ScrubIPs(s))
+	for range maxScrubPasses {
+		if _, found := FindAddress(out, nil); !found {
+			return out
+		}
+		sp := spellings(out)
+		out = scrubMDNS(ScrubIPs(sp[len(sp)-1]))
+	}
+	if _, found := FindAddress(out, nil); !found {
+		return out
+	}
+	return ""
+}
+
+// scrubMDNS replaces every .local name in s by scrubbedName.
+func scrubMDNS(s string) string {
+	var b strings.Builder
+	last := 0
+	for {
+		_, st, e, ok := nextMDNSName(s, last)
+		if !ok {
+			break
+		}
+		b.WriteString(s[last:st])
+		b.WriteString(scrubbedName)
+		last = e
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// ScrubAddressesDeep applies ScrubAddresses to every string and object key
+// of a decoded JSON value (map[string]any, []any, string, float64,
+// json.Number, bool, nil). A value nested deeper than 16 levels becomes nil;
+// values of other types are returned as they are. Maps and slices are
+// rebuilt, the input is not modified.
+//
+// Safe for concurrent use.
+func ScrubAddressesDeep(v any) any { return scrubDeep(v, 0) }
+
+func scrubDeep(v any, depth int) any {
+	if depth > maxSanitizeDepth {
+		return nil
+	}
+	switch x := v.(type) {
+	case string:
+		return ScrubAddresses(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = scrubDeep(e, depth+1)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[ScrubAddresses(k)] = scrubDeep(e, depth+1)
+		}
+		return out
+	default:
+		return x
+	}
+}
+
+// FindLeak applies the forced-relay invariant to s: it reports the first
+// IP literal or .local name in s other than 0.0.0.0, :: and the addresses
+// trusted accepts (the server's relay addresses; nil accepts none).
+//
+// One place may carry another address: the connection address of a relay
+// candidate line ("candidate:..." or "a=candidate:...", alone on its line)
+// that FilterRelayCandidate keeps exactly as it is. With trusted set that
+// address is one trusted accepts anyway; with trusted nil (veil does not
+// know its relay addresses: an external TURN server) it is whatever relay
+// address the peer's TURN server gave it.
+//
+// leak is an address: never log it. Safe for concurrent use if trusted is.
+func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool) {
+	if !strings.Contains(s, "candidate:") {
+		return FindAddress(s, trusted)
+	}
+	for line := range strings.SplitSeq(s, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if leak, found = FindAddress(exemptRelayAddress(line, trusted), trusted); found {
+			return leak, true
+		}
+	}
+	return "", false
+}
+
+// exemptRelayAddress returns line with the address of a kept relay
+// candidate replaced by 0.0.0.0, or line itself.
+func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
+	body, ok := strings.CutPrefix(line, "a=")
+	if body, ok = strings.CutPrefix(body, "candidate:"); !ok {
+		return line
+	}
+	if out, keep := FilterRelayCandidate(line, true, trusted); !keep || out != line {
+		return line
+	}
+	fields := strings.Split(body, " ")
+	fields[candFieldAddress] = scrubbedIPv4
+	return "candidate:" + strings.Join(fields, " ")
+}
+
+// FindLeakJSON applies FindLeak to every string of the JSON text b, object
+// keys included, at any depth, each decoded (so "\u0031" is read as "1").
+// Text that is not valid JSON is reported as a leak: what cannot be read
+// cannot be shown to be clean.
+//
+// leak is an address: never log it. Safe for concurrent use if trusted is.
+func FindLeakJSON(b []byte, trusted func(netip.Addr) bool) (leak string, found bool) {
+	if !json.Valid(b) {
+		return "invalid JSON", true
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		// Valid JSON: outside strings there is no quote, inside one a quote
+		// is escaped.
+		j, escaped := i+1, false
+		for ; j < len(b) && b[j] != '"'; j++ {
+			if b[j] == '\\' {
+				escaped = true
+				j++
+			}
+		}
+		var s string
+		if escaped {
+			if json.Unmarshal(b[i:j+1], &s) != nil {
+				return "invalid JSON string", true
+			}
+		} else {
+			s = string(b[i+1 : j])
+		}
+		if leak, found = FindLeak(s, trusted); found {
+			return leak, true
+		}
+		i = j
+	}
+	return "", false
+}
