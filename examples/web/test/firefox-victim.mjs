@@ -34,6 +34,7 @@
 // Extra environment: VEIL_RELAY_IP (required), VEIL_FIREFOX (the browser,
 // default /usr/bin/firefox-esr).
 
+import dgram from 'node:dgram';
 import { assert, env, foreignRequests, launchFirefox, main, step } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
@@ -47,43 +48,73 @@ const SMUGGLED = '127.66.';
 // Bounds of the waits in the pages (guards against hangs, not targets).
 const ANSWER_MS = 15_000;
 const CONNECT_MS = 20_000;
+// CHECK_GRACE_MS lets the victim's connectivity checks run before the
+// canaries are read.
+const CHECK_GRACE_MS = 1_000;
 
 // OFFER_LINES: one attacker per line, inserted after the m= line of a real
 // Firefox offer. Firefox 153 reads the first three as host candidates; the
 // others are spellings another parser may accept.
 const OFFER_LINES = [
-  ['leading colon', 'a=:candidate:2 1 UDP 2122260223 127.66.0.1 54322 typ host'],
-  ['leading space', 'a= candidate:2 1 UDP 2122260223 127.66.0.2 54322 typ host'],
-  ['leading tab', 'a=\tcandidate:2 1 UDP 2122260223 127.66.0.3 54322 typ host'],
-  ['leading form feed', 'a=\fcandidate:2 1 UDP 2122260223 127.66.0.4 54322 typ host'],
-  ['leading no-break space', 'a=\u00a0candidate:2 1 UDP 2122260223 127.66.0.5 54322 typ host'],
-  ['leading em space', 'a=\u2003candidate:2 1 UDP 2122260223 127.66.0.6 54322 typ host'],
-  ['colon srflx', 'a=:candidate:3 1 UDP 1686052607 127.66.0.7 54323 typ srflx raddr 127.66.0.8 rport 54324'],
-  ['upper case', 'A=CANDIDATE:2 1 UDP 2122260223 127.66.0.9 54322 TYP HOST'],
-  ['relay label, own address', 'a=candidate:4 1 UDP 92217087 127.66.0.10 54325 typ relay raddr 0.0.0.0 rport 0'],
-  ['colon rtcp', 'a=:rtcp:9 IN IP4 127.66.0.11'],
-  ['spaced rtcp', 'a= rtcp:9 IN IP4 127.66.0.12'],
+  ['leading colon', 'a=:candidate:2 1 UDP 2122260223 127.66.0.1 @port@ typ host'],
+  ['leading space', 'a= candidate:2 1 UDP 2122260223 127.66.0.2 @port@ typ host'],
+  ['leading tab', 'a=\tcandidate:2 1 UDP 2122260223 127.66.0.3 @port@ typ host'],
+  ['leading form feed', 'a=\fcandidate:2 1 UDP 2122260223 127.66.0.4 @port@ typ host'],
+  ['leading no-break space', 'a=\u00a0candidate:2 1 UDP 2122260223 127.66.0.5 @port@ typ host'],
+  ['leading em space', 'a=\u2003candidate:2 1 UDP 2122260223 127.66.0.6 @port@ typ host'],
+  ['colon srflx', 'a=:candidate:3 1 UDP 1686052607 127.66.0.7 @port@ typ srflx raddr 127.66.0.8 rport @port@'],
+  ['upper case', 'A=CANDIDATE:2 1 UDP 2122260223 127.66.0.9 @port@ TYP HOST'],
+  ['relay label, own address', 'a=candidate:4 1 UDP 92217087 127.66.0.10 @port@ typ relay raddr 0.0.0.0 rport 0'],
+  ['colon rtcp', 'a=:rtcp:@port@ IN IP4 127.66.0.11'],
+  ['spaced rtcp', 'a= rtcp:@port@ IN IP4 127.66.0.12'],
 ];
 
 // TRICKLES: what the control attacker trickles after the answer. @relay@ is
 // replaced in the page by a relay candidate the attacker really gathered
 // (veil keeps it), so a side field travels on a candidate veil forwards.
 const TRICKLES = [
-  { candidate: { candidate: 'candidate:9 1 udp 2122260223 127.66.1.1 54401 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'a=candidate:9 1 udp 2122260223 127.66.1.2 54402 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: ' candidate:9 1 udp 2122260223 127.66.1.3 54403 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'a=:candidate:9 1 udp 2122260223 127.66.1.4 54404 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'CANDIDATE:9 1 UDP 2122260223 127.66.1.5 54405 TYP HOST', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'candidate:9  1 udp 2122260223 127.66.1.6 54406 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'candidate:9 1 udp 2122260223 127.66.1.7 54407 typ host\r\na=candidate:9 1 udp 2122260223 127.66.1.8 54408 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'candidate:9 1 udp 1686052607 127.66.1.9 54409 typ srflx raddr 127.66.1.10 rport 54410', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'candidate:9 1 udp 92217087 127.66.1.11 54411 typ relay raddr 0.0.0.0 rport 0', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidate: { candidate: 'candidate:9 1 udp 2122260223 ::ffff:127.66.1.12 54412 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
-  { candidates: [{ candidate: 'candidate:9 1 udp 2122260223 127.66.1.13 54413 typ host', sdpMid: '0', sdpMLineIndex: 0 }] },
+  { candidate: { candidate: 'candidate:9 1 udp 2122260223 127.66.1.1 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'a=candidate:9 1 udp 2122260223 127.66.1.2 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: ' candidate:9 1 udp 2122260223 127.66.1.3 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'a=:candidate:9 1 udp 2122260223 127.66.1.4 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'CANDIDATE:9 1 UDP 2122260223 127.66.1.5 @port@ TYP HOST', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'candidate:9  1 udp 2122260223 127.66.1.6 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'candidate:9 1 udp 2122260223 127.66.1.7 @port@ typ host\r\na=candidate:9 1 udp 2122260223 127.66.1.8 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'candidate:9 1 udp 1686052607 127.66.1.9 @port@ typ srflx raddr 127.66.1.10 rport @port@', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'candidate:9 1 udp 92217087 127.66.1.11 @port@ typ relay raddr 0.0.0.0 rport 0', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidate: { candidate: 'candidate:9 1 udp 2122260223 ::ffff:127.66.1.12 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 } },
+  { candidates: [{ candidate: 'candidate:9 1 udp 2122260223 127.66.1.13 @port@ typ host', sdpMid: '0', sdpMLineIndex: 0 }] },
   { candidate: { candidate: '@relay@', sdpMid: '127.66.1.14', sdpMLineIndex: 0 } },
   { candidate: { candidate: '@relay@', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: '127.66.1.15' } },
   { candidate: { candidate: '@relay@ network-id 127.66.1.16', sdpMid: '0', sdpMLineIndex: 0 } },
 ];
+
+// openCanaries binds a UDP socket on every address, all on one port, and
+// counts the datagrams each receives: a victim that acts on a smuggled
+// candidate sends its connectivity checks there.
+async function openCanaries(addresses) {
+  const bind = (address, port) => new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind({ address, port, exclusive: true }, () => resolve(sock));
+  });
+  for (let attempt = 0; ; attempt++) {
+    const socks = [];
+    try {
+      socks.push(await bind(addresses[0], 0));
+      const port = socks[0].address().port;
+      for (const a of addresses.slice(1)) socks.push(await bind(a, port));
+      const hits = {};
+      socks.forEach((sock, i) => sock.on('message', () => { hits[addresses[i]] = (hits[addresses[i]] || 0) + 1; }));
+      return { port, hits, close: () => socks.forEach((sock) => sock.close()) };
+    } catch (err) {
+      socks.forEach((sock) => sock.close());
+      if (attempt >= CANARY_TRIES) throw err; // the port is taken on one of them: try another
+    }
+  }
+}
+
+const CANARY_TRIES = 5;
 
 // installVictim (in the page) defines window.V: a native-protocol client
 // that joins a room and answers every offer with iceTransportPolicy 'all',
@@ -282,6 +313,18 @@ function installAttacker() {
 const IPV4 = /(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9.])/g;
 
 main(async () => {
+  const smuggled = [...new Set(JSON.stringify([OFFER_LINES, TRICKLES]).match(/127\.66\.\d+\.\d+/g))];
+  const canaries = await openCanaries(smuggled);
+  const withPort = (x) => JSON.parse(JSON.stringify(x).replaceAll('@port@', String(canaries.port)));
+  step(`${smuggled.length} canary UDP sockets on the smuggled addresses, port ${canaries.port}`);
+  try {
+    await run(withPort(OFFER_LINES), withPort(TRICKLES), canaries);
+  } finally {
+    canaries.close();
+  }
+}, { deadline: 90_000 });
+
+async function run(offerLines, trickles, canaries) {
   const room = `smuggle-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   // The victim's origin holds a camera permission, as on a video-call site
   // the user trusts: Firefox then gathers loopback host candidates too.
@@ -296,7 +339,7 @@ main(async () => {
   await attacker.evaluate(installAttacker);
   step(`${await ff.browser.version()} started, headless, loopback-only prefs`);
 
-  const victimID = await victim.evaluate((u, r) => window.V.connect(u, r), WS_URL, room);
+  await victim.evaluate((u, r) => window.V.connect(u, r), WS_URL, room);
   const hint = await victim.evaluate(() => window.V.welcome.iceTransportPolicy);
   assert(hint === 'relay', `veil's welcome told the victim iceTransportPolicy ${hint}, want relay (forced relay is the default)`);
   step('the victim joined; veil told it to use relay, it will use all');
@@ -305,8 +348,8 @@ main(async () => {
   const attack = (jobs, base) => Promise.all(jobs.map(([name, line]) =>
     window.A.attack({ ...base, line }).then((r) => ({ name, ...r }))));
   const opts = { url: WS_URL, room, answerMs: ANSWER_MS };
-  const [control] = await attacker.evaluate(attack, [['control', null]], { ...opts, trickles: TRICKLES, connectMs: CONNECT_MS });
-  const results = [control, ...(await attacker.evaluate(attack, OFFER_LINES, { ...opts, trickles: [], connectMs: 0 }))];
+  const [control] = await attacker.evaluate(attack, [['control', null]], { ...opts, trickles, connectMs: CONNECT_MS });
+  const results = [control, ...(await attacker.evaluate(attack, offerLines, { ...opts, trickles: [], connectMs: 0 }))];
 
   // The control attacker's end-of-candidates follows its trickles, so once
   // the victim has it, every trickle veil forwarded has been applied.
@@ -380,5 +423,12 @@ main(async () => {
   if (v.errors.length) fail("the victim's handlers failed", v.errors);
   console.log(`  (Firefox refused ${v.addErrors.length} forwarded trickle candidates itself)`);
 
-  assert(failures.length === 0, `${failures.length} problem(s) with veil ${victimID ? 'between the attacker and the victim' : ''}:\n  - ${failures.join('\n  - ')}`);
-}, { deadline: 90_000 });
+  // 6. The victim sent nothing to a smuggled address. The calls of the
+  //    smuggled offers are still checking (Firefox retransmits for about
+  //    CHECK_GRACE_MS), so a leak has had time to show.
+  await new Promise((r) => setTimeout(r, CHECK_GRACE_MS));
+  for (const [addr, n] of Object.entries(canaries.hits)) fail(`the victim sent ${n} datagrams to the smuggled address ${addr}:${canaries.port}`);
+  if (!Object.keys(canaries.hits).length) step('no datagram reached a smuggled address');
+
+  assert(failures.length === 0, `${failures.length} problem(s) with veil between the attacker and the victim:\n  - ${failures.join('\n  - ')}`);
+}
