@@ -1,10 +1,12 @@
 // Shared helpers for veil's browser tests: launch Debian's Chromium through
-// playwright-core with the flags this machine needs, watch every request a
-// page makes, poll page state with bounded waits, and fail loudly.
+// playwright-core (or Debian's Firefox ESR through puppeteer-core) with the
+// flags this machine needs, watch every request a page makes, poll page
+// state with bounded waits, and fail loudly.
 //
-// Environment (set by cmd/veil's runNode):
+// Environment (set by cmd/veil's runNode and runScript):
 //   VEIL_URL        veil's base URL, e.g. http://127.0.0.1:41234
 //   VEIL_CHROMIUM   the browser binary (default /usr/bin/chromium)
+//   VEIL_FIREFOX    Firefox, for launchFirefox (default /usr/bin/firefox-esr)
 //   VEIL_ARTIFACTS  a directory for screenshots and logs
 
 import fs from 'node:fs';
