@@ -13,9 +13,12 @@
 // hint would send connectivity checks from its own address to whatever the
 // attacker wrote there. veil must not forward such a line.
 //
-// Every smuggled address is in 127.66.0.0/16 (loopback: a leak sends
-// traffic nowhere but this machine, to ports nobody listens on); veil's
-// relay is VEIL_RELAY_IP (127.0.0.2).
+// Every smuggled address is in 127.66.0.0/16, on one port where this script
+// listens with a canary UDP socket per address: a leak sends traffic nowhere
+// but this machine, and is counted. veil's relay is VEIL_RELAY_IP
+// (127.0.0.2). The victim's origin holds a camera permission, as a video-call
+// site the user trusts would, so Firefox gathers loopback host candidates
+// and would really send its checks from 127.0.0.1 to a smuggled candidate.
 //
 // It proves, for a victim that answers every offer:
 //  1. the control attacker's offer (clean SDP) is answered and the call
@@ -29,7 +32,8 @@
 //  4. no signal frame the victim received contains a smuggled address, or
 //     any IPv4 address other than veil's relay and 0.0.0.0 (SDP lines, trickle
 //     candidates, sdpMid, usernameFragment: every JSON field);
-//  5. the victim's pages requested nothing but veil's origin.
+//  5. the victim's pages requested nothing but veil's origin;
+//  6. no datagram reached a canary.
 //
 // Extra environment: VEIL_RELAY_IP (required), VEIL_FIREFOX (the browser,
 // default /usr/bin/firefox-esr).
@@ -48,7 +52,9 @@ const SMUGGLED = '127.66.';
 // Bounds of the waits in the pages (guards against hangs, not targets).
 const ANSWER_MS = 15_000;
 const CONNECT_MS = 20_000;
-// CHECK_GRACE_MS lets the victim's connectivity checks run before the
+// CANARY_TRIES bounds the search for a port free on every smuggled address.
+const CANARY_TRIES = 5;
+// CHECK_GRACE_MS lets the victim's connectivity checks arrive before the
 // canaries are read.
 const CHECK_GRACE_MS = 1_000;
 
@@ -113,8 +119,6 @@ async function openCanaries(addresses) {
     }
   }
 }
-
-const CANARY_TRIES = 5;
 
 // installVictim (in the page) defines window.V: a native-protocol client
 // that joins a room and answers every offer with iceTransportPolicy 'all',
@@ -423,9 +427,9 @@ async function run(offerLines, trickles, canaries) {
   if (v.errors.length) fail("the victim's handlers failed", v.errors);
   console.log(`  (Firefox refused ${v.addErrors.length} forwarded trickle candidates itself)`);
 
-  // 6. The victim sent nothing to a smuggled address. The calls of the
-  //    smuggled offers are still checking (Firefox retransmits for about
-  //    CHECK_GRACE_MS), so a leak has had time to show.
+  // 6. The victim sent nothing to a smuggled address. Firefox checks a
+  //    remote candidate as soon as it has answered; CHECK_GRACE_MS more
+  //    gives a check (and its retransmissions) time to arrive.
   await new Promise((r) => setTimeout(r, CHECK_GRACE_MS));
   for (const [addr, n] of Object.entries(canaries.hits)) fail(`the victim sent ${n} datagrams to the smuggled address ${addr}:${canaries.port}`);
   if (!Object.keys(canaries.hits).length) step('no datagram reached a smuggled address');
