@@ -58,6 +58,9 @@ const CANARY_TRIES = 5;
 // canaries are read.
 const CHECK_GRACE_MS = 1_000;
 
+// DIALECTS: the protocols the victim and the attackers speak, in turn.
+const DIALECTS = ['native', 'vdo'];
+
 // OFFER_LINES: one attacker per line, inserted after the m= line of a real
 // Firefox offer. Firefox 153 reads the first three as host candidates; the
 // others are spellings another parser may accept.
@@ -95,6 +98,15 @@ const TRICKLES = [
   { candidate: { candidate: '@relay@ network-id 127.66.1.16', sdpMid: '0', sdpMLineIndex: 0 } },
 ];
 
+// VDO_TRICKLES: the VDO.Ninja dialect forwards more side fields with a
+// candidate (rebuilt from known fields, but their values as sent).
+const VDO_TRICKLES = [
+  { candidate: { candidate: '@relay@', sdpMid: '0', sdpMLineIndex: 0 }, session: '127.66.2.1' },
+  { candidate: { candidate: '@relay@', sdpMid: '0', sdpMLineIndex: 0 }, vector: '127.66.2.2' },
+  { candidate: { candidate: '@relay@', sdpMid: '0', sdpMLineIndex: 0 }, type: '127.66.2.3' },
+  { candidate: { candidate: '@relay@', sdpMid: '0', sdpMLineIndex: 0 }, streamID: '127.66.2.4' },
+];
+
 // openCanaries binds a UDP socket on every address, all on one port, and
 // counts the datagrams each receives: a victim that acts on a smuggled
 // candidate sends its connectivity checks there.
@@ -120,33 +132,91 @@ async function openCanaries(addresses) {
   }
 }
 
-// installVictim (in the page) defines window.V: a native-protocol client
-// that joins a room and answers every offer with iceTransportPolicy 'all',
-// whatever veil's welcome says, and records every signal frame as received.
-function installVictim() {
-  const V = { welcome: null, signals: [], offers: {}, answered: {}, srdErrors: {}, addErrors: [], errors: [],
-    configs: {}, pcs: new Map(), chains: new Map(), pings: {}, ended: {}, local: [] };
-  V.send = (m) => V.ws.send(JSON.stringify(m));
-  V.connect = (url, room) => new Promise((resolve, reject) => {
-    V.ws = new WebSocket(url);
-    V.ws.onerror = () => reject(new Error('victim: WebSocket error'));
-    V.ws.onmessage = (ev) => {
-      const m = JSON.parse(ev.data);
-      if (m.type === 'welcome') {
-        V.welcome = m;
-        V.send({ type: 'join', room });
-      } else if (m.type === 'joined') {
-        resolve(V.welcome.id);
-      } else if (m.type === 'signal') {
-        V.signals.push({ from: m.from, raw: ev.data });
-        const prev = V.chains.get(m.from) || Promise.resolve();
-        V.chains.set(m.from, prev.then(() => V.onSignal(m.from, m.data))
-          .catch((e) => V.errors.push(`${m.from}: ${e.message}`)));
-      } else if (m.type === 'error') {
-        V.errors.push(`server error: ${ev.data}`);
-      }
-    };
+// installSignaling (in the page) defines window.openSignaling(dialect,
+// room): a connection to veil in the native protocol ('native', /ws) or the
+// VDO.Ninja dialect ('vdo', /vdo) that has joined room, with one interface
+// for both: iceServers, hint (the iceTransportPolicy veil asks for), peers
+// (the members before us), joined (those after us, in order), send(to,
+// data, rid) and the callbacks onSignal(from, data, raw) and onError(code,
+// rid). data is {sdp} | {candidate} | {candidates}, plus side fields.
+function installSignaling() {
+  window.openSignaling = (dialect, room) => new Promise((resolve, reject) => {
+    const s = { iceServers: [], hint: null, peers: null, joined: [], onSignal: () => {}, onError: () => {} };
+    const base = location.origin.replace(/^http/, 'ws');
+    const ws = new WebSocket(`${base}/${dialect === 'vdo' ? 'vdo' : 'ws'}`);
+    const out = (m) => ws.send(JSON.stringify(m));
+    ws.onerror = () => reject(new Error(`${dialect}: WebSocket error`));
+    if (dialect === 'vdo') {
+      s.send = (to, data) => {
+        const { sdp, ...rest } = data;
+        out({ UUID: to, ...(sdp ? { description: sdp } : {}), ...rest });
+      };
+      ws.onopen = async () => {
+        // The dialect has no greeting: ICE servers come over HTTP, and the
+        // SDK's forceTURN is the client's own choice.
+        const c = await (await fetch('/turn-credentials')).json();
+        s.iceServers = [{ urls: c.uris, username: c.username, credential: c.password }];
+        s.hint = 'relay';
+        out({ request: 'joinroom', roomid: room });
+      };
+      ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m.request === 'listing') {
+          s.peers = m.list.map((x) => x.UUID);
+          resolve(s);
+        } else if (m.request === 'someonejoined') {
+          s.joined.push(m.UUID);
+        } else if (m.request === 'error') {
+          s.onError(m.code, null);
+        } else if (!m.request && m.UUID) {
+          const { UUID, description, ...rest } = m;
+          s.onSignal(UUID, { ...(description ? { sdp: description } : {}), ...rest }, ev.data);
+        }
+      };
+    } else {
+      s.send = (to, data, rid) => out({ type: 'signal', to, data, ...(rid ? { rid } : {}) });
+      ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m.type === 'welcome') {
+          s.iceServers = m.iceServers;
+          s.hint = m.iceTransportPolicy;
+          out({ type: 'join', room });
+        } else if (m.type === 'joined') {
+          s.peers = m.peers.map((x) => x.id);
+          resolve(s);
+        } else if (m.type === 'peer-joined') {
+          s.joined.push(m.peer.id);
+        } else if (m.type === 'error') {
+          s.onError(m.code, m.rid);
+        } else if (m.type === 'signal') {
+          s.onSignal(m.from, m.data, ev.data);
+        }
+      };
+    }
   });
+}
+
+// END_FOUNDATION marks the control attacker's last trickle: a real relay
+// candidate (veil forwards it) with this foundation. Once the victim has
+// it, every trickle veil forwarded before it has been applied.
+const END_FOUNDATION = '424242';
+
+// installVictim (in the page) defines window.V: a client that joins a room
+// and answers every offer with iceTransportPolicy 'all', whatever veil
+// says, and records every signal frame as received.
+function installVictim(endFoundation) {
+  const V = { signals: [], offers: {}, answered: {}, srdErrors: {}, addErrors: [], errors: [],
+    configs: {}, pcs: new Map(), chains: new Map(), ended: {}, local: [] };
+  V.connect = async (dialect, room) => {
+    const s = V.sig = await window.openSignaling(dialect, room);
+    s.onError = (code, rid) => V.errors.push(`server error ${code}${rid ? ` (rid ${rid})` : ''}`);
+    s.onSignal = (from, data, raw) => {
+      V.signals.push({ from, raw });
+      const prev = V.chains.get(from) || Promise.resolve();
+      V.chains.set(from, prev.then(() => V.onSignal(from, data)).catch((e) => V.errors.push(`${from}: ${e.message}`)));
+    };
+    return s.hint;
+  };
   V.onSignal = async (from, data) => {
     if (data.sdp) {
       if (data.sdp.type !== 'offer') throw new Error(`unexpected ${data.sdp.type}`);
@@ -156,17 +226,16 @@ function installVictim() {
         // veil's TURN server allows a peer id 8 allocations: the first
         // call gets it, later ones (offers that only need an answer) gather
         // host candidates only.
-        const config = { iceServers: V.pcs.size === 0 ? V.welcome.iceServers : [], iceTransportPolicy: 'all' };
+        const config = { iceServers: V.pcs.size === 0 ? V.sig.iceServers : [], iceTransportPolicy: 'all' };
         pc = new RTCPeerConnection(config);
         V.configs[from] = config.iceTransportPolicy;
         V.pcs.set(from, pc);
-        pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && V.local.push(e.candidate.candidate);
-        pc.addEventListener('icecandidate', (e) => V.send({ type: 'signal', to: from, data: { candidate: e.candidate ? e.candidate.toJSON() : null } }));
+        pc.onicecandidate = (e) => {
+          if (e.candidate && e.candidate.candidate) V.local.push(e.candidate.candidate);
+          if (e.candidate) V.sig.send(from, { candidate: e.candidate.toJSON() });
+        };
         pc.ondatachannel = (e) => {
-          e.channel.onmessage = (x) => {
-            V.pings[from] = x.data;
-            e.channel.send(`pong:${x.data}`);
-          };
+          e.channel.onmessage = (x) => e.channel.send(`pong:${x.data}`);
         };
       }
       try {
@@ -176,18 +245,15 @@ function installVictim() {
         return;
       }
       await pc.setLocalDescription(await pc.createAnswer());
-      V.send({ type: 'signal', to: from, data: { sdp: { type: 'answer', sdp: pc.localDescription.sdp } } });
+      V.sig.send(from, { sdp: { type: 'answer', sdp: pc.localDescription.sdp } });
       V.answered[from] = true;
       return;
     }
-    const cands = data.candidates || (data.candidate !== undefined ? [data.candidate] : []);
+    const cands = data.candidates || (data.candidate ? [data.candidate] : []);
     const pc = V.pcs.get(from);
     for (const c of cands) {
-      if (c === null) {
-        V.ended[from] = true;
-        continue;
-      }
       if (!pc) throw new Error('a candidate before any offer');
+      if (c.candidate && c.candidate.startsWith(`candidate:${endFoundation} `)) V.ended[from] = true;
       // Firefox refuses some (an unknown sdpMid or ufrag): that is its
       // business, not a failure of veil.
       await pc.addIceCandidate(c).catch((e) => V.addErrors.push(`${c.candidate}: ${e.message}`));
@@ -216,14 +282,14 @@ function installVictim() {
   Object.defineProperty(window, 'V', { value: V });
 }
 
-// installAttacker (in the page) defines window.A.attack: one native-protocol
-// connection with a relay-only RTCPeerConnection that offers to the victim
-// (the first member of the room) with line inserted after the m= line, then,
-// if answered, sends trickles and end-of-candidates and pings over a data
-// channel.
-function installAttacker() {
+// installAttacker (in the page) defines window.A: join(dialect, room) opens
+// one connection (the victim is the first member of the room); attack(i,
+// ...) has connection i offer to the victim from a relay-only
+// RTCPeerConnection, with line inserted after the m= line, then, if
+// answered, send trickles and the end marker and ping over a data channel.
+function installAttacker(endFoundation) {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const until = async (what, ms, fn) => {
+  const until = async (ms, fn) => {
     const deadline = Date.now() + ms;
     while (!fn()) {
       if (Date.now() > deadline) return false;
@@ -231,40 +297,38 @@ function installAttacker() {
     }
     return true;
   };
-  async function attack({ url, room, line, trickles, answerMs, connectMs }) {
+  const A = { sigs: [], pcs: [] };
+  A.join = async (dialect, room) => {
+    const s = await window.openSignaling(dialect, room);
+    if (!s.peers.length) throw new Error('the room was empty');
+    A.sigs.push(s);
+    return A.sigs.length - 1;
+  };
+  A.attack = async (i, { line, trickles, answerMs, connectMs }) => {
+    const s = A.sigs[i];
+    const victim = s.peers[0];
     const t0 = Date.now();
-    const r = { id: null, victim: null, answered: false, refused: null, pong: null, errors: [], t: {} };
+    const r = { answered: false, refused: null, trickleRefused: [], pong: null, errors: [], t: {} };
     const mark = (k) => { r.t[k] = Date.now() - t0; };
-    const ws = new WebSocket(url);
-    const send = (m) => ws.send(JSON.stringify(m));
-    let welcome = null;
     let answer = null;
     const queued = [];
-    ws.onmessage = (ev) => {
-      const m = JSON.parse(ev.data);
-      if (m.type === 'welcome') {
-        welcome = m;
-        r.id = m.id;
-        send({ type: 'join', room });
-      } else if (m.type === 'joined') {
-        r.victim = m.peers.length ? m.peers[0].id : '';
-      } else if (m.type === 'signal') {
-        if (m.data.sdp && m.data.sdp.type === 'answer') answer = m.data.sdp;
-        for (const c of m.data.candidates || (m.data.candidate ? [m.data.candidate] : [])) queued.push(c);
-      } else if (m.type === 'error') {
-        if (m.rid === 'offer') r.refused = m.code;
-        else r.errors.push(`server error: ${ev.data}`);
-      }
+    s.onSignal = (from, data) => {
+      if (data.sdp && data.sdp.type === 'answer') answer = data.sdp;
+      for (const c of data.candidates || (data.candidate ? [data.candidate] : [])) queued.push(c);
+    };
+    s.onError = (code, rid) => {
+      // The offer is the first thing sent: an error before the answer
+      // refuses it (the VDO.Ninja dialect has no rid).
+      if (!answer && (rid === 'offer' || !rid)) r.refused = code;
+      else r.trickleRefused.push(code); // veil may refuse a smuggling trickle
     };
     try {
-      if (!(await until('joined', answerMs, () => r.victim !== null))) throw new Error('no joined');
-      if (!r.victim) throw new Error('the room was empty');
-      const pc = new RTCPeerConnection({ iceServers: welcome.iceServers, iceTransportPolicy: 'relay' });
+      const pc = new RTCPeerConnection({ iceServers: s.iceServers, iceTransportPolicy: 'relay' });
       A.pcs.push(pc);
       const dc = pc.createDataChannel('veil');
       dc.onmessage = (x) => { r.pong = x.data; };
       await pc.setLocalDescription(await pc.createOffer());
-      await until('gathering', answerMs, () => pc.iceGatheringState === 'complete');
+      await until(answerMs, () => pc.iceGatheringState === 'complete');
       mark('gathered');
       let sdp = pc.localDescription.sdp;
       const relay = sdp.split('\r\n').find((l) => /^a=candidate:.* typ relay/.test(l));
@@ -274,9 +338,8 @@ function installAttacker() {
         lines.splice(lines.findIndex((l) => l.startsWith('m=')) + 1, 0, line);
         sdp = lines.join('\r\n');
       }
-      send({ type: 'signal', to: r.victim, data: { sdp: { type: 'offer', sdp } }, rid: 'offer' });
-      if (!(await until('answer', answerMs, () => answer || r.refused))) return r;
-      if (r.refused) return r;
+      s.send(victim, { sdp: { type: 'offer', sdp } }, 'offer');
+      if (!(await until(answerMs, () => answer || r.refused)) || r.refused) return r;
       r.answered = true;
       mark('answer');
       await pc.setRemoteDescription(answer);
@@ -290,73 +353,101 @@ function installAttacker() {
         return false;
       };
       apply();
-      for (const t of trickles) {
-        const data = JSON.parse(JSON.stringify(t).replaceAll('@relay@', relay.slice(2)));
-        send({ type: 'signal', to: r.victim, data });
+      const cand = relay.slice(2);
+      for (const t of trickles) s.send(victim, JSON.parse(JSON.stringify(t).replaceAll('@relay@', cand)));
+      if (trickles.length) {
+        const end = cand.replace(/^candidate:\S+/, `candidate:${endFoundation}`);
+        s.send(victim, { candidate: { candidate: end, sdpMid: '0', sdpMLineIndex: 0 } });
       }
-      if (trickles.length) send({ type: 'signal', to: r.victim, data: { candidate: null } });
       if (!connectMs) {
         pc.close(); // only the answer was wanted
       } else {
-        await until('open', connectMs, () => apply() || dc.readyState === 'open');
+        await until(connectMs, () => apply() || dc.readyState === 'open');
         if (dc.readyState === 'open') {
           mark('open');
           dc.send('ping');
-          await until('pong', connectMs, () => r.pong !== null);
+          await until(connectMs, () => r.pong !== null);
         }
       }
     } catch (e) {
       r.errors.push(e.message);
     }
     return r;
-  }
-  const A = { pcs: [], attack };
+  };
   Object.defineProperty(window, 'A', { value: A });
 }
 
 const IPV4 = /(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9.])/g;
 
 main(async () => {
-  const smuggled = [...new Set(JSON.stringify([OFFER_LINES, TRICKLES]).match(/127\.66\.\d+\.\d+/g))];
+  const smuggled = [...new Set(JSON.stringify([OFFER_LINES, TRICKLES, VDO_TRICKLES]).match(/127\.66\.\d+\.\d+/g))];
   const canaries = await openCanaries(smuggled);
   const withPort = (x) => JSON.parse(JSON.stringify(x).replaceAll('@port@', String(canaries.port)));
   step(`${smuggled.length} canary UDP sockets on the smuggled addresses, port ${canaries.port}`);
+  const failures = [];
   try {
-    await run(withPort(OFFER_LINES), withPort(TRICKLES), canaries);
+    // The victim's origin holds a camera permission, as on a video-call
+    // site the user trusts: Firefox then gathers loopback host candidates.
+    const ff = await launchFirefox('firefox', { mediaOrigins: [new URL(BASE).origin] });
+    step(`${await ff.browser.version()} started, headless, loopback-only prefs`);
+    for (const dialect of DIALECTS) {
+      const trickles = dialect === 'vdo' ? [...TRICKLES, ...VDO_TRICKLES] : TRICKLES;
+      failures.push(...(await run(ff, dialect, withPort(OFFER_LINES), withPort(trickles), canaries)).map((f) => `${dialect}: ${f}`));
+    }
+    // Nothing left veil's origin; nothing threw. Firefox reports a call
+    // whose ICE failed as a page error: the smuggled offers' calls are left
+    // to fail (only their answer was wanted).
+    const bad = foreignRequests(ff, BASE);
+    if (bad.length) failures.push(`the pages requested other hosts than veil: ${JSON.stringify(bad)}`);
+    const problems = ff.problems.filter((p) => !/: uncaught: WebRTC: ICE failed\b/.test(p));
+    if (problems.length) failures.push(`a page threw: ${JSON.stringify(problems)}`);
   } finally {
     canaries.close();
   }
-}, { deadline: 90_000 });
+  assert(failures.length === 0, `${failures.length} problem(s) with veil between the attacker and the victim:\n  - ${failures.join('\n  - ')}`);
+}, { deadline: 120_000 });
 
-async function run(offerLines, trickles, canaries) {
+// run plays the whole attack in one dialect, in two fresh pages, and
+// returns what went wrong.
+async function run(ff, dialect, offerLines, trickles, canaries) {
   const room = `smuggle-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  // The victim's origin holds a camera permission, as on a video-call site
-  // the user trusts: Firefox then gathers loopback host candidates too.
-  const ff = await launchFirefox('firefox', { mediaOrigins: [new URL(BASE).origin] });
-  const victim = ff.page;
-  const attacker = await ff.newPage('attacker');
+  const say = (text) => step(`${dialect}: ${text}`);
+  const failures = [];
+  const fail = (msg, detail) => failures.push(detail === undefined ? msg : `${msg}: ${JSON.stringify(detail)}`);
+  const hitsBefore = { ...canaries.hits };
+
+  const victim = await ff.newPage(`${dialect} victim`);
+  const attacker = await ff.newPage(`${dialect} attacker`);
   for (const p of [victim, attacker]) {
     const resp = await p.goto(`${BASE}/healthz`);
     assert(resp && resp.status() === 200, 'GET /healthz failed');
+    await p.evaluate(installSignaling);
   }
-  await victim.evaluate(installVictim);
-  await attacker.evaluate(installAttacker);
-  step(`${await ff.browser.version()} started, headless, loopback-only prefs`);
+  await victim.evaluate(installVictim, END_FOUNDATION);
+  await attacker.evaluate(installAttacker, END_FOUNDATION);
 
-  await victim.evaluate((u, r) => window.V.connect(u, r), WS_URL, room);
-  const hint = await victim.evaluate(() => window.V.welcome.iceTransportPolicy);
-  assert(hint === 'relay', `veil's welcome told the victim iceTransportPolicy ${hint}, want relay (forced relay is the default)`);
-  step('the victim joined; veil told it to use relay, it will use all');
+  const hint = await victim.evaluate((d, r) => window.V.connect(d, r), dialect, room);
+  assert(hint === 'relay', `${dialect}: the victim was told iceTransportPolicy ${hint}, want relay (forced relay is the default)`);
+  say('the victim joined; it was told to use relay, it will use all');
 
-  // The control call first, alone: it is the victim's connection with TURN.
-  const attack = (jobs, base) => Promise.all(jobs.map(([name, line]) =>
-    window.A.attack({ ...base, line }).then((r) => ({ name, ...r }))));
-  const opts = { url: WS_URL, room, answerMs: ANSWER_MS };
-  const [control] = await attacker.evaluate(attack, [['control', null]], { ...opts, trickles, connectMs: CONNECT_MS });
-  const results = [control, ...(await attacker.evaluate(attack, offerLines, { ...opts, trickles: [], connectMs: 0 }))];
+  // One connection per attacker, joined in order, so that the victim's
+  // list of later members names them; then the control call first, alone:
+  // it is the victim's connection with TURN.
+  const jobs = [['control', null], ...offerLines];
+  for (const _ of jobs) await attacker.evaluate((d, r) => window.A.join(d, r), dialect, room);
+  const ids = await victim.evaluate((n) => new Promise((resolve) => {
+    const poll = () => (window.V.sig.joined.length >= n ? resolve(window.V.sig.joined) : setTimeout(poll, 50));
+    poll();
+  }), jobs.length);
+  const nameOf = Object.fromEntries(ids.map((id, i) => [id, jobs[i][0]]));
+  const opts = { answerMs: ANSWER_MS };
+  const control = { name: 'control', id: ids[0],
+    ...(await attacker.evaluate((o) => window.A.attack(0, o), { ...opts, line: null, trickles, connectMs: CONNECT_MS })) };
+  const results = [control, ...(await attacker.evaluate((jobs, o) => Promise.all(jobs.map(([, line], i) =>
+    window.A.attack(i + 1, { ...o, line, trickles: [], connectMs: 0 }))), offerLines, opts))
+    .map((r, i) => ({ name: offerLines[i][0], id: ids[i + 1], ...r }))];
 
-  // The control attacker's end-of-candidates follows its trickles, so once
-  // the victim has it, every trickle veil forwarded has been applied.
+  // Wait for the control's end marker: every trickle before it is applied.
   const deadline = Date.now() + ANSWER_MS;
   while (control.answered && !(await victim.evaluate((id) => window.V.ended[id], control.id)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
@@ -366,37 +457,34 @@ async function run(offerLines, trickles, canaries) {
     srdErrors: window.V.srdErrors, addErrors: window.V.addErrors, errors: window.V.errors, ended: window.V.ended, local: window.V.local,
   }));
 
-  const failures = [];
-  const fail = (msg, detail) => failures.push(detail === undefined ? msg : `${msg}: ${JSON.stringify(detail)}`);
-
   // 1. The control call: answered, connected, relay on veil's relay.
   const cr = v.report[control.id];
   if (!control.answered || !v.answered[control.id]) fail('control: the victim did not answer the clean offer', control);
   else if (control.pong !== 'pong:ping') fail('control: no data channel round trip', { control, report: cr });
   else if (!cr || !cr.pair || cr.pair.remote !== 'relay' || cr.pair.remoteAddress !== RELAY_IP) fail(`control: the victim's selected pair is not relay on ${RELAY_IP}`, cr);
-  else step(`control: answered and connected (data channel round trip), victim's selected pair ${cr.pair.local}/${cr.pair.remote} on ${cr.pair.remoteAddress} (attacker's ms: ${JSON.stringify(control.t)})`);
-  if (control.answered && !v.ended[control.id]) fail('control: the end-of-candidates after the trickles never reached the victim');
+  else say(`control: answered and connected (data channel round trip), victim's selected pair ${cr.pair.local}/${cr.pair.remote} on ${cr.pair.remoteAddress} (attacker's ms: ${JSON.stringify(control.t)})`);
+  if (control.answered && !v.ended[control.id]) fail('control: the end marker after the trickles never reached the victim');
+  if (control.trickleRefused.length) say(`control: veil refused ${control.trickleRefused.length} of its trickles (${[...new Set(control.trickleRefused)].join(', ')})`);
+  if (control.errors.length) fail('control: attacker page errors', control.errors);
 
   // The victim really ignores the hint: it gathered host candidates, on
   // loopback too, so a smuggled candidate would get its connectivity checks.
   const hosts = v.local.filter((c) => / typ host/.test(c));
   if (!hosts.some((c) => / (127\.0\.0\.1|::1) /.test(c))) fail('the victim gathered no loopback host candidate (is the camera permission for its origin in place?)', v.local.length);
-  else step(`the victim gathered ${hosts.length} host candidates (loopback among them) and ${v.local.length - hosts.length} others`);
+  else say(`the victim gathered ${hosts.length} host candidates (loopback among them) and ${v.local.length - hosts.length} others`);
 
   // 2. Each smuggled offer: answered or refused, never lost.
   for (const r of results.slice(1)) {
-    const got = v.offers[r.id] || 0;
     if (v.srdErrors[r.id]) fail(`${r.name}: veil forwarded an offer Firefox could not parse`, v.srdErrors[r.id]);
-    else if (r.refused) step(`${r.name}: veil refused the offer (${r.refused})`);
-    else if (r.answered && v.answered[r.id]) step(`${r.name}: forwarded, the victim answered`);
-    else fail(`${r.name}: the offer was neither answered nor refused`, { attacker: r, offersAtVictim: got });
+    else if (r.refused) say(`${r.name}: veil refused the offer (${r.refused})`);
+    else if (r.answered && v.answered[r.id]) say(`${r.name}: forwarded, the victim answered`);
+    else fail(`${r.name}: the offer was neither answered nor refused`, { attacker: r, offersAtVictim: v.offers[r.id] || 0 });
     if (r.errors.length) fail(`${r.name}: attacker page errors`, r.errors);
   }
 
   // 3. getStats: every remote candidate is relay on veil's relay address.
   const pcs = Object.entries(v.report);
   if (pcs.length === 0) fail('the victim has no RTCPeerConnection');
-  const nameOf = Object.fromEntries(results.map((r) => [r.id, r.name]));
   let remotes = 0;
   for (const [id, r] of pcs) {
     if (r.policy !== 'all') fail(`${nameOf[id]}: victim connection used policy ${r.policy}`);
@@ -405,7 +493,7 @@ async function run(offerLines, trickles, canaries) {
       if (c.type !== 'relay' || c.address !== RELAY_IP) fail(`${nameOf[id]}: the victim's getStats lists a remote ${c.type} candidate at ${c.address}:${c.port}`, c);
     }
   }
-  step(`victim getStats checked: ${pcs.length} connections, ${remotes} remote candidates`);
+  say(`victim getStats checked: ${pcs.length} connections, ${remotes} remote candidates`);
 
   // 4. No smuggled address, and no IPv4 address but the relay's and
   //    0.0.0.0, in any signal frame the victim received.
@@ -415,24 +503,22 @@ async function run(offerLines, trickles, canaries) {
     const others = [...new Set((s.raw.match(IPV4) || []).filter((ip) => ip !== RELAY_IP && ip !== '0.0.0.0' && !ip.startsWith(SMUGGLED)))];
     if (others.length) fail(`${from}: a signal frame reached the victim with addresses ${others.join(', ')}`);
   }
-  step(`${v.signals.length} signal frames checked for addresses`);
-
-  // 5. Nothing left veil's origin; nothing threw.
-  const bad = foreignRequests(ff, BASE);
-  if (bad.length) fail('the pages requested other hosts than veil', bad);
-  // Firefox reports a call whose ICE failed as a page error: the smuggled
-  // offers' calls are left to fail (only their answer was wanted).
-  const problems = ff.problems.filter((p) => !/: uncaught: WebRTC: ICE failed\b/.test(p));
-  if (problems.length) fail('a page threw', problems);
+  say(`${v.signals.length} signal frames checked for addresses`);
   if (v.errors.length) fail("the victim's handlers failed", v.errors);
-  console.log(`  (Firefox refused ${v.addErrors.length} forwarded trickle candidates itself)`);
+  console.log(`  (${dialect}: Firefox refused ${v.addErrors.length} forwarded trickle candidates itself)`);
 
-  // 6. The victim sent nothing to a smuggled address. Firefox checks a
+  // 5. The victim sent nothing to a smuggled address. Firefox checks a
   //    remote candidate as soon as it has answered; CHECK_GRACE_MS more
   //    gives a check (and its retransmissions) time to arrive.
   await new Promise((r) => setTimeout(r, CHECK_GRACE_MS));
-  for (const [addr, n] of Object.entries(canaries.hits)) fail(`the victim sent ${n} datagrams to the smuggled address ${addr}:${canaries.port}`);
-  if (!Object.keys(canaries.hits).length) step('no datagram reached a smuggled address');
+  let leaked = 0;
+  for (const [addr, n] of Object.entries(canaries.hits)) {
+    const d = n - (hitsBefore[addr] || 0);
+    if (d > 0) fail(`the victim sent ${d} datagrams to the smuggled address ${addr}:${canaries.port}`);
+    leaked += d;
+  }
+  if (!leaked) say('no datagram reached a smuggled address');
 
-  assert(failures.length === 0, `${failures.length} problem(s) with veil between the attacker and the victim:\n  - ${failures.join('\n  - ')}`);
+  await Promise.all([victim.close(), attacker.close()].map((p) => p.catch(() => {})));
+  return failures;
 }
