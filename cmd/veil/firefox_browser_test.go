@@ -34,16 +34,18 @@ func firefoxEnv(t *testing.T) (firefox, webDir string) {
 
 // TestFirefoxVictimSmuggledCandidates runs examples/web/test/firefox-victim.mjs
 // in Debian's firefox-esr against the whole veil (signaling + embedded TURN
-// on loopback, relay forced). The victim ignores veil's relay hint
-// (iceTransportPolicy 'all') and answers every offer; an attacker in the
-// same room offers with SDP lines a lenient parser reads as candidates or
-// addresses (a=:candidate:..., a=\fcandidate:..., a=:rtcp:... and more:
-// Firefox lists a=:candidate:... in getStats) and trickles candidates and
-// side fields (sdpMid, usernameFragment) that carry addresses. The victim's
-// getStats must list only relay remote candidates on veil's relay address,
-// no frame it receives may carry a smuggled address, each smuggled offer
-// must be answered or refused (never lost), and a clean control call must
-// connect relay to relay.
+// on loopback, relay forced), in the native protocol and the VDO.Ninja
+// dialect. The victim ignores veil's relay hint (iceTransportPolicy 'all')
+// and answers every offer; attackers in the same room offer with SDP lines a
+// lenient parser reads as candidates or addresses (a=:candidate:...,
+// a=\fcandidate:..., a=:rtcp:... and more: Firefox lists a=:candidate:...
+// in getStats and sends it connectivity checks) and trickle candidates and
+// side fields (sdpMid, usernameFragment, VDO's session...) that carry
+// addresses, all in 127.66.0.0/16 where the script counts datagrams. The
+// victim's getStats must list only relay remote candidates on veil's relay
+// address, no frame it receives may carry a smuggled address, no datagram
+// may reach one, each smuggled offer must be answered or refused (never
+// lost), and a clean control call must connect relay to relay.
 func TestFirefoxVictimSmuggledCandidates(t *testing.T) {
 	firefox, webDir := firefoxEnv(t) // skip early, before starting veil
 	a := startVeil(t, nil)

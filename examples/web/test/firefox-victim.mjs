@@ -1,10 +1,11 @@
 // Browser test of forced relay against smuggled addresses, with Firefox as
 // the victim: Debian's firefox-esr (puppeteer-core over WebDriver BiDi)
-// joins a room on veil's native protocol and ignores veil's relay hint
-// (iceTransportPolicy 'all'), as a client veil does not control might. An
-// attacker in the same room (a second Firefox page, relay only) offers with
-// SDP lines that a lenient parser reads as candidates or addresses, and
-// trickles candidates and side fields that carry addresses. Run by cmd/veil's
+// joins a room and ignores veil's relay hint (iceTransportPolicy 'all'), as
+// a client veil does not control might. Attackers in the same room (another
+// Firefox page, relay only) offer with SDP lines that a lenient parser reads
+// as candidates or addresses, and trickle candidates and side fields that
+// carry addresses. All of it runs once in veil's native protocol and once in
+// its VDO.Ninja dialect. Run by cmd/veil's
 // TestFirefoxVictimSmuggledCandidates.
 //
 // Firefox's SDP parser is lenient: it reads
@@ -20,7 +21,7 @@
 // site the user trusts would, so Firefox gathers loopback host candidates
 // and would really send its checks from 127.0.0.1 to a smuggled candidate.
 //
-// It proves, for a victim that answers every offer:
+// It proves, in each dialect, for a victim that answers every offer:
 //  1. the control attacker's offer (clean SDP) is answered and the call
 //     connects: a data channel message goes both ways, the victim's selected
 //     pair has a relay remote candidate on veil's relay address;
@@ -31,9 +32,10 @@
 //     than relay on veil's relay address;
 //  4. no signal frame the victim received contains a smuggled address, or
 //     any IPv4 address other than veil's relay and 0.0.0.0 (SDP lines, trickle
-//     candidates, sdpMid, usernameFragment: every JSON field);
-//  5. the victim's pages requested nothing but veil's origin;
-//  6. no datagram reached a canary.
+//     candidates, sdpMid, usernameFragment, VDO's session, vector, type and
+//     streamID: every JSON field);
+//  5. no datagram reached a canary;
+//  6. the pages requested nothing but veil's origin.
 //
 // Extra environment: VEIL_RELAY_IP (required), VEIL_FIREFOX (the browser,
 // default /usr/bin/firefox-esr).
