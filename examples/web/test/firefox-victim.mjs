@@ -325,7 +325,9 @@ function installAttacker(endFoundation) {
       else r.trickleRefused.push(code); // veil may refuse a smuggling trickle
     };
     try {
-      const pc = new RTCPeerConnection({ iceServers: s.iceServers, iceTransportPolicy: 'relay' });
+      // Only the control call needs TURN: the others want an answer, and
+      // veil's TURN server caps live allocations per client address.
+      const pc = new RTCPeerConnection({ iceServers: connectMs ? s.iceServers : [], iceTransportPolicy: 'relay' });
       A.pcs.push(pc);
       const dc = pc.createDataChannel('veil');
       dc.onmessage = (x) => { r.pong = x.data; };
@@ -334,7 +336,7 @@ function installAttacker(endFoundation) {
       mark('gathered');
       let sdp = pc.localDescription.sdp;
       const relay = sdp.split('\r\n').find((l) => /^a=candidate:.* typ relay/.test(l));
-      if (!relay) throw new Error('gathered no relay candidate');
+      if (!relay && connectMs) throw new Error('gathered no relay candidate');
       if (line) {
         const lines = sdp.split('\r\n');
         lines.splice(lines.findIndex((l) => l.startsWith('m=')) + 1, 0, line);
@@ -345,6 +347,10 @@ function installAttacker(endFoundation) {
       r.answered = true;
       mark('answer');
       await pc.setRemoteDescription(answer);
+      if (!connectMs) {
+        pc.close(); // only the answer was wanted
+        return r;
+      }
       const applied = new Set();
       const apply = () => {
         for (const c of queued) {
@@ -361,15 +367,11 @@ function installAttacker(endFoundation) {
         const end = cand.replace(/^candidate:\S+/, `candidate:${endFoundation}`);
         s.send(victim, { candidate: { candidate: end, sdpMid: '0', sdpMLineIndex: 0 } });
       }
-      if (!connectMs) {
-        pc.close(); // only the answer was wanted
-      } else {
-        await until(connectMs, () => apply() || dc.readyState === 'open');
-        if (dc.readyState === 'open') {
-          mark('open');
-          dc.send('ping');
-          await until(connectMs, () => r.pong !== null);
-        }
+      await until(connectMs, () => apply() || dc.readyState === 'open');
+      if (dc.readyState === 'open') {
+        mark('open');
+        dc.send('ping');
+        await until(connectMs, () => r.pong !== null);
       }
     } catch (e) {
       r.errors.push(e.message);
