@@ -87,13 +87,19 @@ func browserEnv(t *testing.T) (chromium, webDir string) {
 func runNode(t *testing.T, script, base string, env ...string) string {
 	t.Helper()
 	chromium, webDir := browserEnv(t)
+	return runScript(t, webDir, script, base, append([]string{"VEIL_CHROMIUM=" + chromium}, env...)...)
+}
+
+// runScript runs a node script from webDir/test against base, with a hard
+// deadline, and fails the test with its output if it fails.
+func runScript(t *testing.T, webDir, script, base string, env ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(webDir, "test", script))
 	cmd.Dir = webDir
 	cmd.Env = append(os.Environ(), append([]string{
 		"VEIL_URL=" + base,
-		"VEIL_CHROMIUM=" + chromium,
 		"VEIL_ARTIFACTS=" + t.TempDir(),
 	}, env...)...)
 	out, err := cmd.CombinedOutput()

@@ -1,10 +1,12 @@
 // Shared helpers for veil's browser tests: launch Debian's Chromium through
-// playwright-core with the flags this machine needs, watch every request a
-// page makes, poll page state with bounded waits, and fail loudly.
+// playwright-core (or Debian's Firefox ESR through puppeteer-core) with the
+// flags this machine needs, watch every request a page makes, poll page
+// state with bounded waits, and fail loudly.
 //
-// Environment (set by cmd/veil's runNode):
+// Environment (set by cmd/veil's runNode and runScript):
 //   VEIL_URL        veil's base URL, e.g. http://127.0.0.1:41234
 //   VEIL_CHROMIUM   the browser binary (default /usr/bin/chromium)
+//   VEIL_FIREFOX    Firefox, for launchFirefox (default /usr/bin/firefox-esr)
 //   VEIL_ARTIFACTS  a directory for screenshots and logs
 
 import fs from 'node:fs';
@@ -232,4 +234,150 @@ export function parseCandidate(s) {
   const c = { protocol: (f[2] || '').toLowerCase(), address: f[4], port: f[5], type: f[6] === 'typ' ? f[7] : undefined };
   for (let i = 8; i + 1 < f.length; i += 2) c[f[i]] = f[i + 1];
   return c;
+}
+
+// ---------------------------------------------------------------------------
+// Firefox: Debian's firefox-esr through puppeteer-core over WebDriver BiDi.
+// puppeteer-core never downloads a browser; it starts the binary in
+// VEIL_FIREFOX with a fresh temporary profile holding the prefs below.
+
+// FIREFOX_PREFS keep Firefox off every network but loopback (this machine has
+// none other, and traffic elsewhere is flagged): no background service, no
+// DNS query (every name resolves to 127.0.0.1), and anything HTTP that is
+// not for loopback goes to a proxy on 127.0.0.1:9, where nothing listens, so
+// even a request this list forgot stays on the machine (Firefox never
+// proxies 127.0.0.1 itself). WebRTC: loopback host candidates allowed, no
+// mDNS (obfuscated .local names would need multicast), no default STUN
+// server. Firefox still gathers host candidates on the machine's other
+// interfaces (media.peerconnection.ice.force_interface has no effect in
+// Firefox 153); the tests only ever send them to veil, which drops them
+// under forced relay, and only ever give Firefox loopback addresses to
+// send to.
+export const FIREFOX_PREFS = Object.freeze({
+  // No background services.
+  'app.normandy.enabled': false,
+  'app.normandy.api_url': '',
+  'app.shield.optoutstudies.enabled': false,
+  'app.update.auto': false,
+  'app.update.disabledForTesting': true,
+  'browser.discovery.enabled': false,
+  'browser.newtabpage.activity-stream.feeds.telemetry': false,
+  'browser.newtabpage.activity-stream.telemetry': false,
+  'browser.ping-centre.telemetry': false,
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.provider.google.updateURL': '',
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'browser.search.update': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'dom.push.connection.enabled': false,
+  'dom.push.enabled': false,
+  'dom.push.serverURL': '',
+  'extensions.blocklist.enabled': false,
+  'extensions.getAddons.cache.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+  'extensions.update.enabled': false,
+  'geo.enabled': false,
+  'identity.fxaccounts.enabled': false,
+  'media.gmp-gmpopenh264.autoupdate': false,
+  'media.gmp-gmpopenh264.enabled': false,
+  'media.gmp-manager.updateEnabled': false,
+  'media.gmp-manager.url': '',
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'network.dns.disablePrefetch': true,
+  // Every name resolves to 127.0.0.1 without a DNS query (Firefox's own
+  // test harness uses it to stay off the network).
+  'network.dns.native-is-localhost': true,
+  'network.predictor.enabled': false,
+  'network.prefetch-next': false,
+  'network.trr.mode': 5, // no DNS over HTTPS
+  'security.OCSP.enabled': 0,
+  'security.remote_settings.crlite_filters.enabled': false,
+  'services.settings.server': 'http://127.0.0.1:9/',
+  'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.server': '',
+  'toolkit.telemetry.unified': false,
+  // The catch-all: every non-loopback HTTP(S) request goes nowhere.
+  'network.proxy.type': 1,
+  'network.proxy.http': '127.0.0.1',
+  'network.proxy.http_port': 9,
+  'network.proxy.ssl': '127.0.0.1',
+  'network.proxy.ssl_port': 9,
+  'network.proxy.socks_remote_dns': true,
+  'network.proxy.allow_hijacking_localhost': false,
+  // WebRTC on loopback only.
+  'media.peerconnection.default_iceservers': '[]',
+  'media.peerconnection.ice.default_address_only': false,
+  'media.peerconnection.ice.link_local': false,
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.peerconnection.ice.tcp': false,
+});
+
+// launchFirefox starts a fresh headless Firefox (its own temporary profile)
+// and returns {name, browser, page, newPage, requests, websockets, problems,
+// close}, like launch. HTTP requests are recorded; WebSockets are not
+// visible over BiDi, so websockets stays empty.
+//
+// mediaOrigins lists origins given a standing camera and microphone
+// permission, as a user of a video-call site grants it. Firefox then
+// gathers host candidates on every interface, loopback included; without
+// it (RFC 8828 mode 2) only on the default route's. WebDriver BiDi cannot
+// grant these permissions yet, so they come from a permissions defaults
+// file.
+export async function launchFirefox(name, { mediaOrigins = [] } = {}) {
+  // Imported here so that the Chromium tests do not need puppeteer-core.
+  const { default: puppeteer } = await import('puppeteer-core');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veil-firefox-'));
+  const prefs = { ...FIREFOX_PREFS };
+  if (mediaOrigins.length) {
+    const file = path.join(dir, 'permissions.txt');
+    fs.writeFileSync(file, mediaOrigins.flatMap((o) => [`origin\tcamera\t1\t${o}\n`, `origin\tmicrophone\t1\t${o}\n`]).join(''));
+    prefs['permissions.manager.defaultsUrl'] = `file://${file}`;
+  }
+  let browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      protocol: 'webDriverBiDi',
+      executablePath: env('VEIL_FIREFOX', '/usr/bin/firefox-esr'),
+      headless: true,
+      extraPrefsFirefox: prefs,
+      env: { ...process.env, MOZ_HEADLESS: '1' },
+      timeout: ACTION_MS,
+    });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const b = { name, browser, requests: [], websockets: [], problems: [] };
+  b.close = async () => {
+    if (!browsers.delete(b)) return;
+    await Promise.race([browser.close().catch(() => {}), sleep(CLOSE_MS)]);
+    const proc = browser.process();
+    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  browsers.add(b);
+  b.newPage = async (pageName) => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(ACTION_MS);
+    page.on('request', (r) => b.requests.push(r.url()));
+    page.on('pageerror', (err) => b.problems.push(`${pageName}: uncaught: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warn') console.log(`  [${pageName} console.${m.type()}] ${m.text()}`);
+    });
+    return page;
+  };
+  b.page = await b.newPage(name);
+  return b;
 }
