@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/veilrtc/veil/internal/leaktest"
+	"github.com/veilrtc/veil/privacy/privacytest"
 )
 
 // addressSpellings are IP literals and .local names in the spellings an
@@ -96,7 +96,7 @@ func TestFindAddress(t *testing.T) {
 		t.Run("not "+s, func(t *testing.T) {
 			leak, found := FindAddress(s, nil)
 			assert.False(t, found, "found %q", leak)
-			assert.Empty(t, leaktest.Find(s, func(netip.Addr) bool { return false }), "the independent checker disagrees")
+			assert.Empty(t, privacytest.Find(s, func(netip.Addr) bool { return false }), "the independent checker disagrees")
 		})
 	}
 }
@@ -132,7 +132,7 @@ func TestScrubAddresses(t *testing.T) {
 			out := ScrubAddresses(s)
 			leak, found := FindAddress(out, nil)
 			assert.False(t, found, "%q left %q", out, leak)
-			assert.Empty(t, leaktest.Find(out, func(netip.Addr) bool { return false }))
+			assert.Empty(t, privacytest.Find(out, func(netip.Addr) bool { return false }))
 		})
 	}
 	for _, s := range []string{"hello", "a=ice-ufrag:EsAw", "cam 2", "0.0.0.0", "3.14159", "x.localhost"} {
@@ -236,14 +236,14 @@ func FuzzFindAddress(f *testing.F) {
 	none := func(netip.Addr) bool { return false }
 	f.Fuzz(func(t *testing.T, s string) {
 		_, found := FindAddress(s, nil)
-		if leak := leaktest.Find(s, none); leak != "" && !found {
+		if leak := privacytest.Find(s, none); leak != "" && !found {
 			t.Fatalf("FindAddress missed %q in %q", leak, s)
 		}
 		out := ScrubAddresses(s)
 		if leak, found := FindAddress(out, nil); found {
 			t.Fatalf("ScrubAddresses(%q) = %q still holds %q", s, out, leak)
 		}
-		if leak := leaktest.Find(out, none); leak != "" {
+		if leak := privacytest.Find(out, none); leak != "" {
 			t.Fatalf("ScrubAddresses(%q) = %q still holds %q (independent check)", s, out, leak)
 		}
 	})
@@ -260,7 +260,7 @@ func FuzzFindLeakJSON(f *testing.F) {
 		if _, found := FindLeakJSON(b, nil); found {
 			return
 		}
-		leak, err := leaktest.FindJSON(b, nil)
+		leak, err := privacytest.FindJSON(b, nil)
 		require.NoError(t, err, "FindLeakJSON passed invalid JSON %q", b)
 		if leak != "" {
 			t.Fatalf("FindLeakJSON passed %q in %q", leak, b)

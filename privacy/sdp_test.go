@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/veilrtc/veil/internal/leaktest"
+	"github.com/veilrtc/veil/privacy/privacytest"
 )
 
 // chromeOffer is a Chrome-style offer (audio + data channel) after
@@ -294,7 +294,7 @@ func FuzzScrubSDP(f *testing.F) {
 		assertScrubbed(t, out)
 		// The invariant, checked independently: nothing but 0.0.0.0 and
 		// the address of a kept relay candidate.
-		if leak := leaktest.Find(out, nil); leak != "" {
+		if leak := privacytest.Find(out, nil); leak != "" {
 			t.Fatalf("address %q left in %q", leak, out)
 		}
 		again, _, err := ScrubSDP(out, opt)

@@ -17,14 +17,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/veilrtc/veil/internal/leaktest"
 	"github.com/veilrtc/veil/privacy"
+	"github.com/veilrtc/veil/privacy/privacytest"
 )
 
 // The forced-relay invariant, end to end: whatever a relay-filtered sender
 // sends, in any of the three dialects, every frame its peer receives holds
 // no IP literal and no .local name but the trusted relay address and
-// 0.0.0.0/::. Checked with internal/leaktest, which shares no code with
+// 0.0.0.0/::. Checked with privacy/privacytest, which shares no code with
 // the server's own check.
 
 // invRelay is the relay address the test servers trust.
@@ -334,7 +334,7 @@ func (h *invHarness) round(frame []byte) [][]byte {
 func checkFrames(tb testing.TB, sent []byte, frames [][]byte) {
 	tb.Helper()
 	for _, f := range frames {
-		leak, err := leaktest.FindJSON(f, invTrusted)
+		leak, err := privacytest.FindJSON(f, invTrusted)
 		if err != nil {
 			tb.Fatalf("received a frame that is not JSON: %q (sent %q)", f, sent)
 		}

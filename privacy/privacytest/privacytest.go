@@ -1,4 +1,4 @@
-// Package leaktest is an independent checker of the forced-relay invariant
+// Package privacytest is an independent checker of the forced-relay invariant
 // for veil's tests: no IP literal and no .local name other than the
 // server's relay addresses and 0.0.0.0/:: in anything forwarded.
 //
@@ -14,7 +14,7 @@
 // # Concurrency
 //
 // All functions are safe for concurrent use.
-package leaktest
+package privacytest
 
 import (
 	"bytes"
