@@ -18,6 +18,16 @@ const (
 	DefaultMaxPeerStreams  = 4        // streams one peer publishes
 	DefaultMaxNameBytes    = 256      // room and stream names
 	DefaultSendQueue       = 64       // frames queued for one slow peer before it is dropped
+	// DefaultSendQueueBytes is how many bytes may wait for one slow peer
+	// before it is dropped: a few offers, far more than a peer that reads
+	// ever has queued.
+	DefaultSendQueueBytes = 1 << 20
+	// DefaultMaxQueuedBytes is the byte budget of all send queues together.
+	DefaultMaxQueuedBytes = 128 << 20
+	// queueShareBytes is what one queue may hold while the total budget is
+	// spent: receivers that keep up hold less and are never dropped for
+	// the total, so it can be overrun by at most this much per connection.
+	queueShareBytes = 64 << 10
 
 	// hardMaxFactor times MaxMessageBytes is the frame size at which the
 	// connection is cut instead of answered with too-large: reading a huge
@@ -74,6 +84,16 @@ type Config struct {
 	// SendQueue is how many frames may wait for a slow peer before it is
 	// disconnected. Default DefaultSendQueue.
 	SendQueue int
+	// SendQueueBytes is how many bytes of frames may wait for a slow peer
+	// before it is disconnected; at least MaxMessageBytes plus the
+	// envelope veil adds (maxFrameGrowth). Default DefaultSendQueueBytes;
+	// negative: no byte cap.
+	SendQueueBytes int
+	// MaxQueuedBytes is the byte budget of every send queue together.
+	// While it is spent, a peer with more than 64 KiB queued is
+	// disconnected when another frame comes for it. Metric:
+	// veil_send_queue_bytes. Default DefaultMaxQueuedBytes; negative: none.
+	MaxQueuedBytes int
 	// Notice completes the privacy notice served at /privacy (Accept:
 	// text/html) with what the signaling server cannot know: the operator's
 	// name, whether TURN is external, the credential lifetime. Its Policy
@@ -148,6 +168,8 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxPeerStreams, DefaultMaxPeerStreams)
 	def(&c.MaxNameBytes, DefaultMaxNameBytes)
 	def(&c.SendQueue, DefaultSendQueue)
+	def(&c.SendQueueBytes, DefaultSendQueueBytes)
+	def(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -176,6 +198,9 @@ func (c Config) validate() error {
 		if v < 0 {
 			return fmt.Errorf("%w: %s must not be negative", errInvalidConfig, name)
 		}
+	}
+	if c.SendQueueBytes > 0 && c.SendQueueBytes < c.MaxMessageBytes+maxFrameGrowth {
+		return fmt.Errorf("%w: SendQueueBytes (%d) must be at least MaxMessageBytes + %d", errInvalidConfig, c.SendQueueBytes, maxFrameGrowth)
 	}
 	return c.validateLimits()
 }

@@ -24,7 +24,7 @@ var knownTypes = map[string]bool{
 	"signal": true, "debug": true, "ping": true,
 }
 
-func newMetrics(h *Hub) *metrics {
+func newMetrics(h *Hub, q *sendBudget) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -54,6 +54,9 @@ func newMetrics(h *Hub) *metrics {
 			func() float64 { return float64(h.Rooms()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_streams", Help: "Streams published or awaited."},
 			func() float64 { return float64(h.Streams()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "veil_send_queue_bytes", Help: "Bytes of frames waiting in send queues, all connections together.",
+		}, func() float64 { return float64(q.used.Load()) }),
 	)
 	return m
 }

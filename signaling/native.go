@@ -104,6 +104,7 @@ type nativeSession struct {
 	peer *Peer
 	senderPolicy
 	limiter *connLimiter
+	inLen   int // size of the message being handled; reader goroutine only
 }
 
 func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
@@ -135,7 +136,7 @@ func (s *nativeSession) welcome(r *http.Request) {
 
 // write encodes v and queues it. Encoding our own structs cannot fail.
 func (s *nativeSession) write(v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		s.srv.log.Error("encode native message", "err", err)
 		return
@@ -221,6 +222,7 @@ func (s *nativeSession) handle(b []byte) {
 		return
 	}
 	s.srv.metrics.message(m.Type)
+	s.inLen = len(b)
 	if !s.limiter.allowMessage(len(b)) {
 		s.srv.metrics.rateLimited("messages")
 		s.fail(ErrRateLimited, m.Type, m.Rid)
@@ -294,21 +296,21 @@ func (s *nativeSession) signal(m *nativeIn) error {
 	if err != nil || !forward {
 		return err
 	}
-	s.deliver(to, "signal", data)
-	return nil
+	return s.deliver(to, "signal", data)
 }
 
 // deliver encodes {"type":typ,"from":me,"data":data} once and queues it
-// for the recipient.
+// for the recipient, unless it would outgrow the client's message by more
+// than maxFrameGrowth.
 //
-// data must be compact JSON from json.Marshal (filterSignal and debug make
+// data must be compact JSON from marshal (filterSignal and debug make
 // it so): it is spliced in as is, because json.Marshal would re-validate
 // and re-compact a json.RawMessage field, a full extra scan of a ~4 KB
-// offer. The bytes are the same as json.Marshal(outSignal{...}) gives.
-func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
+// offer. The bytes are the same as marshal(outSignal{...}) gives.
+func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
 	from, err := json.Marshal(s.peer.id)
 	if err != nil {
-		return
+		return err
 	}
 	const shape = `{"type":"","from":,"data":}`
 	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
@@ -319,8 +321,12 @@ func (s *nativeSession) deliver(to *Peer, typ string, data []byte) {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
+	if err := checkGrowth(s.inLen, len(b)); err != nil {
+		return err
+	}
 	s.srv.metrics.relayed()
 	to.Notify(Frame(b))
+	return nil
 }
 
 // filterSignal validates a signal payload and applies the privacy policy.
@@ -369,7 +375,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 		if !keep {
 			return nil, false, nil
 		}
-		d.Candidate, _ = json.Marshal(c)
+		d.Candidate, _ = marshal(c)
 	case d.Candidates != nil:
 		kept := d.Candidates[:0]
 		for i := range d.Candidates {
@@ -389,7 +395,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 			return nil, false, ErrSealedDenied
 		}
 	}
-	out, err = json.Marshal(d)
+	out, err = marshal(d)
 	return out, err == nil, err
 }
 
@@ -404,7 +410,7 @@ func (s *nativeSession) debug(m *nativeIn) error {
 		return err
 	}
 	var v any
-	if err := json.Unmarshal(m.Data, &v); err != nil {
+	if err := unmarshalAny(m.Data, &v); err != nil {
 		return newError(CodeBadMessage, "debug data must be a JSON object")
 	}
 	obj, ok := v.(map[string]any)
@@ -418,10 +424,9 @@ func (s *nativeSession) debug(m *nativeIn) error {
 			clean = map[string]any{}
 		}
 	}
-	data, err := json.Marshal(clean)
+	data, err := marshal(clean)
 	if err != nil {
 		return newError(CodeBadMessage, "debug data cannot be encoded")
 	}
-	s.deliver(to, "debug", data)
-	return nil
+	return s.deliver(to, "debug", data)
 }

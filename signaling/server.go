@@ -34,6 +34,7 @@ type Server struct {
 	hub      *Hub
 	metrics  *metrics
 	adm      *admission
+	queued   *sendBudget
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
 
@@ -65,7 +66,9 @@ func New(cfg Config) (*Server, error) {
 			MaxPeerStreams: cfg.MaxPeerStreams,
 		}, cfg.Directory),
 	}
-	s.metrics = newMetrics(s.hub)
+	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
+	s.metrics = newMetrics(s.hub, s.queued)
+	s.queued.dropped = s.metrics.rateLimited
 	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
@@ -228,7 +231,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		release()
 		return nil // the upgrader answered already
 	}
-	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor)
+	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor,
+		int64(s.cfg.SendQueueBytes), s.queued)
 	c.release = release
 	if !s.track(c) {
 		release()
