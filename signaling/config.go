@@ -16,6 +16,7 @@ const (
 	DefaultMaxRoomPeers    = 80       // peers in one room
 	DefaultMaxPeerRooms    = 16       // rooms one peer is in
 	DefaultMaxPeerStreams  = 4        // streams one peer publishes
+	DefaultMaxPeerPlays    = 16       // streams one peer plays or waits for
 	DefaultMaxNameBytes    = 256      // room and stream names
 	DefaultSendQueue       = 64       // frames queued for one slow peer before it is dropped
 	// DefaultSendQueueBytes is how many bytes may wait for one slow peer
@@ -79,6 +80,9 @@ type Config struct {
 	MaxPeerRooms int
 	// MaxPeerStreams bounds the streams one peer publishes. Default DefaultMaxPeerStreams.
 	MaxPeerStreams int
+	// MaxPeerPlays bounds the streams one peer plays or waits for; one
+	// more is refused with too-many-plays. Default DefaultMaxPeerPlays.
+	MaxPeerPlays int
 	// MaxNameBytes bounds room and stream names. Default DefaultMaxNameBytes.
 	MaxNameBytes int
 	// SendQueue is how many frames may wait for a slow peer before it is
@@ -86,8 +90,8 @@ type Config struct {
 	SendQueue int
 	// SendQueueBytes is how many bytes of frames may wait for a slow peer
 	// before it is disconnected; at least MaxMessageBytes plus the
-	// envelope veil adds (maxFrameGrowth). Default DefaultSendQueueBytes;
-	// negative: no byte cap.
+	// envelope veil adds (maxFrameGrowth). Default DefaultSendQueueBytes,
+	// or two of the largest frames when that is more; negative: no byte cap.
 	SendQueueBytes int
 	// MaxQueuedBytes is the byte budget of every send queue together.
 	// While it is spent, a peer with more than 64 KiB queued is
@@ -166,9 +170,11 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxRoomPeers, DefaultMaxRoomPeers)
 	def(&c.MaxPeerRooms, DefaultMaxPeerRooms)
 	def(&c.MaxPeerStreams, DefaultMaxPeerStreams)
+	def(&c.MaxPeerPlays, DefaultMaxPeerPlays)
 	def(&c.MaxNameBytes, DefaultMaxNameBytes)
 	def(&c.SendQueue, DefaultSendQueue)
-	def(&c.SendQueueBytes, DefaultSendQueueBytes)
+	// Room for two of the largest frames, whatever MaxMessageBytes is.
+	def(&c.SendQueueBytes, max(DefaultSendQueueBytes, 2*(c.MaxMessageBytes+maxFrameGrowth)))
 	def(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -192,7 +198,7 @@ func (c Config) validate() error {
 	}
 	for name, v := range map[string]int{
 		"MaxMessageBytes": c.MaxMessageBytes, "MaxRoomPeers": c.MaxRoomPeers,
-		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams,
+		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams, "MaxPeerPlays": c.MaxPeerPlays,
 		"MaxNameBytes": c.MaxNameBytes, "SendQueue": c.SendQueue,
 	} {
 		if v < 0 {

@@ -64,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
 			MaxPeerStreams: cfg.MaxPeerStreams,
+			MaxPeerPlays:   cfg.MaxPeerPlays,
 		}, cfg.Directory),
 	}
 	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
