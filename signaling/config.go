@@ -146,6 +146,19 @@ type Config struct {
 	// address is the client, whatever the headers say.
 	TrustedProxies []netip.Prefix
 
+	// MaxHTTPConnections caps the TCP connections LimitListener accepts in
+	// total, WebSockets and plain requests together. Default
+	// MaxConnections + 1024 (DefaultMaxHTTPConnections); negative: none.
+	MaxHTTPConnections int
+	// MaxHTTPConnectionsPerIP caps the TCP connections LimitListener
+	// accepts per peer address (IPv6: per /64). Default twice
+	// MaxConnectionsPerIP (DefaultMaxHTTPConnectionsPerIP); negative: none.
+	MaxHTTPConnectionsPerIP int
+	// ListenerExempt reports whether a peer address skips LimitListener's
+	// per-IP cap. Default: loopback addresses and TrustedProxies, whose
+	// connections carry many clients.
+	ListenerExempt func(netip.Addr) bool
+
 	// Access control (auth.go).
 
 	// AuthSecret, when set, requires an HS256 operator token (MintToken) on

@@ -16,6 +16,7 @@ type metrics struct {
 	limited     *prometheus.CounterVec
 	dropped     prometheus.Counter
 	relayedMsgs prometheus.Counter
+	httpConns   prometheus.Gauge
 }
 
 // knownTypes bounds the "type" label of veil_messages_total.
@@ -48,8 +49,11 @@ func newMetrics(h *Hub, q *sendBudget) *metrics {
 		relayedMsgs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "veil_signals_relayed_total", Help: "Signal and debug messages delivered to a peer.",
 		}),
+		httpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "veil_http_connections", Help: "TCP connections open through LimitListener.",
+		}),
 	}
-	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs,
+	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs, m.httpConns,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_rooms", Help: "Rooms with at least one member."},
 			func() float64 { return float64(h.Rooms()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_streams", Help: "Streams published or awaited."},

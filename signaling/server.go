@@ -37,6 +37,7 @@ type Server struct {
 	queued   *sendBudget
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
+	handler  http.Handler // mux, bounded
 
 	mu     sync.Mutex // guards the following fields
 	conns  map[*conn]struct{}
@@ -91,12 +92,15 @@ func New(cfg Config) (*Server, error) {
 	s.mountTURNCredentials()
 	s.mountPeerJS()
 	s.mountVDO()
+	s.handler = s.bounded(s.mux)
 	return s, nil
 }
 
 // Handler returns the HTTP handler serving veil's endpoints: /ws, /healthz
-// and /privacy.
-func (s *Server) Handler() http.Handler { return s.mux }
+// and /privacy. Every request it serves is bounded by RequestTimeout;
+// mount it in an http.Server with ReadHeaderTimeout set, on a listener
+// from LimitListener.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Hub returns the server's hub.
 func (s *Server) Hub() *Hub { return s.hub }
