@@ -52,6 +52,9 @@ func (s *Server) bounded(next http.Handler) http.Handler {
 			s.metrics.rateLimited("request-body")
 			w.Header().Set("Connection", "close")
 			http.Error(w, "request bodies are not accepted", http.StatusRequestEntityTooLarge)
+			// net/http reads up to 256 KiB of an unread body before it
+			// closes, even after this answer; the body is not coming.
+			_ = rc.SetReadDeadline(time.Now())
 			return
 		}
 		next.ServeHTTP(w, r)
