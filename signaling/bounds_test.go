@@ -283,19 +283,8 @@ func rssSampler(t *testing.T) (stop func() int64) {
 // what piles up is veil's queue, not the kernel's buffers.
 func dialTinyWindow(t *testing.T, ts *httptest.Server, path string) *wsClient {
 	t.Helper()
-	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}}
-		return nd.Dial(network, addr)
-	}}
+	nd := net.Dialer{Control: tinyRcvBuf}
+	d := websocket.Dialer{NetDial: nd.Dial}
 	ws, resp, err := d.Dial(wsURL(ts, path), nil)
 	require.NoError(t, err)
 	if resp != nil && resp.Body != nil {
@@ -306,6 +295,17 @@ func dialTinyWindow(t *testing.T, ts *httptest.Server, path string) *wsClient {
 	w := c.recv()
 	c.id = w.str("id")
 	return c
+}
+
+// tinyRcvBuf is a net.Dialer Control that sets a 4 KiB receive buffer.
+func tinyRcvBuf(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // TestNeverReadingReceiversAreDropped: never-reading receivers fed with
