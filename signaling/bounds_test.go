@@ -393,7 +393,9 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 	growth := peak - base
 	t.Logf("RSS %d MiB at start, peak +%.1f MiB for %d receivers", base>>20, float64(growth)/(1<<20), receivers)
 	assert.Equal(t, int32(receivers), droppedN.Load(), "every never-reading receiver is dropped")
-	assert.LessOrEqual(t, growth, int64(receivers*perReceiver+fixed), "RSS grows by a few MB per receiver at most")
+	if !raceEnabled {
+		assert.LessOrEqual(t, growth, int64(receivers*perReceiver+fixed), "RSS grows by a few MB per receiver at most")
+	}
 	good1.send(msg{"type": "signal", "to": good2.id, "data": msg{"candidate": msg{"candidate": relayCand}}})
 	good2.expect("signal")
 	require.Eventually(t, func() bool { return srv.queued.used.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
