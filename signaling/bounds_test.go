@@ -167,18 +167,22 @@ func FuzzForwardedFrameSize(f *testing.F) {
 		`{"candidates":[{"candidate":"` + relayCand + `"}]}`,
 		`{"bytesSent":1e20,"x":"<>&"}`, `{"a":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}`,
 	} {
-		f.Add(s, true)
-		f.Add(s, false)
-	}
-	for _, p := range []struct {
-		name string
-		pol  Config
-	}{{"default", Config{}}, {"pass", Config{Policy: policyPass()}}} {
-		srv, err := New(p.pol)
-		if err != nil {
-			f.Fatal(err)
+		for _, signal := range []bool{true, false} {
+			f.Add(s, signal, true)
+			f.Add(s, signal, false)
 		}
-		_ = p.name
+	}
+	// One sender and one recipient per policy: the default (filter and
+	// strip) and pass (nothing removed, so nothing shrinks).
+	type rig struct {
+		s  *nativeSession
+		to *sizeClient
+		id string
+	}
+	var rigs [2]rig
+	for i, pol := range []Config{{}, {Policy: policyPass()}} {
+		srv, err := New(pol)
+		require.NoError(f, err)
 		to := &sizeClient{}
 		target := NewPeer(nativeNS, to)
 		require.NoError(f, srv.hub.Register(target))
@@ -187,23 +191,30 @@ func FuzzForwardedFrameSize(f *testing.F) {
 		require.NoError(f, srv.hub.Register(s.peer))
 		require.NoError(f, srv.hub.Join(target, "r", ""))
 		require.NoError(f, srv.hub.Join(s.peer, "r", ""))
-		f.Fuzz(func(t *testing.T, data string, signal bool) {
-			typ := "debug"
-			if signal {
-				typ = "signal"
-			}
-			in := []byte(`{"type":"` + typ + `","to":"` + target.id + `","data":` + data + `}`)
-			to.max = 0
-			s.handle(in)
-			for len(s.c.queue) > 0 {
-				<-s.c.queue
-			}
-			if to.max > len(in)+maxFrameGrowth {
-				t.Fatalf("forwarded %d bytes for a %d byte message", to.max, len(in))
-			}
-		})
-		break // one policy per fuzz target run; the seeds cover the other in tests
+		rigs[i] = rig{s, to, target.id}
 	}
+	var mu sync.Mutex // the rigs are shared by parallel fuzz workers
+	f.Fuzz(func(t *testing.T, data string, signal, pass bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		r := rigs[0]
+		if pass {
+			r = rigs[1]
+		}
+		typ := "debug"
+		if signal {
+			typ = "signal"
+		}
+		in := []byte(`{"type":"` + typ + `","to":"` + r.id + `","data":` + data + `}`)
+		r.to.max = 0
+		r.s.handle(in)
+		for len(r.s.c.queue) > 0 {
+			<-r.s.c.queue
+		}
+		if r.to.max > len(in)+maxFrameGrowth {
+			t.Fatalf("forwarded %d bytes for a %d byte message", r.to.max, len(in))
+		}
+	})
 }
 
 // sizeClient records the largest frame it is sent.
