@@ -624,3 +624,45 @@ func TestHeldHalfRequests(t *testing.T) {
 	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidate": msg{"candidate": relayCand}}})
 	b.expect("signal")
 }
+
+// TestPeerJSHeldBytesCapped: large offers for absent ids are held up to
+// the byte caps per id, per sender and in total (veil_peerjs_held_bytes);
+// one more gets EXPIRE at once, long before the expire timeout.
+func TestPeerJSHeldBytesCapped(t *testing.T) {
+	srv, ts := newTestServer(t, Config{MessageRate: -1, ByteRate: -1, PeerJS: PeerJSConfig{ExpireTimeout: time.Hour}})
+	offer := func(c *wsClient, dst string) {
+		c.sendRaw(fitSDP(t, "<", 60<<10, true, func(sdp string) any {
+			return msg{"type": "OFFER", "dst": dst, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
+		}))
+	}
+	held := func() float64 {
+		mfs, err := srv.MetricsRegistry().Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "veil_peerjs_held_bytes" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("veil_peerjs_held_bytes is not exported")
+		return 0
+	}
+
+	// Per id: 256 KiB is four 60 KiB offers.
+	a := pjDial(t, ts, "alice", "ta")
+	for range peerjsHeldBytesPerDst / (60 << 10) {
+		offer(a, "nobody")
+	}
+	offer(a, "nobody")
+	assert.Equal(t, msg{"type": "EXPIRE", "src": "nobody", "dst": "alice"}, a.expect("EXPIRE"))
+	assert.LessOrEqual(t, held(), float64(peerjsHeldBytesPerDst))
+
+	// Per sender: 512 KiB over several ids.
+	b := pjDial(t, ts, "bob", "tb")
+	for i := range peerjsHeldBytesPerSrc / (60 << 10) {
+		offer(b, fmt.Sprintf("absent%d", i/2))
+	}
+	offer(b, "absent-last")
+	assert.Equal(t, "absent-last", b.expect("EXPIRE").str("src"))
+	assert.LessOrEqual(t, held(), float64(peerjsHeldBytesPerDst+peerjsHeldBytesPerSrc))
+	assert.Positive(t, held())
+}
