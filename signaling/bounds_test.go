@@ -635,17 +635,7 @@ func TestPeerJSHeldBytesCapped(t *testing.T) {
 			return msg{"type": "OFFER", "dst": dst, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
 		}))
 	}
-	held := func() float64 {
-		mfs, err := srv.MetricsRegistry().Gather()
-		require.NoError(t, err)
-		for _, mf := range mfs {
-			if mf.GetName() == "veil_peerjs_held_bytes" {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatal("veil_peerjs_held_bytes is not exported")
-		return 0
-	}
+	held := func() float64 { return metricValueNoLabel(t, srv, "veil_peerjs_held_bytes") }
 
 	// Per id: 256 KiB is four 60 KiB offers.
 	a := pjDial(t, ts, "alice", "ta")
@@ -665,4 +655,89 @@ func TestPeerJSHeldBytesCapped(t *testing.T) {
 	assert.Equal(t, "absent-last", b.expect("EXPIRE").str("src"))
 	assert.LessOrEqual(t, held(), float64(peerjsHeldBytesPerDst+peerjsHeldBytesPerSrc))
 	assert.Positive(t, held())
+}
+
+// TestLimitListenerCaps: LimitListener closes connections over its total
+// and per-address caps at accept, gives slots back when connections close,
+// exempts what ListenerExempt says, and counts what it refuses.
+func TestLimitListenerCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		total, perIP  int
+		exempt        bool
+		wantOpen      int // connections from one address that stay open
+		refusedMetric string
+	}{
+		{"total", 3, -1, false, 3, limitListenerTotal},
+		{"per address", -1, 2, false, 2, limitListenerIP},
+		{"exempt address", 100, 2, true, 5, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New(Config{MaxHTTPConnections: tc.total, MaxHTTPConnectionsPerIP: tc.perIP,
+				ListenerExempt: func(netip.Addr) bool { return tc.exempt }})
+			require.NoError(t, err)
+			raw, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			ln := srv.LimitListener(raw)
+			t.Cleanup(func() { _ = ln.Close() })
+			accepted := make(chan net.Conn, 16)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						close(accepted)
+						return
+					}
+					accepted <- c
+				}
+			}()
+			var server []net.Conn
+			t.Cleanup(func() { closeAll(server...) })
+			dialOne := func() (open bool) {
+				c, err := net.Dial("tcp", raw.Addr().String())
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = c.Close() })
+				select {
+				case sc := <-accepted:
+					server = append(server, sc)
+					return true
+				case <-time.After(300 * time.Millisecond):
+					_ = c.SetReadDeadline(time.Now().Add(time.Second))
+					_, err := c.Read(make([]byte, 1))
+					require.Error(t, err, "a refused connection is closed")
+					return false
+				}
+			}
+			open := 0
+			for range 5 {
+				if dialOne() {
+					open++
+				}
+			}
+			assert.Equal(t, tc.wantOpen, open)
+			assert.Equal(t, float64(open), metricValueNoLabel(t, srv, "veil_http_connections"))
+			if tc.refusedMetric != "" {
+				assert.Equal(t, float64(5-open), metricValue(t, srv, "veil_rate_limited_total", tc.refusedMetric))
+				// A closed connection gives its slot back.
+				require.NoError(t, server[0].Close())
+				server = server[1:]
+				assert.True(t, dialOne(), "a freed slot is reused")
+			}
+		})
+	}
+}
+
+// metricValueNoLabel reads an unlabeled gauge or counter of srv.
+func metricValueNoLabel(t *testing.T, srv *Server, name string) float64 {
+	t.Helper()
+	mfs, err := srv.MetricsRegistry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("%s is not exported", name)
+	return 0
 }
