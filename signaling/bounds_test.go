@@ -419,7 +419,7 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 func TestSendQueueByteBudgets(t *testing.T) {
 	budget := &sendBudget{max: 100, share: 10}
 	var dropped []string
-	budget.dropped = func(l string) { dropped = append(dropped, l) }
+	budget.limited = func(l string) { dropped = append(dropped, l) }
 	mk := func(maxBytes int64) *conn {
 		c := writerlessConn()
 		c.maxBytes, c.budget = maxBytes, budget
@@ -468,7 +468,7 @@ func serverWS(t *testing.T) *websocket.Conn {
 // 1009 close frame the client reads, not a TCP reset, even while the
 // client is still writing it.
 func TestOversizeFrameCloses1009(t *testing.T) {
-	_, ts := newTestServer(t, Config{})
+	srv, ts := newTestServer(t, Config{})
 	for _, size := range []int{DefaultMaxMessageBytes*hardMaxFactor + 1, 4 << 20} {
 		a := dial(t, ts, "")
 		go func() { _ = a.ws.WriteMessage(websocket.TextMessage, make([]byte, size)) }()
@@ -478,6 +478,7 @@ func TestOversizeFrameCloses1009(t *testing.T) {
 		require.ErrorAs(t, err, &ce, "size %d", size)
 		assert.Equal(t, websocket.CloseMessageTooBig, ce.Code)
 	}
+	assert.Equal(t, 2.0, metricValue(t, srv, "veil_rate_limited_total", limitReadLimit))
 }
 
 // TestPendingPlaysCapped: a native peer plays or awaits at most

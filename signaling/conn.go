@@ -87,14 +87,16 @@ type sendBudget struct {
 	// receiver that keeps up holds less, so only backlogged receivers are
 	// dropped when the budget runs out.
 	share int64
-	// dropped counts a receiver dropped for a limit (metrics label).
-	dropped func(limit string)
+	// limited counts a connection closed for a limit (the metrics'
+	// veil_rate_limited_total); nil counts nothing.
+	limited func(limit string)
 }
 
 // Limit names of dropped receivers (veil_rate_limited_total's label).
 const (
 	limitSendQueue      = "send-queue"       // its own frame or byte cap
 	limitSendQueueTotal = "send-queue-total" // the Server's total byte budget
+	limitReadLimit      = "read-limit"       // a frame over the hard read limit
 )
 
 var (
@@ -202,8 +204,8 @@ func (c *conn) releaseQueue() {
 // close frame is attempted, so the peer leaves its rooms now rather than
 // after writeWait.
 func (c *conn) drop(limit string) {
-	if c.dropped.CompareAndSwap(false, true) && c.budget != nil && c.budget.dropped != nil {
-		c.budget.dropped(limit)
+	if c.dropped.CompareAndSwap(false, true) {
+		c.count(limit)
 	}
 	c.close(closePolicy, "send queue full")
 	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
@@ -388,7 +390,15 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 func (c *conn) readFailed(err error) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		c.tooBig.Store(true)
+		c.count(limitReadLimit)
 		c.close(closeTooBig, "frame too large")
+	}
+}
+
+// count counts a limit c was closed for.
+func (c *conn) count(limit string) {
+	if c.budget != nil && c.budget.limited != nil {
+		c.budget.limited(limit)
 	}
 }
 

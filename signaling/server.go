@@ -70,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
 	s.metrics = newMetrics(s.hub, s.queued)
-	s.queued.dropped = s.metrics.rateLimited
+	s.queued.limited = s.metrics.rateLimited
 	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
