@@ -23,6 +23,7 @@ const (
 	CodeUnknownPeer  Code = "unknown-peer"
 	CodeUnauthorized Code = "unauthorized"
 	CodeSealedDenied Code = "sealed-denied"
+	CodeTooManyPlays Code = "too-many-plays"
 	codeInternal     Code = "internal"
 )
 
@@ -56,6 +57,7 @@ var (
 	ErrUnauthorized = &Error{CodeUnauthorized, "not authorized"}
 	ErrSealedDenied = &Error{CodeSealedDenied, "sealed payloads are refused while relay is forced"}
 	ErrRateLimited  = &Error{CodeRateLimited, "slow down"}
+	ErrTooManyPlays = &Error{CodeTooManyPlays, "too many streams played or awaited by this peer"}
 	ErrBadName      = &Error{CodeBadMessage, "room and stream names must be 1-256 bytes of printable UTF-8"}
 	ErrNotPublisher = &Error{CodeBadMessage, "not publishing that stream"}
 	ErrClosed       = errors.New("signaling: server closed")
