@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -101,7 +102,13 @@ func TestForwardedFrameNeverOutgrowsItsMessage(t *testing.T) {
 				in := send(a, m)
 				out := b.recvRaw()
 				assert.LessOrEqual(t, len(out), in+maxFrameGrowth, "native: %d bytes in", in)
-				assert.Contains(t, string(out), chars, "forwarded raw")
+				if chars[0] < utf8.RuneSelf {
+					assert.Contains(t, string(out), chars, "forwarded raw")
+				} else {
+					// Under forced relay a line outside printable ASCII
+					// does not cross (strict SDP grammar).
+					assert.NotContains(t, string(out), "s=", "the session-name line is dropped")
+				}
 
 				pa := pjDial(t, ts, fmt.Sprintf("pa%t%x", raw, chars), "t")
 				pb := pjDial(t, ts, fmt.Sprintf("pb%t%x", raw, chars), "t")
