@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -27,6 +28,24 @@ const (
 	// that can destroy the 1009 close frame before the client reads it.
 	closeDrainBytes = 8 << 20
 )
+
+// socketSendBuffer is the kernel send buffer of every WebSocket (SO_SNDBUF;
+// Linux doubles it). Left to autotuning it grows to tcp_wmem's maximum, 4
+// MiB by default, for a peer that does not read: kernel memory that veil's
+// byte budgets would not see, and time before a never-reading peer's queue
+// fills and it is dropped. Signaling needs little: a few frames in flight.
+const socketSendBuffer = 64 << 10
+
+// boundSendBuffer fixes c's kernel send buffer at socketSendBuffer, under
+// TLS too. Errors are ignored: the queue budgets still hold.
+func boundSendBuffer(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(socketSendBuffer)
+	}
+}
 
 // Abuse: a connection that earns more than maxStrikes errors within
 // strikeWindow is closed with 1008. Well-behaved clients never get near it.
@@ -119,6 +138,7 @@ func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int, maxBytes int64,
 		budget:   budget,
 	}
 	ws.SetReadLimit(int64(hardMax))
+	boundSendBuffer(ws.NetConn())
 	return c
 }
 
