@@ -68,6 +68,10 @@ var (
 	// viewer of one stream.
 	errOwnStream = &Error{CodeStreamInUse, "cannot both publish and play one stream"}
 
+	// errNameAddress refuses a room or stream name that spells an address
+	// while relay filtering is on (Server.checkName).
+	errNameAddress = &Error{CodeBadMessage, "room and stream names may not contain an IP address or .local name on this server"}
+
 	// errAddressLeak refuses a message of a relay-filtered sender that would
 	// still carry an address after filtering (invariant.go).
 	errAddressLeak = &Error{CodeBadMessage, "message refused: it would carry an IP address or .local name while relay is forced"}

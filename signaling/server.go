@@ -14,6 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
 // Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
@@ -138,10 +140,18 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// checkName validates a room or stream name.
+// checkName validates a room or stream name. While relay filtering is on,
+// a name may not spell an address: the hub hands stream names to other
+// peers in its events (joined, stream-added, videoaddedtoroom), which are
+// no forwarded frames and so do not pass the final forced-relay check.
 func (s *Server) checkName(name string) error {
 	if !validName(name, s.cfg.MaxNameBytes) {
 		return newError(CodeBadMessage, "room and stream names must be 1-%d bytes of printable UTF-8", s.cfg.MaxNameBytes)
+	}
+	if s.cfg.Policy.Relay != privacy.RelayOff {
+		if _, found := privacy.FindAddress(name, nil); found {
+			return errNameAddress
+		}
 	}
 	return nil
 }
