@@ -48,6 +48,11 @@ const (
 	soakTURNPeersPerIP = 12
 	// soakTURNTCPPerIP is MaxTCPConnectionsPerIP.
 	soakTURNTCPPerIP = 16
+	// soakTURNRequestBurst is RequestBurstPerIP (the rate is the default,
+	// 50/s): small, so the request flood spends it within a second even
+	// on a slow machine. The well-behaved client needs about 8 requests
+	// a round, rounds at least soakTURNGoodPause apart.
+	soakTURNRequestBurst = 100
 	// soakTURNFirstMessage is TCPFirstMessageTimeout.
 	soakTURNFirstMessage = time.Second
 	// soakTURNIdleHeld bounds the idle TCP connections the idle flood
@@ -58,7 +63,7 @@ const (
 	// request rate).
 	soakTURNDeallocTimeout = 5 * time.Second
 	// soakTURNGoodPause spaces the well-behaved client's rounds.
-	soakTURNGoodPause = 200 * time.Millisecond
+	soakTURNGoodPause = 300 * time.Millisecond
 )
 
 // soakTURNPeerPrefix is the loopback range the permission flood names as
@@ -98,6 +103,7 @@ func startSoakTURN(t *testing.T) *soakTURN {
 		MaxPeersPerAllocation:  soakTURNPeersPerAlloc,
 		MaxPeersPerIP:          soakTURNPeersPerIP,
 		MaxTCPConnectionsPerIP: soakTURNTCPPerIP,
+		RequestBurstPerIP:      soakTURNRequestBurst,
 		TCPFirstMessageTimeout: soakTURNFirstMessage,
 		Logger:                 slog.New(slog.DiscardHandler),
 	})
@@ -371,14 +377,10 @@ func (c *soakTURNClient) allocate() error {
 // error code, 0 on success. It fetches a nonce first when it has none or
 // the one it has went stale.
 func (c *soakTURNClient) refresh(lifetime time.Duration) (int, error) {
-	lt := make([]byte, 4)
-	binary.BigEndian.PutUint32(lt, uint32(lifetime/time.Second))
-	lifetimeAttr := stun.RawAttribute{Type: stun.AttrLifetime, Value: lt}
-	refreshType := stun.NewType(stun.MethodRefresh, stun.ClassRequest)
 	to := c.c.TURNServerAddr()
 	for range 2 {
 		if c.nonce == nil {
-			res, err := c.c.PerformTransaction(stun.MustBuild(stun.TransactionID, refreshType, lifetimeAttr, stun.Fingerprint), to, false)
+			res, err := c.c.PerformTransaction(c.refreshMsg(lifetime, false), to, false)
 			if err != nil {
 				return 0, err
 			}
@@ -388,9 +390,7 @@ func (c *soakTURNClient) refresh(lifetime time.Duration) (int, error) {
 			}
 			c.nonce = nonce
 		}
-		res, err := c.c.PerformTransaction(stun.MustBuild(stun.TransactionID, refreshType, lifetimeAttr,
-			stun.NewUsername(c.user), stun.NewRealm(turn.DefaultRealm), c.nonce,
-			stun.NewLongTermIntegrity(c.user, turn.DefaultRealm, c.pass), stun.Fingerprint), to, false)
+		res, err := c.c.PerformTransaction(c.refreshMsg(lifetime, true), to, false)
 		if err != nil {
 			return 0, err
 		}
@@ -407,6 +407,22 @@ func (c *soakTURNClient) refresh(lifetime time.Duration) (int, error) {
 		c.nonce = nil
 	}
 	return int(stun.CodeStaleNonce), nil
+}
+
+// refreshMsg builds a Refresh request, authenticated with c's
+// credentials and nonce when auth is set.
+func (c *soakTURNClient) refreshMsg(lifetime time.Duration, auth bool) *stun.Message {
+	lt := make([]byte, 4)
+	binary.BigEndian.PutUint32(lt, uint32(lifetime/time.Second))
+	setters := []stun.Setter{
+		stun.TransactionID, stun.NewType(stun.MethodRefresh, stun.ClassRequest),
+		stun.RawAttribute{Type: stun.AttrLifetime, Value: lt},
+	}
+	if auth {
+		setters = append(setters, stun.NewUsername(c.user), stun.NewRealm(turn.DefaultRealm), c.nonce,
+			stun.NewLongTermIntegrity(c.user, turn.DefaultRealm, c.pass))
+	}
+	return stun.MustBuild(append(setters, stun.Fingerprint)...)
 }
 
 // close deallocates, waiting for the server's answer (pion's own Close
@@ -543,13 +559,18 @@ func soakTURNPermissions(ctx context.Context, e *soakEnv) {
 		for _, c := range held {
 			c.close()
 		}
-		sleepCtx(ctx, 500*time.Millisecond)
+		// About 40 requests a round: within the request rate, so the
+		// peer caps are what refuses this client.
+		sleepCtx(ctx, time.Second)
 	}
 }
 
 // soakTURNRequestFlood holds one allocation and sends Refresh requests
-// (authenticated, so they count against the per-address request rate) and
-// Binding requests, ten times the default rate.
+// (authenticated, so they count against the per-address request rate),
+// ten times the default rate, without waiting for the answers: a flooder
+// does not, and a slow machine (-race) must not slow the flood below the
+// rate. Each tick one Refresh and one Binding request are answered, which
+// keeps the nonce fresh.
 func soakTURNRequestFlood(ctx context.Context, e *soakEnv) {
 	hc := soakHTTPClient(e.src)
 	defer hc.CloseIdleConnections()
@@ -566,11 +587,14 @@ func soakTURNRequestFlood(ctx context.Context, e *soakEnv) {
 		sleepCtx(ctx, 100*time.Millisecond)
 	}
 	const perTick, tick = 10, 20 * time.Millisecond // 500 requests/s
+	to := c.c.TURNServerAddr()
 	for ctx.Err() == nil {
-		for range perTick {
-			_, _ = c.refresh(10 * time.Minute) // 401 past the rate
-			_, _ = c.c.SendBindingRequest()
+		if _, err := c.refresh(10 * time.Minute); err == nil && c.nonce != nil {
+			for range perTick {
+				_, _ = c.c.PerformTransaction(c.refreshMsg(10*time.Minute, true), to, true) // 401 past the rate
+			}
 		}
+		_, _ = c.c.SendBindingRequest()
 		sleepCtx(ctx, tick)
 	}
 	// Let the bucket refill a little so the deallocation passes at once.
