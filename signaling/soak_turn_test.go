@@ -83,7 +83,9 @@ type soakTURN struct {
 	// Rounds of the well-behaved client: a round allocates over UDP and
 	// over TCP and relays a datagram each way between the two.
 	goodOK, goodFailed atomic.Int64
-	goodErr            atomic.Value // first error
+	// goodErr is the first failure (an atomic.Value would panic on a
+	// second error of another concrete type).
+	goodErr atomic.Pointer[error]
 }
 
 // startSoakTURN starts the soak's TURN server on 127.0.0.1 (UDP and TCP),
@@ -129,7 +131,7 @@ func (st *soakTURN) runGood(ctx context.Context, httpAddr string) {
 					return // cut short by the end of the soak
 				}
 				st.goodFailed.Add(1)
-				st.goodErr.CompareAndSwap(nil, err)
+				st.goodErr.CompareAndSwap(nil, &err)
 			} else {
 				st.goodOK.Add(1)
 			}
@@ -215,7 +217,7 @@ func (st *soakTURN) check(t *testing.T) {
 		assert.Zero(t, s.Refused[r], "shared TURN cap %s reached", r)
 	}
 	if e := st.goodErr.Load(); e != nil {
-		t.Errorf("the well-behaved TURN client failed: %v", e)
+		t.Errorf("the well-behaved TURN client failed: %v", *e)
 	}
 	assert.Zero(t, st.goodFailed.Load(), "every well-behaved TURN round allocates and relays")
 	assert.Positive(t, st.goodOK.Load())
