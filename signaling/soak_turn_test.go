@@ -483,7 +483,7 @@ func soakTURNIdleTCP(ctx context.Context, e *soakEnv) {
 			closeAll(held[:soakTURNIdleHeld/2]...)
 			held = append(held[:0], held[soakTURNIdleHeld/2:]...)
 		}
-		sleepCtx(ctx, 5*time.Millisecond)
+		sleepCtx(ctx, 10*time.Millisecond)
 	}
 }
 
@@ -569,7 +569,7 @@ func soakTURNPermissions(ctx context.Context, e *soakEnv) {
 
 // soakTURNRequestFlood holds one allocation and sends Refresh requests
 // (authenticated, so they count against the per-address request rate),
-// ten times the default rate, without waiting for the answers: a flooder
+// four times the default rate, without waiting for the answers: a flooder
 // does not, and a slow machine (-race) must not slow the flood below the
 // rate. Each tick one Refresh and one Binding request are answered, which
 // keeps the nonce fresh.
@@ -588,7 +588,7 @@ func soakTURNRequestFlood(ctx context.Context, e *soakEnv) {
 	for ctx.Err() == nil && c.allocate() != nil {
 		sleepCtx(ctx, 100*time.Millisecond)
 	}
-	const perTick, tick = 10, 20 * time.Millisecond // 500 requests/s
+	const perTick, tick = 4, 20 * time.Millisecond // about 200 requests/s
 	to := c.c.TURNServerAddr()
 	for ctx.Err() == nil {
 		if _, err := c.refresh(10 * time.Minute); err == nil && c.nonce != nil {
