@@ -62,6 +62,9 @@ const (
 	// deallocation (a UDP Refresh can be lost, or refused over the
 	// request rate).
 	soakTURNDeallocTimeout = 5 * time.Second
+	// soakTURNFloodRate is the Refresh (and Binding) requests per second
+	// of the request flood: four times the default request rate.
+	soakTURNFloodRate = 4 * turn.DefaultRequestRatePerIP
 	// soakTURNGoodPause spaces the well-behaved client's rounds.
 	soakTURNGoodPause = 300 * time.Millisecond
 )
@@ -568,11 +571,12 @@ func soakTURNPermissions(ctx context.Context, e *soakEnv) {
 }
 
 // soakTURNRequestFlood holds one allocation and sends Refresh requests
-// (authenticated, so they count against the per-address request rate),
-// four times the default rate, without waiting for the answers: a flooder
-// does not, and a slow machine (-race) must not slow the flood below the
-// rate. Each tick one Refresh and one Binding request are answered, which
-// keeps the nonce fresh.
+// (authenticated, so they count against the per-address request rate) and
+// Binding requests at soakTURNFloodRate, without waiting for the answers:
+// a flooder does not, and on a slow machine (-race) answered requests
+// would slow the flood below the rate it must meet. The rate is kept by
+// the clock, not by ticks, for the same reason. pion's nonces live an
+// hour, so one fetched at the start serves the whole soak.
 func soakTURNRequestFlood(ctx context.Context, e *soakEnv) {
 	hc := soakHTTPClient(e.src)
 	defer hc.CloseIdleConnections()
@@ -588,16 +592,23 @@ func soakTURNRequestFlood(ctx context.Context, e *soakEnv) {
 	for ctx.Err() == nil && c.allocate() != nil {
 		sleepCtx(ctx, 100*time.Millisecond)
 	}
-	const perTick, tick = 4, 20 * time.Millisecond // about 200 requests/s
-	to := c.c.TURNServerAddr()
 	for ctx.Err() == nil {
 		if _, err := c.refresh(10 * time.Minute); err == nil && c.nonce != nil {
-			for range perTick {
-				_, _ = c.c.PerformTransaction(c.refreshMsg(10*time.Minute, true), to, true) // 401 past the rate
-			}
+			break
 		}
-		_, _ = c.c.SendBindingRequest()
-		sleepCtx(ctx, tick)
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	to := c.c.TURNServerAddr()
+	start, sent := time.Now(), 0
+	for ctx.Err() == nil {
+		due := int(time.Since(start).Seconds() * soakTURNFloodRate)
+		for n := 0; sent < due && n < soakTURNFloodRate/10; n++ { // at most 100 ms worth at once
+			_, _ = c.c.PerformTransaction(c.refreshMsg(10*time.Minute, true), to, true) // 401 past the rate
+			_, _ = c.c.PerformTransaction(stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint), to, true)
+			sent++
+		}
+		sent = max(sent, due-soakTURNFloodRate/10) // never a backlog of more than that
+		sleepCtx(ctx, 20*time.Millisecond)
 	}
 	// Let the bucket refill a little so the deallocation passes at once.
 	time.Sleep(100 * time.Millisecond)
