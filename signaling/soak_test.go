@@ -96,9 +96,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// soakHostiles are the hostile clients of the signaling and HTTP sections.
-// TURN's hostile clients (branch turnbounds) are added by appending to
-// this list: each gets its own loopback source address like these.
+// soakHostiles are the hostile clients of the signaling, HTTP and TURN
+// sections (TURN: soak_turn_test.go); each gets its own loopback source
+// address.
 func soakHostiles() []soakHostile {
 	return []soakHostile{
 		{"never-reading receivers fed 64 KiB offers of '<'", soakNeverReading},
@@ -108,7 +108,10 @@ func soakHostiles() []soakHostile {
 		{"VDO.Ninja migrate racing disconnects", soakMigrate},
 		{"PeerJS offers held for absent ids", soakPeerJSHeld},
 		{"garbage frames", soakGarbage},
-		// TURN hostile clients (turnbounds) go here.
+		{"TURN: idle TCP connections", soakTURNIdleTCP},
+		{"TURN: credential sets allocating from one address", soakTURNAllocations},
+		{"TURN: CreatePermission flood", soakTURNPermissions},
+		{"TURN: request flood", soakTURNRequestFlood},
 	}
 }
 
@@ -385,7 +388,7 @@ func soakPair(addr string, i int) error {
 	}
 	for k, data := range []msg{
 		{"sdp": msg{"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"}},
-		{"candidate": msg{"candidate": relayCand}},
+		{"candidate": msg{"candidate": soakRelayCand}},
 	} {
 		if err := cs[k%2].WriteJSON(msg{"type": "signal", "to": ids[1-k%2], "data": data}); err != nil {
 			return err
@@ -426,7 +429,9 @@ func TestSoakHostileClients(t *testing.T) {
 	debug.FreeOSMemory()
 	baseFiles, baseRSS := openFiles(t), vmRSS(t)
 
+	tsrv := startSoakTURN(t)
 	srv, err := New(Config{
+		TURN:                    tsrv.srv,
 		MaxHTTPConnectionsPerIP: 256,
 		// Hostile clients come from loopback; at the listener they are
 		// treated as the remote clients they stand for.
@@ -444,9 +449,10 @@ func TestSoakHostileClients(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	peakRSS := rssSampler(t)
+	tsrv.runGood(ctx, addr)
 	var wg sync.WaitGroup
 	for i, h := range soakHostiles() {
-		env := &soakEnv{addr: addr, src: net.IPv4(127, 0, 1, byte(2+i)), srv: srv}
+		env := &soakEnv{addr: addr, src: soakSrc(i), srv: srv}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -456,13 +462,13 @@ func TestSoakHostileClients(t *testing.T) {
 
 	// Well-behaved pairs from 127.0.0.1, one after another, all along.
 	var pairs, failed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr atomic.Pointer[error]
 	var slowest time.Duration
 	for i := 0; ctx.Err() == nil; i++ {
 		start := time.Now()
 		if err := soakPair(addr, i); err != nil {
 			failed.Add(1)
-			firstErr.CompareAndSwap(nil, err)
+			firstErr.CompareAndSwap(nil, &err)
 		} else {
 			pairs.Add(1)
 			slowest = max(slowest, time.Since(start))
@@ -470,6 +476,7 @@ func TestSoakHostileClients(t *testing.T) {
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	wg.Wait()
+	tsrv.check(t)
 	t.Logf("peak RSS %d MiB", peakRSS()>>20)
 	// Each hostile client met the bound meant for it.
 	for _, l := range []string{limitSendQueue, "request-body"} {
@@ -480,7 +487,7 @@ func TestSoakHostileClients(t *testing.T) {
 	}
 	t.Logf("soak %v: %d pairs connected and signalled, %d failed, slowest %v", dur, pairs.Load(), failed.Load(), slowest)
 	if e := firstErr.Load(); e != nil {
-		t.Errorf("a well-behaved pair failed: %v", e)
+		t.Errorf("a well-behaved pair failed: %v", *e)
 	}
 	assert.Zero(t, failed.Load(), "every well-behaved pair connects and signals")
 	assert.Positive(t, pairs.Load())
