@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // Named defaults for Config. They are part of the documented contract
@@ -119,7 +121,7 @@ type Config struct {
 	// VDO configures the VDO.Ninja dialect (see VDOConfig).
 	VDO VDOConfig
 	// Directory finds peers by id. Default: an in-memory LocalDirectory.
-	Directory Directory
+	Directory hub.Directory
 	// Logger receives operational logs; it never gets identities at info
 	// level or above. Default slog.Default().
 	Logger *slog.Logger

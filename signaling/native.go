@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // nativeNS is the hub namespace of the native protocol.
@@ -105,7 +107,7 @@ type (
 type nativeSession struct {
 	srv  *Server
 	c    *conn
-	peer *Peer
+	peer *hub.Peer
 	senderPolicy
 	limiter *connLimiter
 	ice     iceGate
@@ -120,7 +122,7 @@ func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
 		senderPolicy: srv.senderPolicy(asked),
 		limiter:      srv.newConnLimiter(),
 	}
-	s.peer = NewPeer(nativeNS, s)
+	s.peer = hub.NewPeer(nativeNS, s)
 	return s
 }
 
@@ -129,9 +131,9 @@ func (s *nativeSession) welcome(r *http.Request) {
 	if s.filter {
 		policy = "relay"
 	}
-	ice := s.ice.welcomeICE(s.srv, r, s.peer.id)
+	ice := s.ice.welcomeICE(s.srv, r, s.peer.ID())
 	s.write(outWelcome{
-		Type: "welcome", Version: ProtocolVersion, ID: s.peer.id,
+		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.cfg.Policy,
 	})
 }
@@ -147,35 +149,35 @@ func (s *nativeSession) write(v any) {
 }
 
 // Notify implements Client.
-func (s *nativeSession) Notify(ev Event) {
+func (s *nativeSession) Notify(ev hub.Event) {
 	switch e := ev.(type) {
-	case Frame:
+	case hub.Frame:
 		s.c.send(e)
-	case EvJoined:
+	case hub.EvJoined:
 		peers := make([]outPeer, len(e.Peers))
 		for i, m := range e.Peers {
 			peers[i] = outPeer{ID: m.ID, Stream: m.Stream}
 		}
 		s.write(outJoined{Type: "joined", Room: e.Room, Peers: peers, Rid: e.Rid})
-	case EvLeft:
+	case hub.EvLeft:
 		s.write(outRoomPeer{Type: "left", Room: e.Room, Rid: e.Rid})
-	case EvPeerJoined:
+	case hub.EvPeerJoined:
 		s.write(outPeerJoined{Type: "peer-joined", Room: e.Room, Peer: outPeer{ID: e.Peer.ID, Stream: e.Peer.Stream}})
-	case EvPeerLeft:
+	case hub.EvPeerLeft:
 		s.write(outRoomPeer{Type: "peer-left", Room: e.Room, Peer: e.Peer})
-	case EvPublished:
+	case hub.EvPublished:
 		s.write(outRoomPeer{Type: "published", Stream: e.Stream, Rid: e.Rid})
-	case EvUnpublished:
+	case hub.EvUnpublished:
 		s.write(outRoomPeer{Type: "unpublished", Stream: e.Stream, Rid: e.Rid})
-	case EvStreamAdded:
+	case hub.EvStreamAdded:
 		s.write(outRoomPeer{Type: "stream-added", Room: e.Room, Peer: e.Peer, Stream: e.Stream})
-	case EvPlaying:
+	case hub.EvPlaying:
 		s.write(outRoomPeer{Type: "playing", Stream: e.Stream, Peer: e.Peer, Rid: e.Rid})
-	case EvWaiting:
+	case hub.EvWaiting:
 		s.write(outRoomPeer{Type: "waiting", Stream: e.Stream, Rid: e.Rid})
-	case EvViewer:
+	case hub.EvViewer:
 		s.write(outRoomPeer{Type: "viewer", Peer: e.Peer, Stream: e.Stream})
-	case EvStreamEnded:
+	case hub.EvStreamEnded:
 		s.write(outRoomPeer{Type: "stream-ended", Stream: e.Stream})
 	}
 }
@@ -284,13 +286,13 @@ func (s *nativeSession) checkAction(name, token string, a Action) error {
 	if err := s.srv.checkAction(s.limiter, name, token, a); err != nil {
 		return err
 	}
-	if ice := s.ice.release(s.srv, s.peer.id); len(ice) > 0 {
+	if ice := s.ice.release(s.srv, s.peer.ID()); len(ice) > 0 {
 		s.write(outICEServers{Type: "ice-servers", ICEServers: ice})
 	}
 	return nil
 }
 
-func (s *nativeSession) route(to string) (*Peer, error) {
+func (s *nativeSession) route(to string) (*hub.Peer, error) {
 	if to == "" {
 		return nil, newError(CodeBadMessage, "missing \"to\"")
 	}
@@ -321,8 +323,8 @@ func (s *nativeSession) signal(m *nativeIn) error {
 // For a relay-filtered sender the frame must pass the forced-relay check
 // (leakFree); if it does not, nothing is queued and errAddressLeak is
 // returned.
-func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
-	from, err := json.Marshal(s.peer.id)
+func (s *nativeSession) deliver(to *hub.Peer, typ string, data []byte) error {
+	from, err := json.Marshal(s.peer.ID())
 	if err != nil {
 		return err
 	}
@@ -342,7 +344,7 @@ func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
-	to.Notify(Frame(b))
+	to.Notify(hub.Frame(b))
 	return nil
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
@@ -260,11 +262,11 @@ func (d *peerjsDialect) servePeers(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(ids)
 }
 
-// newPeerJSID returns an id with idBytes (144) random bits in hex. Not
+// newPeerJSID returns an id with hub.IDBytes (144) random bits in hex. Not
 // newID's base64url: the PeerJS client refuses ids that start or end with
 // '-' or '_' or repeat them, and apps pass a stored id back to new Peer().
 func newPeerJSID() string {
-	var b [idBytes]byte
+	var b [hub.IDBytes]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }
@@ -310,7 +312,7 @@ func (d *peerjsDialect) maxTokenLen() int {
 // lookup returns the connected PeerJS peer with id, or nil. Ids are per
 // namespace, so a peer of another protocol is never returned: PeerJS ids
 // cannot reach, or probe for, native or VDO.Ninja peers.
-func (d *peerjsDialect) lookup(id string) *Peer { return d.srv.hub.Lookup(peerjsNS, id) }
+func (d *peerjsDialect) lookup(id string) *hub.Peer { return d.srv.hub.Lookup(peerjsNS, id) }
 
 // peerjsOut is every message the server sends, in the `peer` server's
 // field order.
@@ -375,9 +377,9 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 		senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
 		limiter:      s.newConnLimiter(),
 	}
-	sess.peer = NewPeerWithID(peerjsNS, id, sess)
+	sess.peer = hub.NewPeerWithID(peerjsNS, id, sess)
 	switch err := d.register(sess); {
-	case errors.Is(err, ErrIDTaken):
+	case errors.Is(err, hub.ErrIDTaken):
 		d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
 		return
 	case err != nil:
@@ -420,7 +422,7 @@ const peerjsRegisterTries = 3
 // register makes sess reachable under its id. An id held by a live PeerJS
 // connection with the same token is taken over (that connection is
 // closed): this is how a PeerJS client reconnects. Another holder with
-// another token means ErrIDTaken; peers of other protocols live in other
+// another token means hub.ErrIDTaken; peers of other protocols live in other
 // namespaces and never hold a PeerJS id.
 func (d *peerjsDialect) register(sess *peerjsSession) error {
 	h := d.srv.hub
@@ -429,35 +431,35 @@ func (d *peerjsDialect) register(sess *peerjsSession) error {
 		if err == nil {
 			if d.cfg.Discovery {
 				d.mu.Lock()
-				d.live[sess.peer.id] = struct{}{}
+				d.live[sess.peer.ID()] = struct{}{}
 				d.mu.Unlock()
 			}
 			return nil
 		}
-		if !errors.Is(err, ErrIDTaken) {
+		if !errors.Is(err, hub.ErrIDTaken) {
 			return err
 		}
-		old := h.Lookup(peerjsNS, sess.peer.id)
+		old := h.Lookup(peerjsNS, sess.peer.ID())
 		if old == nil {
 			continue // it went away meanwhile
 		}
-		prev, ok := old.client.(*peerjsSession)
-		if !ok || old.ns != peerjsNS || prev.d != d ||
+		prev, ok := old.Client().(*peerjsSession)
+		if !ok || old.Namespace() != peerjsNS || prev.d != d ||
 			subtle.ConstantTimeCompare([]byte(prev.token), []byte(sess.token)) != 1 {
-			return ErrIDTaken
+			return hub.ErrIDTaken
 		}
 		prev.c.close(closeNormal, "replaced by a new connection")
 		d.unregister(prev)
 	}
-	return ErrIDTaken
+	return hub.ErrIDTaken
 }
 
 func (d *peerjsDialect) unregister(sess *peerjsSession) {
 	d.srv.hub.Unregister(sess.peer)
 	if d.cfg.Discovery {
 		d.mu.Lock()
-		if d.srv.hub.Lookup(peerjsNS, sess.peer.id) == nil {
-			delete(d.live, sess.peer.id)
+		if d.srv.hub.Lookup(peerjsNS, sess.peer.ID()) == nil {
+			delete(d.live, sess.peer.ID())
 		}
 		d.mu.Unlock()
 	}
@@ -468,7 +470,7 @@ func (d *peerjsDialect) unregister(sess *peerjsSession) {
 type peerjsSession struct {
 	d     *peerjsDialect
 	c     *conn
-	peer  *Peer
+	peer  *hub.Peer
 	token string
 	senderPolicy
 	limiter *connLimiter
@@ -482,8 +484,8 @@ type peerjsSession struct {
 
 // Notify implements Client. PeerJS peers only ever get frames encoded by
 // this dialect; room and stream events do not exist here.
-func (sess *peerjsSession) Notify(ev Event) {
-	if f, ok := ev.(Frame); ok {
+func (sess *peerjsSession) Notify(ev hub.Event) {
+	if f, ok := ev.(hub.Frame); ok {
 		sess.c.send(f)
 	}
 }
@@ -613,7 +615,7 @@ func (sess *peerjsSession) leave(m *peerjsIn) {
 	}
 	if to := sess.d.lookup(m.Dst); to != nil {
 		sess.d.srv.metrics.relayed()
-		to.Notify(Frame(encodePeerJS(peerjsOut{Type: "LEAVE", Src: sess.peer.id, Dst: m.Dst})))
+		to.Notify(hub.Frame(encodePeerJS(peerjsOut{Type: "LEAVE", Src: sess.peer.ID(), Dst: m.Dst})))
 	}
 }
 
@@ -634,7 +636,7 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 	if !keep {
 		return true // a candidate the relay filter removed: nothing to send
 	}
-	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.id, Dst: m.Dst, Payload: out})
+	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.ID(), Dst: m.Dst, Payload: out})
 	if checkGrowth(sess.inLen, len(f)) != nil {
 		return false
 	}
@@ -643,7 +645,7 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 		// counts as a strike.
 		return false
 	}
-	sess.d.deliver(sess.peer.id, m.Dst, f)
+	sess.d.deliver(sess.peer.ID(), m.Dst, f)
 	return true
 }
 
@@ -700,7 +702,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 func (d *peerjsDialect) deliver(src, dst string, f []byte) {
 	if to := d.lookup(dst); to != nil {
 		d.srv.metrics.relayed()
-		to.Notify(Frame(f))
+		to.Notify(hub.Frame(f))
 		return
 	}
 	if !d.held.add(src, dst, f, d) {
@@ -714,7 +716,7 @@ func (d *peerjsDialect) deliver(src, dst string, f []byte) {
 func (d *peerjsDialect) expire(dst string, srcs []string) {
 	for _, src := range srcs {
 		if p := d.lookup(src); p != nil {
-			p.Notify(Frame(encodePeerJS(peerjsOut{Type: "EXPIRE", Src: dst, Dst: src})))
+			p.Notify(hub.Frame(encodePeerJS(peerjsOut{Type: "EXPIRE", Src: dst, Dst: src})))
 		}
 	}
 }
@@ -767,7 +769,7 @@ func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
 	if to := d.lookup(dst); to != nil {
 		h.mu.Unlock()
 		d.srv.metrics.relayed()
-		to.Notify(Frame(f))
+		to.Notify(hub.Frame(f))
 		return true
 	}
 	defer h.mu.Unlock()

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // An offer as Chrome writes it, with a host, a server-reflexive and a
@@ -566,7 +568,7 @@ func FuzzPeerJSSignal(f *testing.F) {
 			f.Add(typ, []byte(seed))
 		}
 	}
-	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(NewHub(Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{filter: true, strip: true}}
+	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(hub.New(hub.Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{filter: true, strip: true}}
 	f.Fuzz(func(t *testing.T, typ string, raw []byte) {
 		var p peerjsPayload
 		if json.Unmarshal(raw, &p) != nil {

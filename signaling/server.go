@@ -14,6 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
@@ -31,7 +33,7 @@ var writeBufferPool = &sync.Pool{}
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	hub      *Hub
+	hub      *hub.Hub
 	metrics  *metrics
 	adm      *admission
 	queued   *sendBudget
@@ -61,7 +63,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		conns:     make(map[*conn]struct{}),
 		pingEvery: pingPeriod,
-		hub: NewHub(Limits{
+		hub: hub.New(hub.Limits{
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
 			MaxPeerStreams: cfg.MaxPeerStreams,
@@ -103,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Hub returns the server's hub.
-func (s *Server) Hub() *Hub { return s.hub }
+func (s *Server) Hub() *hub.Hub { return s.hub }
 
 // MetricsHandler serves the server's Prometheus metrics. Mount it where
 // only operators reach it.
@@ -277,7 +279,7 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 		c.readLoop(sess.handle, sess.refuse)
 		s.hub.Unregister(sess.peer)
 		if s.cfg.OnPeerGone != nil {
-			s.cfg.OnPeerGone(sess.peer.id)
+			s.cfg.OnPeerGone(sess.peer.ID())
 		}
 		c.finish()
 	})

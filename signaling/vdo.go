@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // The VDO.Ninja dialect: the handshake protocol of VDO.Ninja's apps and of
@@ -232,7 +234,7 @@ type (
 type vdoSession struct {
 	srv  *Server
 	c    *conn
-	peer *Peer
+	peer *hub.Peer
 	senderPolicy
 	maxPlays int
 	limiter  *connLimiter
@@ -259,7 +261,7 @@ func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
 	// The UUID is NewPeer's id: 144 random bits, URL-safe base64. VDO.Ninja
 	// servers hand out RFC 4122 v4 UUIDs (122 random bits); the SDK treats
 	// the UUID as an opaque string, and veil requires at least 128 bits.
-	s.peer = NewPeer(vdoNS, s)
+	s.peer = hub.NewPeer(vdoNS, s)
 	return s
 }
 
@@ -276,11 +278,11 @@ func (s *vdoSession) write(v any) {
 func (s *vdoSession) alert(msg string) { s.write(vdoNotice{Request: "alert", Message: msg}) }
 
 // Notify implements Client.
-func (s *vdoSession) Notify(ev Event) {
+func (s *vdoSession) Notify(ev hub.Event) {
 	switch e := ev.(type) {
-	case Frame:
+	case hub.Frame:
 		s.c.send(e)
-	case EvRoomListing:
+	case hub.EvRoomListing:
 		out := vdoListing{Request: "listing", List: make([]vdoMember, len(e.Peers)), Director: e.Director}
 		for i, m := range e.Peers {
 			out.List[i] = vdoMember{UUID: m.ID, Stream: m.Stream}
@@ -296,13 +298,13 @@ func (s *vdoSession) Notify(ev Event) {
 		if e.ClaimAsked && !e.Claimed {
 			s.alert(alertClaimTaken)
 		}
-	case EvMemberJoined:
+	case hub.EvMemberJoined:
 		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream, Director: e.Director})
-	case EvPeerJoined:
+	case hub.EvPeerJoined:
 		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream})
-	case EvStreamAdded:
+	case hub.EvStreamAdded:
 		s.write(vdoPeerEvent{Request: "videoaddedtoroom", UUID: e.Peer, Stream: e.Stream})
-	case EvViewer:
+	case hub.EvViewer:
 		// The publisher offers; the viewer learns of it from the offer.
 		s.write(vdoPeerEvent{Request: "offerSDP", UUID: e.Peer})
 	}
@@ -443,8 +445,8 @@ func (s *vdoSession) seed(m *vdoIn) error {
 		return newError(CodeBadMessage, "cannot seed a stream this connection plays")
 	}
 	if err := s.srv.hub.Publish(s.peer, sid, ""); err != nil {
-		if errors.Is(err, ErrStreamInUse) {
-			return &Error{codeStreamIDInUse, "stream ID is already in use"}
+		if errors.Is(err, ErrStreamInUse) || errors.Is(err, hub.ErrOwnStream) {
+			return &Error{Code: codeStreamIDInUse, Message: "stream ID is already in use"}
 		}
 		return err
 	}
@@ -532,7 +534,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	if err != nil || !forward {
 		return err
 	}
-	out.UUID = s.peer.id
+	out.UUID = s.peer.ID()
 	b, err := marshal(out)
 	if err != nil {
 		return newError(CodeBadMessage, "message cannot be encoded")
@@ -544,7 +546,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
-	to.Notify(Frame(b))
+	to.Notify(hub.Frame(b))
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // FuzzVDODirect feeds arbitrary frames to the VDO.Ninja decoder and direct
@@ -27,7 +29,7 @@ func FuzzVDODirect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := &vdoSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter(), plays: map[string]struct{}{}}
-		s.peer = NewPeer(vdoNS, &fuzzClient{})
+		s.peer = hub.NewPeer(vdoNS, &fuzzClient{})
 		var m vdoIn
 		if json.Unmarshal(b, &m) != nil {
 			return

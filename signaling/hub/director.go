@@ -1,12 +1,8 @@
-package signaling
+package hub
 
 // Rooms with a director, for dialects that have one (VDO.Ninja's "claim"
 // and "migrate"). Kept apart from hub.go: the native protocol does not use
 // any of this, and nothing here changes how Join, Leave or Route behave.
-
-// ErrNotDirector refuses a director-only action (migrate) from a peer that
-// directs no room holding the target.
-var ErrNotDirector = &Error{CodeUnauthorized, "only the room's director may do that"}
 
 // The director-aware events.
 type (
@@ -129,28 +125,4 @@ func (h *Hub) Migrate(d *Peer, target, dest string) error {
 		h.leave(tp, src.key)
 	}
 	return nil
-}
-
-// StopPlay ends p's play (live or pending) of stream name. It is not an
-// error to stop a stream p does not play.
-func (h *Hub) StopPlay(p *Peer, name string) {
-	k := key(p.ns, name)
-	p.mu.Lock()
-	s := p.plays[k]
-	delete(p.plays, k)
-	p.mu.Unlock()
-	if s != nil {
-		h.stopPlaying(p, s)
-	}
-}
-
-// RoomNames returns the names of the rooms p is in.
-func (p *Peer) RoomNames() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]string, 0, len(p.rooms))
-	for _, r := range p.rooms {
-		out = append(out, r.name)
-	}
-	return out
 }
