@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,9 +99,8 @@ const (
 )
 
 var (
-	errTooLarge  = errors.New("signaling: frame too large")
-	errBinary    = errors.New("signaling: binary frame")
-	errQueueFull = errors.New("signaling: send queue full")
+	errTooLarge = errors.New("signaling: frame too large")
+	errBinary   = errors.New("signaling: binary frame")
 )
 
 // bufPool recycles read buffers so an idle connection holds none.
@@ -433,6 +431,3 @@ func (c *conn) finish() {
 	}
 	_ = c.ws.Close()
 }
-
-// remoteAddr is the socket's peer address (never logged).
-func (c *conn) remoteAddr() net.Addr { return c.ws.RemoteAddr() }

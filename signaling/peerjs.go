@@ -476,10 +476,9 @@ type peerjsSession struct {
 	limiter *connLimiter
 	inLen   int // size of the message being handled; reader goroutine only
 
-	lastSeen  atomic.Int64 // unix nanoseconds of the last client message
-	aliveMu   sync.Mutex   // guards aliveT
-	aliveT    *time.Timer  // nil once stopped
-	aliveOnce sync.Once
+	lastSeen atomic.Int64 // unix nanoseconds of the last client message
+	aliveMu  sync.Mutex   // guards aliveT
+	aliveT   *time.Timer  // nil once stopped
 }
 
 // Notify implements Client. PeerJS peers only ever get frames encoded by
