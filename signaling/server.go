@@ -73,6 +73,12 @@ func New(cfg Config) (*Server, error) {
 	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
 	s.metrics = newMetrics(s.hub, s.queued)
 	s.queued.limited = s.metrics.rateLimited
+	if c, ok := cfg.TURN.(prometheus.Collector); ok {
+		// *turn.Server: its veil_turn_* metrics join MetricsHandler.
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("%w: Config.TURN metrics: %v", errInvalidConfig, err)
+		}
+	}
 	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
@@ -22,6 +23,9 @@ import (
 // restriction on the server's own addresses and allocation quotas. All
 // methods are safe for concurrent use.
 type Server struct {
+	metricsOnce sync.Once
+	metrics     []prometheus.Collector // built by metricsOnce (metrics.go)
+
 	realm      string
 	secret     []byte
 	ttl        time.Duration
