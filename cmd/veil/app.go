@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling"
 	"github.com/veilrtc/veil/turn"
