@@ -11,6 +11,8 @@ import (
 	"github.com/veilrtc/veil/privacy"
 
 	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // nativeNS is the hub namespace of the native protocol.
@@ -241,7 +243,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 	h := s.srv.hub
 	switch m.Type {
 	case "join":
-		if err := s.checkAction(m.Room, m.Token, ActionJoin); err != nil {
+		if err := s.checkAction(m.Room, m.Token, auth.ActionJoin); err != nil {
 			return err
 		}
 		return h.Join(s.peer, m.Room, m.Rid)
@@ -251,7 +253,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Leave(s.peer, m.Room, m.Rid)
 	case "publish":
-		if err := s.checkAction(m.Stream, m.Token, ActionPublish); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, auth.ActionPublish); err != nil {
 			return err
 		}
 		return h.Publish(s.peer, m.Stream, m.Rid)
@@ -261,7 +263,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Unpublish(s.peer, m.Stream, m.Rid)
 	case "play":
-		if err := s.checkAction(m.Stream, m.Token, ActionPlay); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, auth.ActionPlay); err != nil {
 			return err
 		}
 		return h.Play(s.peer, m.Stream, m.Rid)
@@ -282,7 +284,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 // checkAction validates a join, publish or play (see Server.checkAction).
 // The first authorized action releases the ICE servers welcome held back
 // (doors.go), before its own answer.
-func (s *nativeSession) checkAction(name, token string, a Action) error {
+func (s *nativeSession) checkAction(name, token string, a auth.Action) error {
 	if err := s.srv.checkAction(s.limiter, name, token, a); err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
@@ -304,7 +306,7 @@ func validPeerJSID(id string) bool {
 // the server has an AuthSecret, else the client's random reconnect token.
 func (d *peerjsDialect) maxTokenLen() int {
 	if len(d.srv.cfg.AuthSecret) > 0 {
-		return maxTokenBytes
+		return auth.MaxTokenBytes
 	}
 	return peerjsMaxTokenLen
 }
@@ -362,7 +364,7 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
 		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
 		return
-	case s.authorize(token, ActionJoin, id) != nil:
+	case s.authorize(token, auth.ActionJoin, id) != nil:
 		// With an AuthSecret the client's token is the operator token and
 		// must grant join on the id. Checked before the directory is
 		// asked, so a refusal says nothing about whether the id is taken.

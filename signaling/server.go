@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
@@ -157,7 +159,7 @@ func (s *Server) checkName(name string) error {
 // checkAction is what every protocol checks before a join, publish or
 // play (or their dialect names): the name, the connection's action budget
 // and, when the operator requires them, the token.
-func (s *Server) checkAction(l *connLimiter, name, token string, a Action) error {
+func (s *Server) checkAction(l *connLimiter, name, token string, a auth.Action) error {
 	if err := s.checkName(name); err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/veilrtc/veil/privacy"
 
 	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // The VDO.Ninja dialect: the handshake protocol of VDO.Ninja's apps and of
@@ -416,7 +418,7 @@ func truthy(raw json.RawMessage) bool {
 // A message without a token uses the connection URL's (doors.go): the
 // VDO.Ninja SDK cannot add fields to its requests, but its host URL can
 // carry ?token=.
-func (s *vdoSession) checkAction(name, token string, a Action) error {
+func (s *vdoSession) checkAction(name, token string, a auth.Action) error {
 	if token == "" {
 		token = s.urlToken
 	}
@@ -435,7 +437,7 @@ func (s *vdoSession) seed(m *vdoIn) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkAction(sid, m.Token, ActionPublish); err != nil {
+	if err := s.checkAction(sid, m.Token, auth.ActionPublish); err != nil {
 		return err
 	}
 	if s.stream != "" && s.stream != sid {
@@ -459,7 +461,7 @@ func (s *vdoSession) play(m *vdoIn) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkAction(sid, m.Token, ActionPlay); err != nil {
+	if err := s.checkAction(sid, m.Token, auth.ActionPlay); err != nil {
 		return err
 	}
 	if sid == s.stream {
@@ -481,7 +483,7 @@ func roomKey(r string) string { return strings.ToLower(r) }
 
 func (s *vdoSession) joinRoom(m *vdoIn) error {
 	room := roomKey(m.Room)
-	if err := s.checkAction(room, m.Token, ActionJoin); err != nil {
+	if err := s.checkAction(room, m.Token, auth.ActionJoin); err != nil {
 		return err
 	}
 	// One room per socket, as in VDO.Ninja; joining the same room again
@@ -499,7 +501,7 @@ func (s *vdoSession) migrate(m *vdoIn) error {
 	if m.Target == "" {
 		return newError(CodeBadMessage, "missing target")
 	}
-	if err := s.checkAction(room, m.Token, ActionJoin); err != nil {
+	if err := s.checkAction(room, m.Token, auth.ActionJoin); err != nil {
 		return err
 	}
 	return s.srv.hub.Migrate(s.peer, m.Target, room)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // TestPeerJSBrowser runs the real `peerjs` 1.5.5 client in Debian's
@@ -29,7 +29,7 @@ func TestPeerJSBrowserWithTokens(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef-browser")
 	a := startVeil(t, func(o *options) { o.security.authSecret = secret })
 	mint := func(id string) string {
-		tok, err := signaling.MintToken(secret, signaling.Grant{Room: id, Actions: []signaling.Action{signaling.ActionJoin}}, time.Hour, time.Now())
+		tok, err := auth.Mint(secret, auth.Grant{Room: id, Actions: []auth.Action{auth.ActionJoin}}, time.Hour, time.Now())
 		require.NoError(t, err)
 		return tok
 	}
