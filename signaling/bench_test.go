@@ -326,7 +326,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 		{"veil/relay=force", true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: bc.filter, strip: bc.strip, sealedOK: true}}
+			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: bc.filter, stripSysinfo: bc.strip, sealedOK: true}}
 			s.peer = hub.NewPeer(nativeNS, benchRouteClient{})
 			to := hub.NewPeer(nativeNS, benchRouteClient{})
 			b.SetBytes(int64(len(frame)))

@@ -37,7 +37,7 @@ func FuzzNativeMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter()}
+		s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}, limiter: srv.newConnLimiter()}
 		s.peer = hub.NewPeer(nativeNS, &fuzzClient{})
 		var m nativeIn
 		if json.Unmarshal(b, &m) != nil {

@@ -15,8 +15,9 @@ import (
 	"github.com/veilrtc/veil/signaling/auth"
 )
 
-// nativeNS is the hub namespace of the native protocol.
-const nativeNS = "v1"
+// nativeNS is the hub namespace of the native protocol and its metrics
+// label, as "peerjs" and "vdo" are for the dialects.
+const nativeNS = "native"
 
 // ProtocolVersion is the native protocol's version, sent in welcome.
 const ProtocolVersion = 1
@@ -130,7 +131,7 @@ func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
 
 func (s *nativeSession) welcome(r *http.Request) {
 	policy := "all"
-	if s.filter {
+	if s.forceRelay {
 		policy = "relay"
 	}
 	ice := s.ice.welcomeICE(s.srv, r, s.peer.ID())
@@ -342,7 +343,7 @@ func (s *nativeSession) deliver(to *hub.Peer, typ string, data []byte) error {
 	if err := checkGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
-	if s.filter && !s.srv.leakFree(b) {
+	if s.forceRelay && !s.srv.leakFree(b) {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
@@ -374,7 +375,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 	case d.SDP != nil:
 		switch d.SDP.Type {
 		case "offer", "answer", "pranswer":
-			clean, err := s.srv.scrubSDP(d.SDP.SDP, s.filter, s.strip)
+			clean, err := s.srv.scrubSDP(d.SDP.SDP, s.forceRelay, s.stripSysinfo)
 			if err != nil {
 				return nil, false, newError(CodeBadMessage, "sdp is not a session description")
 			}
@@ -422,7 +423,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 
 // filterCandidate applies the relay filter to one trickle candidate.
 func (s *nativeSession) filterCandidate(c *iceCandidate) bool {
-	return s.srv.filterCandidate(c, s.filter)
+	return s.srv.filterCandidate(c, s.forceRelay)
 }
 
 func (s *nativeSession) debug(m *nativeIn) error {
@@ -439,13 +440,13 @@ func (s *nativeSession) debug(m *nativeIn) error {
 		return newError(CodeBadMessage, "debug data must be a JSON object")
 	}
 	var clean any = obj
-	if s.strip {
+	if s.stripSysinfo {
 		clean = privacy.SanitizeStats(obj)
 		if clean == nil {
 			clean = map[string]any{}
 		}
 	}
-	if s.filter {
+	if s.forceRelay {
 		// With sysinfo=pass nothing else removes relatedAddress, ip and
 		// the like: under forced relay every address goes, as in the
 		// VDO.Ninja dialect's app data.

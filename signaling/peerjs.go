@@ -178,12 +178,9 @@ type peerjsDialect struct {
 	live map[string]struct{}
 }
 
-// mountPeerJS registers the PeerJS endpoints on s.mux. An invalid config
-// leaves the dialect unmounted (and says so at error level) rather than
-// serving it half-configured.
-//
-// It also mounts the TURN credentials endpoint shared by the PeerJS and
-// VDO.Ninja dialects (turnrest.go), whether or not PeerJS is enabled.
+// mountPeerJS registers the PeerJS endpoints on s.mux, among them the
+// PeerJS-style TURN credentials door <path><key>/turn (turnrest.go). New
+// has refused an invalid PeerJSConfig already (Config.validate).
 func (s *Server) mountPeerJS() {
 	cfg := s.cfg.PeerJS.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
@@ -641,7 +638,7 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 	if checkGrowth(sess.inLen, len(f)) != nil {
 		return false
 	}
-	if sess.filter && !sess.d.srv.leakFree(f) {
+	if sess.forceRelay && !sess.d.srv.leakFree(f) {
 		// PeerJS has no error reply for a bad message: it is dropped and
 		// counts as a strike.
 		return false
@@ -655,7 +652,7 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 // ok=false: the payload is malformed or cannot be scrubbed safely.
 func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerjsPayload, keep, ok bool) {
 	s := sess.d.srv
-	if sess.strip {
+	if sess.stripSysinfo {
 		p.Browser = nil
 	}
 	switch typ {
@@ -664,7 +661,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		if p.SDP == nil || p.SDP.Type != want || p.Candidate != nil {
 			return p, false, false
 		}
-		clean, err := s.scrubSDP(p.SDP.SDP, sess.filter, sess.strip)
+		clean, err := s.scrubSDP(p.SDP.SDP, sess.forceRelay, sess.stripSysinfo)
 		if err != nil {
 			return p, false, false
 		}
@@ -674,14 +671,14 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 			return p, false, false
 		}
 		cand := *p.Candidate
-		if !s.filterCandidate(&cand, sess.filter) {
+		if !s.filterCandidate(&cand, sess.forceRelay) {
 			return p, false, true
 		}
 		p.Candidate = &cand
 	default:
 		return p, false, false // nothing else carries a payload we forward
 	}
-	if sess.filter {
+	if sess.forceRelay {
 		// The side fields are the app's own text and data; under forced
 		// relay no address rides along in them.
 		md, err := scrubJSON(p.Metadata)

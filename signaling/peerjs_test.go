@@ -568,7 +568,7 @@ func FuzzPeerJSSignal(f *testing.F) {
 			f.Add(typ, []byte(seed))
 		}
 	}
-	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(hub.New(hub.Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{filter: true, strip: true}}
+	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(hub.New(hub.Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}}
 	f.Fuzz(func(t *testing.T, typ string, raw []byte) {
 		var p peerjsPayload
 		if json.Unmarshal(raw, &p) != nil {

@@ -106,10 +106,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler serving veil's endpoints: /ws, /healthz
-// and /privacy. Every request it serves is bounded by RequestTimeout;
+// Handler returns the HTTP handler serving veil's endpoints: the native
+// protocol (/ws), /healthz, /privacy, /turn-credentials, /veil.js, the
+// demo page (/, /demo.js, /demo.css, with Config.Demo), the PeerJS
+// endpoints (under PeerJSConfig.Path: peerjs, <key>/id, <key>/peers,
+// <key>/turn and the info page) and the VDO.Ninja endpoint
+// (VDOConfig.Path), the last two unless disabled. Metrics are apart
+// (MetricsHandler). Every request it serves is bounded by RequestTimeout;
 // mount it in an http.Server with ReadHeaderTimeout set, on a listener
-// from LimitListener.
+// from LimitListener. Safe for concurrent use.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Hub returns the server's hub.
@@ -122,7 +127,7 @@ func (s *Server) MetricsHandler() http.Handler {
 }
 
 // MetricsRegistry is the registry behind MetricsHandler, for embedders that
-// add their own aggregate metrics (cmd/veil adds the TURN server's).
+// add their own aggregate metrics (Config.TURN's are registered already).
 func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.reg }
 
 // checkOrigin allows same-origin browsers, configured origins and clients

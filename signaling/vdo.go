@@ -122,8 +122,8 @@ func (c VDOConfig) validate() error {
 	return nil
 }
 
-// mountVDO registers the VDO.Ninja endpoint on s.mux. An invalid VDOConfig
-// leaves the dialect unmounted (fail closed) and says so in the log.
+// mountVDO registers the VDO.Ninja endpoint on s.mux. New has refused an
+// invalid VDOConfig already (Config.validate).
 func (s *Server) mountVDO() {
 	cfg := s.cfg.VDO.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
@@ -284,7 +284,7 @@ func (s *vdoSession) Notify(ev hub.Event) {
 	switch e := ev.(type) {
 	case hub.Frame:
 		s.c.send(e)
-	case hub.EvRoomListing:
+	case hub.EvJoined:
 		out := vdoListing{Request: "listing", List: make([]vdoMember, len(e.Peers)), Director: e.Director}
 		for i, m := range e.Peers {
 			out.List[i] = vdoMember{UUID: m.ID, Stream: m.Stream}
@@ -300,10 +300,8 @@ func (s *vdoSession) Notify(ev hub.Event) {
 		if e.ClaimAsked && !e.Claimed {
 			s.alert(alertClaimTaken)
 		}
-	case hub.EvMemberJoined:
-		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream, Director: e.Director})
 	case hub.EvPeerJoined:
-		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream})
+		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream, Director: e.Director})
 	case hub.EvStreamAdded:
 		s.write(vdoPeerEvent{Request: "videoaddedtoroom", UUID: e.Peer, Stream: e.Stream})
 	case hub.EvViewer:
@@ -544,7 +542,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	if err := checkGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
-	if s.filter && !s.srv.leakFree(b) {
+	if s.forceRelay && !s.srv.leakFree(b) {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
@@ -700,7 +698,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 		if *f.out, err = flag(f.in, f.name); err != nil {
 			return out, false, err
 		}
-		if s.filter || s.strip {
+		if s.forceRelay || s.stripSysinfo {
 			*f.out = scrubFlag(*f.out)
 		}
 	}
@@ -729,7 +727,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 		}
 		out.StreamID = m.Stream
 	}
-	if s.filter {
+	if s.forceRelay {
 		// Tags the receiving app matches on; a good client never puts an
 		// address in them, and under forced relay none rides along.
 		out.Session = scrubText(out.Session)
@@ -752,7 +750,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	}
 	switch d.Type {
 	case "offer", "answer", "pranswer":
-		clean, err := s.srv.scrubSDP(d.SDP, s.filter, s.strip)
+		clean, err := s.srv.scrubSDP(d.SDP, s.forceRelay, s.stripSysinfo)
 		if err != nil {
 			return nil, newError(CodeBadMessage, "description.sdp is not a session description")
 		}
@@ -767,7 +765,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 
 // filterCandidate applies the relay filter to one candidate.
 func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
-	return s.srv.filterCandidate(c, s.filter)
+	return s.srv.filterCandidate(c, s.forceRelay)
 }
 
 // appData cleans application data veil can read (info objects, pipe data):
@@ -782,13 +780,13 @@ func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (js
 	if _, ok := v.(map[string]any); object && !ok {
 		return nil, newError(CodeBadMessage, "%s must be an object", field)
 	}
-	if !s.strip && !s.filter {
+	if !s.stripSysinfo && !s.forceRelay {
 		return raw, nil
 	}
-	if s.strip {
+	if s.stripSysinfo {
 		v = privacy.StripSysinfo(v)
 	}
-	if s.filter {
+	if s.forceRelay {
 		v = privacy.ScrubAddressesDeep(v)
 	}
 	b, err := marshal(v)

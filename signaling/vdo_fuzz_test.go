@@ -28,7 +28,7 @@ func FuzzVDODirect(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &vdoSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter(), plays: map[string]struct{}{}}
+		s := &vdoSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}, limiter: srv.newConnLimiter(), plays: map[string]struct{}{}}
 		s.peer = hub.NewPeer(vdoNS, &fuzzClient{})
 		var m vdoIn
 		if json.Unmarshal(b, &m) != nil {

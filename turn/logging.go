@@ -13,7 +13,7 @@ import (
 // pionLoggerFactory hands pion loggers that emit at debug level only and
 // scrub every line with privacy.ScrubLog: pion puts client and peer
 // addresses with ports, five-tuples and TURN user names (which hold peer
-// ids) in messages of every level, and invariant 2 keeps those out of
+// ids) in messages of every level, and privacy invariant 2 (docs/THREAT-MODEL.md) keeps those out of
 // every level, debug included. Trace is dropped.
 type pionLoggerFactory struct{ log *slog.Logger }
 

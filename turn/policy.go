@@ -8,7 +8,7 @@ import (
 )
 
 // PeerPolicy decides which peer addresses the embedded TURN server relays
-// to (invariant 4: never into loopback, private, link-local, CGNAT,
+// to (privacy invariant 4, docs/THREAT-MODEL.md: never into loopback, private, link-local, CGNAT,
 // multicast or unspecified space). It is a value with no I/O; Permit is
 // safe for concurrent use as long as the slices are not modified.
 type PeerPolicy struct {

@@ -19,7 +19,7 @@ import (
 )
 
 // Server is veil's embedded TURN server: pion/turn with TURN REST
-// credentials, the peer-address policy of invariant 4, relay-to-relay
+// credentials, the peer-address policy of privacy invariant 4 (docs/THREAT-MODEL.md), relay-to-relay
 // restriction on the server's own addresses and allocation quotas. All
 // methods are safe for concurrent use.
 type Server struct {

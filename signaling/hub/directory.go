@@ -10,7 +10,7 @@ import (
 // namespace per protocol (native, PeerJS, VDO.Ninja): the same id may be
 // registered in two namespaces by two peers, and a lookup in one never
 // sees the other, so no dialect can probe whether an id exists in another
-// (invariant 5). The hub keeps every registered peer in one;
+// (privacy invariant 5, docs/THREAT-MODEL.md). The hub keeps every registered peer in one;
 // LocalDirectory holds them in this process's memory. A cluster mode can
 // implement Directory over a message bus, returning peers whose Client
 // forwards to the node that holds the connection, without touching the

@@ -20,18 +20,30 @@ type Member struct {
 
 // The hub's events.
 type (
-	// EvJoined answers a join: the other members at the time of joining.
+	// EvJoined answers Join and JoinClaim, or tells a peer moved by
+	// Migrate (Transferred) where it now is: the other members in join
+	// order. The director fields are set only in rooms with a director
+	// (JoinClaim, Migrate): Director is the room's director unless that
+	// is the receiver itself, ClaimAsked says the join asked to become
+	// director and Claimed whether the receiver is the director.
 	EvJoined struct {
-		Room  string
-		Peers []Member
-		Rid   string
+		Room        string
+		Peers       []Member
+		Director    string
+		ClaimAsked  bool
+		Claimed     bool
+		Transferred bool
+		Rid         string
 	}
 	// EvLeft answers a leave.
 	EvLeft struct{ Room, Rid string }
-	// EvPeerJoined tells a member that another peer joined its room.
+	// EvPeerJoined tells a member that another peer joined (or was moved
+	// into) its room; Director says the newcomer became the room's
+	// director by joining (JoinClaim).
 	EvPeerJoined struct {
-		Room string
-		Peer Member
+		Room     string
+		Peer     Member
+		Director bool
 	}
 	// EvPeerLeft tells a member that a peer left its room.
 	EvPeerLeft struct{ Room, Peer string }

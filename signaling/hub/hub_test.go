@@ -62,7 +62,7 @@ func BenchmarkRouteParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := next.Add(1)
-		a, c := NewPeer("v1", nopClient{}), NewPeer("v1", nopClient{})
+		a, c := NewPeer("native", nopClient{}), NewPeer("native", nopClient{})
 		for _, p := range []*Peer{a, c} {
 			if err := h.Register(p); err != nil {
 				b.Error(err)
