@@ -194,6 +194,14 @@ func (s *nativeSession) fail(err error, ref, rid string) {
 	s.c.strike()
 }
 
+// closed leaves the hub and ends the peer's TURN allocations.
+func (s *nativeSession) closed() {
+	s.srv.hub.Unregister(s.peer)
+	if s.srv.cfg.OnPeerGone != nil {
+		s.srv.cfg.OnPeerGone(s.peer.ID())
+	}
+}
+
 // refuse answers frames the connection layer rejected.
 func (s *nativeSession) refuse(err error) {
 	switch {

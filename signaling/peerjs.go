@@ -336,71 +336,57 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	s := d.srv
 	q := r.URL.Query()
 	id, token, key := q.Get("id"), q.Get("token"), q.Get("key")
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(peerjsNS)
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			s.connDone(c, peerjsNS)
+	s.serveConn(w, r, peerjsNS, func(c *conn) session {
+		switch {
+		case id == "" || token == "" || key == "":
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrParams}})
+			return nil
+		case key != d.cfg.Key:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
+			return nil
+		case !validPeerJSID(id) || len(token) > d.maxTokenLen():
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+			return nil
+		case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+			return nil
+		case s.authorize(token, auth.ActionJoin, id) != nil:
+			// With an AuthSecret the client's token is the operator token
+			// and must grant join on the id. Checked before the directory
+			// is asked, so a refusal says nothing about whether the id is
+			// taken.
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
+			return nil
 		}
-	}()
 
-	switch {
-	case id == "" || token == "" || key == "":
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrParams}})
-		return
-	case key != d.cfg.Key:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
-		return
-	case !validPeerJSID(id) || len(token) > d.maxTokenLen():
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
-		return
-	case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
-		return
-	case s.authorize(token, auth.ActionJoin, id) != nil:
-		// With an AuthSecret the client's token is the operator token and
-		// must grant join on the id. Checked before the directory is
-		// asked, so a refusal says nothing about whether the id is taken.
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
-		return
-	}
-
-	sess := &peerjsSession{
-		d:            d,
-		c:            c,
-		token:        token,
-		senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
-		limiter:      s.newConnLimiter(),
-	}
-	sess.peer = hub.NewPeerWithID(peerjsNS, id, sess)
-	switch err := d.register(sess); {
-	case errors.Is(err, hub.ErrIDTaken):
-		d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
-		return
-	case err != nil:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
-		return
-	}
-	c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
-	// Messages that waited for this id go out after OPEN, in order. A
-	// message sent to the id in the instant between Register and take can
-	// overtake them; the PeerJS client keeps a CANDIDATE that comes before
-	// its OFFER and replays it, so the message path stays lock-free.
-	for _, f := range d.held.take(id) {
-		s.metrics.relayed()
-		c.send(f)
-	}
-	sess.startAlive()
-	handedOff = true
-	s.handOff(c, peerjsNS, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		sess.stopAlive()
-		d.unregister(sess)
-		c.finish()
+		sess := &peerjsSession{
+			d:            d,
+			c:            c,
+			token:        token,
+			senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
+			limiter:      s.newConnLimiter(),
+		}
+		sess.peer = hub.NewPeerWithID(peerjsNS, id, sess)
+		switch err := d.register(sess); {
+		case errors.Is(err, hub.ErrIDTaken):
+			d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
+			return nil
+		case err != nil:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
+			return nil
+		}
+		c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
+		// Messages that waited for this id go out after OPEN, in order. A
+		// message sent to the id in the instant between Register and take
+		// can overtake them; the PeerJS client keeps a CANDIDATE that comes
+		// before its OFFER and replays it, so the message path stays
+		// lock-free.
+		for _, f := range d.held.take(id) {
+			s.metrics.relayed()
+			c.send(f)
+		}
+		sess.startAlive()
+		return sess
 	})
 }
 
@@ -528,6 +514,12 @@ func (sess *peerjsSession) strike() { sess.c.strike() }
 
 // refuse handles frames the connection layer rejected (binary, too large).
 func (sess *peerjsSession) refuse(error) { sess.strike() }
+
+// closed stops the heartbeat check and leaves the hub.
+func (sess *peerjsSession) closed() {
+	sess.stopAlive()
+	sess.d.unregister(sess)
+}
 
 // peerjsIn is every field a client message may carry; anything else is
 // dropped by construction. src is never read: the server sets it.

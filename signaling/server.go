@@ -263,38 +263,54 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	return c
 }
 
-// serveNative runs one native protocol v1 connection. The handler sets the
-// connection up and returns; the reader runs in its own goroutine (see
-// handOff).
-func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
+// session is one protocol's side of a connection, as serveConn drives it.
+type session interface {
+	handle(b []byte)  // one client message, on the reader goroutine
+	refuse(err error) // a frame the connection layer rejected
+	closed()          // the read loop ended: leave the hub
+}
+
+// serveConn is the life of every protocol's WebSocket: upgrade (origin,
+// admission), count it, open (the protocol builds and registers its
+// session; nil means open has answered and closed c), then hand the read
+// loop off. One cleanup path for all protocols: a connection that never
+// reaches the hand-off is accounted for here, even if open panics.
+func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, proto string, open func(c *conn) session) {
 	c := s.upgrade(w, r)
 	if c == nil {
 		return
 	}
-	s.metrics.connOpened(nativeNS)
+	s.metrics.connOpened(proto)
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			s.connDone(c, nativeNS)
+			s.connDone(c, proto)
 		}
 	}()
-
-	sess := newNativeSession(s, c, r)
-	if err := s.hub.Register(sess.peer); err != nil {
-		// 144 random bits collided: treat as internal and hang up.
-		c.close(closeTryAgainLater, "try again")
-		c.finish()
+	sess := open(c)
+	if sess == nil {
 		return
 	}
-	sess.welcome(r)
 	handedOff = true
-	s.handOff(c, nativeNS, func() {
+	s.handOff(c, proto, func() {
 		c.readLoop(sess.handle, sess.refuse)
-		s.hub.Unregister(sess.peer)
-		if s.cfg.OnPeerGone != nil {
-			s.cfg.OnPeerGone(sess.peer.ID())
-		}
+		sess.closed()
 		c.finish()
+	})
+}
+
+// serveNative runs one native protocol v1 connection.
+func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
+	s.serveConn(w, r, nativeNS, func(c *conn) session {
+		sess := newNativeSession(s, c, r)
+		if err := s.hub.Register(sess.peer); err != nil {
+			// 144 random bits collided: treat as internal and hang up.
+			c.close(closeTryAgainLater, "try again")
+			c.finish()
+			return nil
+		}
+		sess.welcome(r)
+		return sess
 	})
 }
 

@@ -135,25 +135,17 @@ func (s *Server) mountVDO() {
 
 // serveVDO runs one VDO.Ninja dialect connection.
 func (s *Server) serveVDO(w http.ResponseWriter, r *http.Request) {
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(vdoNS)
-
-	sess := newVDOSession(s, c, r)
-	if err := s.hub.Register(sess.peer); err != nil {
-		c.close(closeTryAgainLater, "try again")
-		c.finish()
-		s.connDone(c, vdoNS)
-		return
-	}
-	// The dialect has no greeting: the server assigns the UUID and rewrites
-	// it into every direct message, so a client never needs to know its own.
-	s.handOff(c, vdoNS, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		s.hub.Unregister(sess.peer)
-		c.finish()
+	s.serveConn(w, r, vdoNS, func(c *conn) session {
+		sess := newVDOSession(s, c, r)
+		if err := s.hub.Register(sess.peer); err != nil {
+			c.close(closeTryAgainLater, "try again")
+			c.finish()
+			return nil
+		}
+		// The dialect has no greeting: the server assigns the UUID and
+		// rewrites it into every direct message, so a client never needs
+		// to know its own.
+		return sess
 	})
 }
 
@@ -323,6 +315,9 @@ func (s *vdoSession) fail(err error) {
 	}
 	s.c.strike()
 }
+
+// closed leaves the hub.
+func (s *vdoSession) closed() { s.srv.hub.Unregister(s.peer) }
 
 // refuse answers frames the connection layer rejected.
 func (s *vdoSession) refuse(err error) {
