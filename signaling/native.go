@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
 
@@ -214,33 +213,25 @@ func (s *nativeSession) refuse(err error) {
 
 // handle decodes one client message and acts on it.
 func (s *nativeSession) handle(b []byte) {
-	if !utf8.Valid(b) {
-		s.fail(newError(CodeBadJSON, "message is not valid UTF-8"), "", "")
-		return
-	}
 	var m nativeIn
-	if err := json.Unmarshal(b, &m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			rid := m.Rid
-			if len(rid) > maxRidLen {
-				rid = ""
-			}
-			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field), m.Type, rid)
+	if partial, err := decodeMessage(b, &m); err != nil {
+		if !partial {
+			s.fail(err, "", "")
 			return
 		}
-		s.fail(newError(CodeBadJSON, "message is not a JSON object"), "", "")
+		rid := m.Rid
+		if len(rid) > maxRidLen {
+			rid = ""
+		}
+		s.fail(err, m.Type, rid)
 		return
 	}
 	if len(m.Rid) > maxRidLen {
 		s.fail(newError(CodeBadMessage, "rid is longer than %d characters", maxRidLen), m.Type, "")
 		return
 	}
-	s.srv.metrics.message(m.Type)
-	s.inLen = len(b)
-	if !s.limiter.allowMessage(len(b)) {
-		s.srv.metrics.rateLimited("messages")
-		s.fail(ErrRateLimited, m.Type, m.Rid)
+	if err := s.srv.admitMessage(s.limiter, &s.inLen, m.Type, len(b)); err != nil {
+		s.fail(err, m.Type, m.Rid)
 		return
 	}
 	if err := s.dispatch(&m); err != nil {

@@ -560,20 +560,13 @@ func peerjsMetricType(t string) string {
 // handle decodes one client message and acts on it.
 func (sess *peerjsSession) handle(b []byte) {
 	sess.lastSeen.Store(time.Now().UnixNano())
-	s := sess.d.srv
-	if !utf8.Valid(b) {
-		sess.strike()
-		return
-	}
+	// Like the `peer` server, PeerJS answers nothing to a bad message.
 	var m peerjsIn
-	if err := json.Unmarshal(b, &m); err != nil {
+	if _, err := decodeMessage(b, &m); err != nil {
 		sess.strike()
 		return
 	}
-	s.metrics.message(peerjsMetricType(m.Type))
-	sess.inLen = len(b)
-	if !sess.limiter.allowMessage(len(b)) {
-		s.metrics.rateLimited("messages")
+	if err := sess.d.srv.admitMessage(sess.limiter, &sess.inLen, peerjsMetricType(m.Type), len(b)); err != nil {
 		sess.strike()
 		return
 	}

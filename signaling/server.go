@@ -263,42 +263,6 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	return c
 }
 
-// session is one protocol's side of a connection, as serveConn drives it.
-type session interface {
-	handle(b []byte)  // one client message, on the reader goroutine
-	refuse(err error) // a frame the connection layer rejected
-	closed()          // the read loop ended: leave the hub
-}
-
-// serveConn is the life of every protocol's WebSocket: upgrade (origin,
-// admission), count it, open (the protocol builds and registers its
-// session; nil means open has answered and closed c), then hand the read
-// loop off. One cleanup path for all protocols: a connection that never
-// reaches the hand-off is accounted for here, even if open panics.
-func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, proto string, open func(c *conn) session) {
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(proto)
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			s.connDone(c, proto)
-		}
-	}()
-	sess := open(c)
-	if sess == nil {
-		return
-	}
-	handedOff = true
-	s.handOff(c, proto, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		sess.closed()
-		c.finish()
-	})
-}
-
 // serveNative runs one native protocol v1 connection.
 func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
 	s.serveConn(w, r, nativeNS, func(c *conn) session {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
 
@@ -330,29 +329,17 @@ func (s *vdoSession) refuse(err error) {
 
 // handle decodes one client message and acts on it.
 func (s *vdoSession) handle(b []byte) {
-	if !utf8.Valid(b) {
-		s.fail(newError(CodeBadJSON, "message is not valid UTF-8"))
-		return
-	}
 	var m vdoIn
-	if err := json.Unmarshal(b, &m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field))
-			return
-		}
-		s.fail(newError(CodeBadJSON, "message is not a JSON object"))
+	if _, err := decodeMessage(b, &m); err != nil {
+		s.fail(err)
 		return
 	}
 	typ := m.Request
 	if typ == "" {
 		typ = "direct"
 	}
-	s.srv.metrics.message(typ)
-	s.inLen = len(b)
-	if !s.limiter.allowMessage(len(b)) {
-		s.srv.metrics.rateLimited("messages")
-		s.fail(ErrRateLimited)
+	if err := s.srv.admitMessage(s.limiter, &s.inLen, typ, len(b)); err != nil {
+		s.fail(err)
 		return
 	}
 	if err := s.dispatch(&m); err != nil {
