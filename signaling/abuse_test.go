@@ -547,7 +547,7 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 	}
 	_ = accomplice.ws.Close()
 	require.Eventually(t, func() bool {
-		return srv.adm.open.Load() == 0 && srv.hub.Peers() == 0 && srv.Hub().Rooms() == 0
+		return srv.adm.open.Load() == 0 && srv.hub.Peers() == 0 && srv.hub.Rooms() == 0
 	}, recvTimeout, 10*time.Millisecond)
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()

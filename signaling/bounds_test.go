@@ -506,9 +506,9 @@ func TestPendingPlaysCapped(t *testing.T) {
 	a.expectError(CodeTooManyPlays)
 	a.send(msg{"type": "play", "stream": "s0"})
 	a.expect("waiting")
-	assert.Equal(t, int64(DefaultMaxPeerPlays), srv.Hub().Streams(), "a refused play holds nothing")
+	assert.Equal(t, int64(DefaultMaxPeerPlays), srv.hub.Streams(), "a refused play holds nothing")
 	require.NoError(t, a.ws.Close())
-	require.Eventually(t, func() bool { return srv.Hub().Streams() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.hub.Streams() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
 // TestHeldHalfRequests: connections that announce a body and never send

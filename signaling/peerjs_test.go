@@ -387,7 +387,7 @@ func TestPeerJSLeaveWithoutDstCloses(t *testing.T) {
 	a.send(msg{"type": "LEAVE"})
 	assert.Equal(t, websocket.CloseNormalClosure, a.expectClose())
 	// The id is free again (the server unregisters just after closing).
-	require.Eventually(t, func() bool { return srv.Hub().Lookup(peerjsNS, "alice") == nil }, recvTimeout, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.hub.Lookup(peerjsNS, "alice") == nil }, recvTimeout, 5*time.Millisecond)
 	pjDial(t, ts, "alice", "other-token")
 }
 

@@ -117,9 +117,6 @@ func New(cfg Config) (*Server, error) {
 // from LimitListener. Safe for concurrent use.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Hub returns the server's hub.
-func (s *Server) Hub() *hub.Hub { return s.hub }
-
 // MetricsHandler serves the server's Prometheus metrics. Mount it where
 // only operators reach it.
 func (s *Server) MetricsHandler() http.Handler {
