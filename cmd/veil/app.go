@@ -205,7 +205,7 @@ func (a *app) startTURN(o options) error {
 		a.turnHost = listenIP.String()
 	}
 
-	pc, tcpLn, err := listenUDPAndTCP(listen)
+	pc, tcpLn, err := turn.ListenUDPAndTCP(listen)
 	if err != nil {
 		return err
 	}
@@ -258,35 +258,6 @@ func (a *app) startTURN(o options) error {
 		return err
 	}
 	return nil
-}
-
-// bindRetries bounds the attempts to find a port free for both UDP and
-// TCP when the TURN port is 0 (ephemeral).
-const bindRetries = 8
-
-// listenUDPAndTCP binds TURN's UDP socket and a TCP listener on the same
-// port. With port 0 the kernel picks the UDP port, which may be taken for
-// TCP: then it tries again.
-func listenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--turn-listen: %w", err)
-	}
-	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("turn udp %s: %w", addr, err)
-		}
-		got := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, got))
-		if err == nil {
-			return pc, ln, nil
-		}
-		_ = pc.Close()
-		if port != "0" || attempt == bindRetries {
-			return nil, nil, fmt.Errorf("turn tcp %s: %w", addr, err)
-		}
-	}
 }
 
 // defaultRelayIP picks the relay address when --turn-public-ip is unset:
