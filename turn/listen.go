@@ -10,8 +10,8 @@ import (
 // TCP when the TURN port is 0 (ephemeral).
 const bindRetries = 8
 
-// ListenUDPAndTCP binds a TURN server's UDP socket and a TCP listener on the same
-// port. With port 0 the kernel picks the UDP port, which may be taken for
+// ListenUDPAndTCP binds a TURN server's UDP socket and a TCP listener on the
+// same port. With port 0 the kernel picks the UDP port, which may be taken for
 // TCP: then it tries again. Hand both to Config.PacketConns and
 // Config.Listeners.
 func ListenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {

@@ -10,11 +10,11 @@ import (
 	"github.com/veilrtc/veil/privacy"
 )
 
-// pionLoggerFactory hands pion loggers that emit at debug level only and
-// scrub every line with privacy.ScrubLog: pion puts client and peer
-// addresses with ports, five-tuples and TURN user names (which hold peer
-// ids) in messages of every level, and privacy invariant 2 (docs/THREAT-MODEL.md) keeps those out of
-// every level, debug included. Trace is dropped.
+// pionLoggerFactory hands pion loggers that emit at debug level only and scrub
+// every line with privacy.ScrubLog: pion puts client and peer addresses with
+// ports, five-tuples and TURN user names (which hold peer ids) in messages of
+// every level, and privacy invariant 2 (docs/THREAT-MODEL.md) keeps those out
+// of every level, debug included. Trace is dropped.
 type pionLoggerFactory struct{ log *slog.Logger }
 
 func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {

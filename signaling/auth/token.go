@@ -73,8 +73,8 @@ var tokenParser = jwt.NewParser(
 	jwt.WithLeeway(tokenLeeway),
 )
 
-// Mint returns an HS256 token granting g for ttl from now, signed with
-// secret (signaling.Config.AuthSecret). Each action must be covered: join by Room or
+// Mint returns an HS256 token granting g for ttl from now, signed with secret
+// (signaling.Config.AuthSecret). Each action must be covered: join by Room or
 // Prefix, publish and play by Stream or Prefix. Safe for concurrent use.
 func Mint(secret []byte, g Grant, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) < MinSecretBytes {
