@@ -528,8 +528,9 @@ func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool)
 // exemptRelayAddress returns line with the address of a kept relay
 // candidate replaced by 0.0.0.0, or line itself.
 func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
-	body, ok := strings.CutPrefix(line, "a=")
-	if body, ok = strings.CutPrefix(body, "candidate:"); !ok {
+	body, _ := strings.CutPrefix(line, "a=")
+	body, ok := strings.CutPrefix(body, "candidate:")
+	if !ok {
 		return line
 	}
 	if out, keep := FilterRelayCandidate(line, true, trusted); !keep || out != line {

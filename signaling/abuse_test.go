@@ -349,7 +349,7 @@ func TestCrossSiteWebSocketHijacking(t *testing.T) {
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 		})
 	}
-	assert.Zero(t, srv.hub.dir.Len(), "no peer was created for a refused origin")
+	assert.Zero(t, srv.hub.Peers(), "no peer was created for a refused origin")
 	assert.Zero(t, srv.adm.open.Load(), "a refused origin holds no connection slot")
 	for _, origin := range []string{ts.URL, "https://app.example", "https://APP.example"} {
 		ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), http.Header{"Origin": {origin}})
@@ -547,7 +547,7 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 	}
 	_ = accomplice.ws.Close()
 	require.Eventually(t, func() bool {
-		return srv.adm.open.Load() == 0 && srv.hub.dir.Len() == 0 && srv.Hub().Rooms() == 0
+		return srv.adm.open.Load() == 0 && srv.hub.Peers() == 0 && srv.hub.Rooms() == 0
 	}, recvTimeout, 10*time.Millisecond)
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()

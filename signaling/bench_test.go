@@ -32,6 +32,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // A Chrome-like offer (audio, video with the usual codec list, a data
@@ -276,46 +278,10 @@ func benchRelay(b *testing.B, p privacy.Policy) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }
 
-// benchRouteClient drops every event: BenchmarkRouteParallel measures the
-// hub alone.
+// benchRouteClient drops every event.
 type benchRouteClient struct{}
 
-func (benchRouteClient) Notify(Event) {}
-
-// BenchmarkRouteParallel measures hub routing and delivery without
-// sockets from every core at once (b.RunParallel): each goroutine signals
-// within its own pair of a shared hub. With no global lock on the message
-// path ns/op falls as -cpu grows.
-func BenchmarkRouteParallel(b *testing.B) {
-	h := NewHub(Limits{}, nil)
-	var next atomic.Int64
-	frame := Frame([]byte(`{"type":"signal"}`))
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := next.Add(1)
-		a, c := NewPeer(nativeNS, benchRouteClient{}), NewPeer(nativeNS, benchRouteClient{})
-		for _, p := range []*Peer{a, c} {
-			if err := h.Register(p); err != nil {
-				b.Error(err)
-				return
-			}
-			if err := h.Join(p, "room-"+strconv.FormatInt(i, 10), ""); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-		for pb.Next() {
-			to, err := h.Route(a, c.id)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			to.Notify(frame)
-		}
-		h.Unregister(a)
-		h.Unregister(c)
-	})
-}
+func (benchRouteClient) Notify(hub.Event) {}
 
 // BenchmarkDecodeOffer compares what the server spends on one ~4 KB
 // offer: encoding/json alone (the baseline, into a generic map and into
@@ -360,9 +326,9 @@ func BenchmarkDecodeOffer(b *testing.B) {
 		{"veil/relay=force", true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: bc.filter, strip: bc.strip, sealedOK: true}}
-			s.peer = NewPeer(nativeNS, benchRouteClient{})
-			to := NewPeer(nativeNS, benchRouteClient{})
+			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: bc.filter, stripSysinfo: bc.strip, sealedOK: true}}
+			s.peer = hub.NewPeer(nativeNS, benchRouteClient{})
+			to := hub.NewPeer(nativeNS, benchRouteClient{})
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -589,8 +555,8 @@ func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
 // captureClient keeps the last frame it was given.
 type captureClient struct{ last []byte }
 
-func (c *captureClient) Notify(ev Event) {
-	if f, ok := ev.(Frame); ok {
+func (c *captureClient) Notify(ev hub.Event) {
+	if f, ok := ev.(hub.Frame); ok {
 		c.last = f
 	}
 }
@@ -612,9 +578,9 @@ func TestDeliverMatchesMarshal(t *testing.T) {
 			got := &captureClient{}
 			// The client's message held the same data and an envelope.
 			s := &nativeSession{srv: srv, inLen: len(tc.data) + 64}
-			s.peer = NewPeer(nativeNS, benchRouteClient{})
-			s.deliver(NewPeer(nativeNS, got), tc.typ, []byte(tc.data))
-			want, err := marshal(outSignal{Type: tc.typ, From: s.peer.id, Data: json.RawMessage(tc.data)})
+			s.peer = hub.NewPeer(nativeNS, benchRouteClient{})
+			s.deliver(hub.NewPeer(nativeNS, got), tc.typ, []byte(tc.data))
+			want, err := marshal(outSignal{Type: tc.typ, From: s.peer.ID(), Data: json.RawMessage(tc.data)})
 			if err != nil {
 				t.Fatal(err)
 			}

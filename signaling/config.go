@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // Named defaults for Config. They are part of the documented contract
@@ -119,7 +121,7 @@ type Config struct {
 	// VDO configures the VDO.Ninja dialect (see VDOConfig).
 	VDO VDOConfig
 	// Directory finds peers by id. Default: an in-memory LocalDirectory.
-	Directory Directory
+	Directory hub.Directory
 	// Logger receives operational logs; it never gets identities at info
 	// level or above. Default slog.Default().
 	Logger *slog.Logger
@@ -178,13 +180,13 @@ type Config struct {
 	// connections carry many clients.
 	ListenerExempt func(netip.Addr) bool
 
-	// Access control (auth.go).
+	// Access control (authorize.go, signaling/auth).
 
-	// AuthSecret, when set, requires an HS256 operator token (MintToken) on
+	// AuthSecret, when set, requires an HS256 operator token (auth.Mint) on
 	// every door: each join, publish and play, PeerJS connections (the
 	// client's token must grant join on its id) and TURN credentials
 	// (welcome, /turn-credentials); see doors.go. At least
-	// MinAuthSecretBytes. Default none: names alone admit.
+	// auth.MinSecretBytes. Default none: names alone admit.
 	AuthSecret []byte
 	// RequireUnguessable refuses (unauthorized) room and stream names
 	// shorter than this many characters. Default 0: any length.

@@ -119,9 +119,8 @@ const (
 )
 
 var (
-	errTooLarge  = errors.New("signaling: frame too large")
-	errBinary    = errors.New("signaling: binary frame")
-	errQueueFull = errors.New("signaling: send queue full")
+	errTooLarge = errors.New("signaling: frame too large")
+	errBinary   = errors.New("signaling: binary frame")
 )
 
 // bufPool recycles read buffers so an idle connection holds none.
@@ -453,6 +452,3 @@ func (c *conn) finish() {
 	}
 	_ = c.ws.Close()
 }
-
-// remoteAddr is the socket's peer address (never logged).
-func (c *conn) remoteAddr() net.Addr { return c.ws.RemoteAddr() }

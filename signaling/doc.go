@@ -15,14 +15,14 @@
 //     dialects that cannot receive them in-band;
 //   - /privacy, /healthz, /veil.js and, with Config.Demo, the demo page.
 //
-// The [Hub] knows peers, rooms, streams and who may reach whom, and nothing
-// about wire formats: each protocol decodes client messages into hub calls
-// (Join, Publish, Play, Route, ...) and encodes the hub's events (EvJoined,
-// EvPeerJoined, EvPlaying, ...) for its own clients. Rooms, streams and
-// peer ids are namespaced per protocol, so no dialect can reach or probe
-// another's peers. Peers are found through a [Directory], so a
-// cluster mode can route to peers on other nodes without touching the
-// protocols.
+// The hub (package signaling/hub) knows peers, rooms, streams and who may
+// reach whom, and nothing about wire formats: each protocol decodes client
+// messages into hub calls (Join, Publish, Play, Route, ...) and encodes the
+// hub's events (EvJoined, EvPeerJoined, EvPlaying, ...) for its own
+// clients. Rooms, streams and peer ids are namespaced per protocol, so no
+// dialect can reach or probe another's peers. Operator tokens are minted
+// and verified by package signaling/auth. docs/ARCHITECTURE.md draws the
+// packages and how a signal travels through them.
 //
 // Every message a peer forwards goes through the privacy policy (package
 // privacy): under forced relay only relay candidates and no real address
@@ -38,7 +38,7 @@
 //
 // # Concurrency
 //
-// Server, Hub, Peer and Directory are safe for concurrent use. Each
+// Server is safe for concurrent use, as is everything of package hub. Each
 // connection has one reader goroutine, which decodes and acts on its
 // messages, and at most one writer goroutine, which owns every data write
 // and the write deadlines. The writer runs only while frames are queued, and
@@ -46,10 +46,8 @@
 // single goroutine and no timer (memory per idle connection is a measured
 // target: docs/BENCHMARKS.md). Delivery to a peer never blocks: events are
 // queued on a queue bounded in frames and bytes (and all queues together
-// in bytes), and a peer whose queue is full is disconnected at once. Hub
-// state is sharded and locked per room, stream and peer; there is no global
-// lock on the message path. Lock order is shard, then room or stream, then
-// peer.
+// in bytes), and a peer whose queue is full is disconnected at once. There
+// is no global lock on the message path.
 //
 // Nothing is written to disk and nothing identifying reaches the logs at
 // info level or above.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // Every door of the server under an AuthSecret. Tokens are checked where
@@ -45,7 +47,7 @@ func (s *Server) tokenValid(token string) bool {
 	if len(s.cfg.AuthSecret) == 0 {
 		return true
 	}
-	_, err := parseToken(s.cfg.AuthSecret, token)
+	_, err := auth.Verify(s.cfg.AuthSecret, token)
 	return err == nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/turn"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // startTURN runs a real embedded TURN server on 127.0.0.1 (UDP) relaying
@@ -81,7 +83,7 @@ func getCredentials(t *testing.T, base, path string, h http.Header) (int, turnCr
 func TestTURNCredentialsDoor(t *testing.T) {
 	relay, turnAddr := startTURN(t)
 	_, ts := newTestServer(t, Config{AuthSecret: testSecret, TURN: relay})
-	tok := mint(t, Grant{Room: "r", Actions: []Action{ActionJoin}}, time.Hour)
+	tok := mint(t, auth.Grant{Room: "r", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 
 	for _, path := range []string{"/turn-credentials", "/peerjs/peerjs/turn"} {
 		for _, tc := range []struct {
@@ -112,7 +114,7 @@ func TestTURNCredentialsDoor(t *testing.T) {
 // mintWith mints a valid-looking token with another secret.
 func mintWith(t *testing.T, secret []byte) string {
 	t.Helper()
-	tok, err := MintToken(secret, Grant{Room: "r", Actions: []Action{ActionJoin}}, time.Hour, time.Now())
+	tok, err := auth.Mint(secret, auth.Grant{Room: "r", Actions: []auth.Action{auth.ActionJoin}}, time.Hour, time.Now())
 	require.NoError(t, err)
 	return tok
 }
@@ -124,7 +126,7 @@ func mintWith(t *testing.T, secret []byte) string {
 func TestNativeICEServersNeedToken(t *testing.T) {
 	relay, turnAddr := startTURN(t)
 	_, ts := newTestServer(t, Config{AuthSecret: testSecret, TURN: relay})
-	tok := mint(t, Grant{Room: "lobby", Actions: []Action{ActionJoin}}, time.Hour)
+	tok := mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 
 	anon := dial(t, ts, "")
 	assert.Empty(t, anon.welcome["iceServers"], "no TURN credentials without a token")
@@ -151,9 +153,9 @@ func TestNativeICEServersNeedToken(t *testing.T) {
 // before the id is looked up, so it says nothing about the id.
 func TestPeerJSNeedsToken(t *testing.T) {
 	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
-	alice := mint(t, Grant{Room: "alice", Actions: []Action{ActionJoin}}, time.Hour)
-	pfx := mint(t, Grant{Prefix: "team-", Actions: []Action{ActionJoin}}, time.Hour)
-	play := mint(t, Grant{Stream: "alice", Actions: []Action{ActionPlay}}, time.Hour)
+	alice := mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	pfx := mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	play := mint(t, auth.Grant{Stream: "alice", Actions: []auth.Action{auth.ActionPlay}}, time.Hour)
 
 	for _, tc := range []struct{ name, id, token string }{
 		{"random token", "bob", "tb"},
@@ -191,7 +193,7 @@ func TestPeerJSRequireUnguessable(t *testing.T) {
 // discovery is on, is for token holders only.
 func TestPeerJSDiscoveryNeedsToken(t *testing.T) {
 	_, ts := newTestServer(t, Config{AuthSecret: testSecret, PeerJS: PeerJSConfig{Discovery: true}})
-	tok := mint(t, Grant{Room: "alice", Actions: []Action{ActionJoin}}, time.Hour)
+	tok := mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 	pjDial(t, ts, "alice", tok)
 	code, _ := getCredentials(t, ts.URL, "/peerjs/peerjs/peers", nil)
 	assert.Equal(t, http.StatusUnauthorized, code)
@@ -207,7 +209,7 @@ func TestPeerJSDiscoveryNeedsToken(t *testing.T) {
 // uses the connection URL's; without either it is refused.
 func TestVDOURLToken(t *testing.T) {
 	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
-	tok := mint(t, Grant{Prefix: "s-", Actions: []Action{ActionPublish, ActionPlay, ActionJoin}}, time.Hour)
+	tok := mint(t, auth.Grant{Prefix: "s-", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay, auth.ActionJoin}}, time.Hour)
 
 	anon := dialVDO(t, ts, "")
 	anon.send(msg{"request": "seed", "streamID": "s-1"})

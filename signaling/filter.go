@@ -2,29 +2,30 @@ package signaling
 
 import "github.com/veilrtc/veil/privacy"
 
-// The privacy filter as every protocol applies it: filter is whether the
-// sender's signals are relay-filtered (Policy.ForcesRelay), strip whether
-// system information is removed. Both count what they drop in the metrics.
+// The privacy filter as every protocol applies it, with privacy's names:
+// forceRelay (Policy.ForcesRelay, SDPOptions.ForceRelay) and stripSysinfo
+// (Policy.StripsSysinfo, SDPOptions.StripSysinfo). Both count what they
+// drop in the metrics.
 
 // senderPolicy is the privacy policy as it applies to one sender. It is
 // fixed when the connection opens.
 type senderPolicy struct {
-	filter   bool // the sender's signals are relay-filtered
-	strip    bool // system information is removed from them
-	sealedOK bool // sealed (unreadable) payloads from the sender may pass
+	forceRelay   bool // the sender's signals are relay-filtered
+	stripSysinfo bool // system information is removed from them
+	sealedOK     bool // sealed (unreadable) payloads from the sender may pass
 }
 
 // senderPolicy returns the policy for a sender that asked (?relay=1) for
 // relay filtering or not.
 func (s *Server) senderPolicy(asked bool) senderPolicy {
 	p := s.cfg.Policy
-	return senderPolicy{filter: p.ForcesRelay(asked), strip: p.StripsSysinfo(), sealedOK: p.AllowsSealed(asked)}
+	return senderPolicy{forceRelay: p.ForcesRelay(asked), stripSysinfo: p.StripsSysinfo(), sealedOK: p.AllowsSealed(asked)}
 }
 
 // scrubSDP scrubs a session description; an error means it is not one.
-func (s *Server) scrubSDP(sdp string, filter, strip bool) (string, error) {
+func (s *Server) scrubSDP(sdp string, forceRelay, stripSysinfo bool) (string, error) {
 	clean, st, err := privacy.ScrubSDP(sdp, privacy.SDPOptions{
-		ForceRelay: filter, StripSysinfo: strip, TrustedRelays: s.cfg.TrustedRelays,
+		ForceRelay: forceRelay, StripSysinfo: stripSysinfo, TrustedRelays: s.cfg.TrustedRelays,
 	})
 	if err != nil {
 		return "", err
@@ -36,14 +37,14 @@ func (s *Server) scrubSDP(sdp string, filter, strip bool) (string, error) {
 // filterCandidate applies the relay filter to one trickle candidate in
 // place; false means drop it. Under the filter its sdpMid and
 // usernameFragment are scrubbed of addresses too.
-func (s *Server) filterCandidate(c *iceCandidate, filter bool) bool {
-	out, keep := privacy.FilterRelayCandidate(c.Candidate, filter, s.cfg.TrustedRelays)
+func (s *Server) filterCandidate(c *iceCandidate, forceRelay bool) bool {
+	out, keep := privacy.FilterRelayCandidate(c.Candidate, forceRelay, s.cfg.TrustedRelays)
 	if !keep {
 		s.metrics.candidatesDropped(1)
 		return false
 	}
 	c.Candidate = out
-	if filter {
+	if forceRelay {
 		// Side fields a peer reads as text: no address rides along.
 		c.SDPMid = scrubText(c.SDPMid)
 		c.UsernameFragment = scrubText(c.UsernameFragment)

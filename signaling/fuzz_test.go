@@ -6,13 +6,15 @@ import (
 	"testing"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // fuzzClient records what a session would send instead of writing to a
 // socket, so the decoder can be fuzzed without the network.
 type fuzzClient struct{ frames int }
 
-func (f *fuzzClient) Notify(Event) { f.frames++ }
+func (f *fuzzClient) Notify(hub.Event) { f.frames++ }
 
 // FuzzNativeMessage feeds arbitrary frames to the native decoder and
 // payload filter: they must never panic, and under a forced relay policy
@@ -35,8 +37,8 @@ func FuzzNativeMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter()}
-		s.peer = NewPeer(nativeNS, &fuzzClient{})
+		s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}, limiter: srv.newConnLimiter()}
+		s.peer = hub.NewPeer(nativeNS, &fuzzClient{})
 		var m nativeIn
 		if json.Unmarshal(b, &m) != nil {
 			return

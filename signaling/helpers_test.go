@@ -123,17 +123,6 @@ func (c *wsClient) expectError(code Code) msg {
 	return m
 }
 
-// expectNothing requires that no message arrives within d. Used to prove
-// that something was not forwarded; the ping round trip that follows
-// proves the connection is still healthy.
-func (c *wsClient) expectNothing(d time.Duration) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(d))
-	_, b, err := c.ws.ReadMessage()
-	require.Error(c.t, err, "unexpected message: %s", b)
-	// A read deadline error poisons a gorilla conn; callers must not use c after.
-}
-
 // roundTrip sends a ping and requires the pong, proving the connection is
 // healthy and that everything sent before has been processed.
 func (c *wsClient) roundTrip() {

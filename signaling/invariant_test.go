@@ -19,6 +19,8 @@ import (
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/privacy/privacytest"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // The forced-relay invariant, end to end: whatever a relay-filtered sender
@@ -512,9 +514,9 @@ func TestForcedRelayFinalCheck(t *testing.T) {
 	srv, err := New(Config{TrustedRelays: invTrusted})
 	require.NoError(t, err)
 	rec := &fuzzClient{}
-	to := NewPeer(nativeNS, rec)
-	s := &nativeSession{srv: srv, senderPolicy: senderPolicy{filter: true}}
-	s.peer = NewPeer(nativeNS, &fuzzClient{})
+	to := hub.NewPeer(nativeNS, rec)
+	s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true}}
+	s.peer = hub.NewPeer(nativeNS, &fuzzClient{})
 	for _, data := range []string{`{"x":"10.0.0.1"}`, `{"x":"\u0031\u0030.0.0.1"}`, `{"10.0.0.1":1}`, `{"x":"a.local"}`, `{"x":[{"y":"2001:db8::1"}]}`} {
 		err := s.deliver(to, "signal", []byte(data))
 		require.ErrorIs(t, err, errAddressLeak, data)
@@ -526,7 +528,7 @@ func TestForcedRelayFinalCheck(t *testing.T) {
 
 	require.NoError(t, s.deliver(to, "signal", []byte(`{"x":"203.0.113.7","y":"0.0.0.0"}`)), "the trusted relay and 0.0.0.0 pass")
 	assert.Equal(t, 1, rec.frames)
-	s.filter = false
+	s.forceRelay = false
 	require.NoError(t, s.deliver(to, "signal", []byte(`{"x":"10.0.0.1"}`)), "unfiltered senders are not checked")
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // TestLogsCarryNoIdentities runs a whole session — join, publish, play,
@@ -34,9 +36,9 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 				"203.0.113.41", "203.0.113.42", "2001:db8:77::1", "2001:db8:77:",
 				"room-Kq3vN8", "stream-Zt5pW2", "prefix-Hm4c",
 			}
-			roomTok := mint(t, Grant{Room: "room-Kq3vN8", Actions: []Action{ActionJoin}}, time.Hour)
-			streamTok := mint(t, Grant{Stream: "stream-Zt5pW2", Actions: []Action{ActionPublish, ActionPlay}}, time.Hour)
-			prefixTok := mint(t, Grant{Prefix: "prefix-Hm4c", Actions: []Action{ActionJoin}}, time.Hour)
+			roomTok := mint(t, auth.Grant{Room: "room-Kq3vN8", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+			streamTok := mint(t, auth.Grant{Stream: "stream-Zt5pW2", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay}}, time.Hour)
+			prefixTok := mint(t, auth.Grant{Prefix: "prefix-Hm4c", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 			secrets = append(secrets, roomTok, streamTok, prefixTok)
 
 			a := dialFrom(t, ts, "203.0.113.41")

@@ -2,6 +2,8 @@ package signaling
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // metrics are aggregate counters only: no label ever holds an id, a name or
@@ -26,7 +28,7 @@ var knownTypes = map[string]bool{
 	"signal": true, "debug": true, "ping": true,
 }
 
-func newMetrics(h *Hub, q *sendBudget) *metrics {
+func newMetrics(h *hub.Hub, q *sendBudget) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
-// nativeNS is the hub namespace of the native protocol.
-const nativeNS = "v1"
+// nativeNS is the hub namespace of the native protocol and its metrics
+// label, as "peerjs" and "vdo" are for the dialects.
+const nativeNS = "native"
 
 // ProtocolVersion is the native protocol's version, sent in welcome.
 const ProtocolVersion = 1
@@ -105,7 +109,7 @@ type (
 type nativeSession struct {
 	srv  *Server
 	c    *conn
-	peer *Peer
+	peer *hub.Peer
 	senderPolicy
 	limiter *connLimiter
 	ice     iceGate
@@ -120,18 +124,18 @@ func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
 		senderPolicy: srv.senderPolicy(asked),
 		limiter:      srv.newConnLimiter(),
 	}
-	s.peer = NewPeer(nativeNS, s)
+	s.peer = hub.NewPeer(nativeNS, s)
 	return s
 }
 
 func (s *nativeSession) welcome(r *http.Request) {
 	policy := "all"
-	if s.filter {
+	if s.forceRelay {
 		policy = "relay"
 	}
-	ice := s.ice.welcomeICE(s.srv, r, s.peer.id)
+	ice := s.ice.welcomeICE(s.srv, r, s.peer.ID())
 	s.write(outWelcome{
-		Type: "welcome", Version: ProtocolVersion, ID: s.peer.id,
+		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.cfg.Policy,
 	})
 }
@@ -147,35 +151,35 @@ func (s *nativeSession) write(v any) {
 }
 
 // Notify implements Client.
-func (s *nativeSession) Notify(ev Event) {
+func (s *nativeSession) Notify(ev hub.Event) {
 	switch e := ev.(type) {
-	case Frame:
+	case hub.Frame:
 		s.c.send(e)
-	case EvJoined:
+	case hub.EvJoined:
 		peers := make([]outPeer, len(e.Peers))
 		for i, m := range e.Peers {
 			peers[i] = outPeer{ID: m.ID, Stream: m.Stream}
 		}
 		s.write(outJoined{Type: "joined", Room: e.Room, Peers: peers, Rid: e.Rid})
-	case EvLeft:
+	case hub.EvLeft:
 		s.write(outRoomPeer{Type: "left", Room: e.Room, Rid: e.Rid})
-	case EvPeerJoined:
+	case hub.EvPeerJoined:
 		s.write(outPeerJoined{Type: "peer-joined", Room: e.Room, Peer: outPeer{ID: e.Peer.ID, Stream: e.Peer.Stream}})
-	case EvPeerLeft:
+	case hub.EvPeerLeft:
 		s.write(outRoomPeer{Type: "peer-left", Room: e.Room, Peer: e.Peer})
-	case EvPublished:
+	case hub.EvPublished:
 		s.write(outRoomPeer{Type: "published", Stream: e.Stream, Rid: e.Rid})
-	case EvUnpublished:
+	case hub.EvUnpublished:
 		s.write(outRoomPeer{Type: "unpublished", Stream: e.Stream, Rid: e.Rid})
-	case EvStreamAdded:
+	case hub.EvStreamAdded:
 		s.write(outRoomPeer{Type: "stream-added", Room: e.Room, Peer: e.Peer, Stream: e.Stream})
-	case EvPlaying:
+	case hub.EvPlaying:
 		s.write(outRoomPeer{Type: "playing", Stream: e.Stream, Peer: e.Peer, Rid: e.Rid})
-	case EvWaiting:
+	case hub.EvWaiting:
 		s.write(outRoomPeer{Type: "waiting", Stream: e.Stream, Rid: e.Rid})
-	case EvViewer:
+	case hub.EvViewer:
 		s.write(outRoomPeer{Type: "viewer", Peer: e.Peer, Stream: e.Stream})
-	case EvStreamEnded:
+	case hub.EvStreamEnded:
 		s.write(outRoomPeer{Type: "stream-ended", Stream: e.Stream})
 	}
 }
@@ -187,6 +191,14 @@ func (s *nativeSession) fail(err error, ref, rid string) {
 	s.srv.metrics.errors(code)
 	s.write(outError{Type: "error", Code: code, Message: msg, Ref: ref, Rid: rid})
 	s.c.strike()
+}
+
+// closed leaves the hub and ends the peer's TURN allocations.
+func (s *nativeSession) closed() {
+	s.srv.hub.Unregister(s.peer)
+	if s.srv.cfg.OnPeerGone != nil {
+		s.srv.cfg.OnPeerGone(s.peer.ID())
+	}
 }
 
 // refuse answers frames the connection layer rejected.
@@ -201,33 +213,25 @@ func (s *nativeSession) refuse(err error) {
 
 // handle decodes one client message and acts on it.
 func (s *nativeSession) handle(b []byte) {
-	if !utf8.Valid(b) {
-		s.fail(newError(CodeBadJSON, "message is not valid UTF-8"), "", "")
-		return
-	}
 	var m nativeIn
-	if err := json.Unmarshal(b, &m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			rid := m.Rid
-			if len(rid) > maxRidLen {
-				rid = ""
-			}
-			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field), m.Type, rid)
+	if partial, err := decodeMessage(b, &m); err != nil {
+		if !partial {
+			s.fail(err, "", "")
 			return
 		}
-		s.fail(newError(CodeBadJSON, "message is not a JSON object"), "", "")
+		rid := m.Rid
+		if len(rid) > maxRidLen {
+			rid = ""
+		}
+		s.fail(err, m.Type, rid)
 		return
 	}
 	if len(m.Rid) > maxRidLen {
 		s.fail(newError(CodeBadMessage, "rid is longer than %d characters", maxRidLen), m.Type, "")
 		return
 	}
-	s.srv.metrics.message(m.Type)
-	s.inLen = len(b)
-	if !s.limiter.allowMessage(len(b)) {
-		s.srv.metrics.rateLimited("messages")
-		s.fail(ErrRateLimited, m.Type, m.Rid)
+	if err := s.srv.admitMessage(s.limiter, &s.inLen, m.Type, len(b)); err != nil {
+		s.fail(err, m.Type, m.Rid)
 		return
 	}
 	if err := s.dispatch(&m); err != nil {
@@ -239,7 +243,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 	h := s.srv.hub
 	switch m.Type {
 	case "join":
-		if err := s.checkAction(m.Room, m.Token, ActionJoin); err != nil {
+		if err := s.checkAction(m.Room, m.Token, auth.ActionJoin); err != nil {
 			return err
 		}
 		return h.Join(s.peer, m.Room, m.Rid)
@@ -249,7 +253,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Leave(s.peer, m.Room, m.Rid)
 	case "publish":
-		if err := s.checkAction(m.Stream, m.Token, ActionPublish); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, auth.ActionPublish); err != nil {
 			return err
 		}
 		return h.Publish(s.peer, m.Stream, m.Rid)
@@ -259,7 +263,7 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 		}
 		return h.Unpublish(s.peer, m.Stream, m.Rid)
 	case "play":
-		if err := s.checkAction(m.Stream, m.Token, ActionPlay); err != nil {
+		if err := s.checkAction(m.Stream, m.Token, auth.ActionPlay); err != nil {
 			return err
 		}
 		return h.Play(s.peer, m.Stream, m.Rid)
@@ -280,17 +284,17 @@ func (s *nativeSession) dispatch(m *nativeIn) error {
 // checkAction validates a join, publish or play (see Server.checkAction).
 // The first authorized action releases the ICE servers welcome held back
 // (doors.go), before its own answer.
-func (s *nativeSession) checkAction(name, token string, a Action) error {
+func (s *nativeSession) checkAction(name, token string, a auth.Action) error {
 	if err := s.srv.checkAction(s.limiter, name, token, a); err != nil {
 		return err
 	}
-	if ice := s.ice.release(s.srv, s.peer.id); len(ice) > 0 {
+	if ice := s.ice.release(s.srv, s.peer.ID()); len(ice) > 0 {
 		s.write(outICEServers{Type: "ice-servers", ICEServers: ice})
 	}
 	return nil
 }
 
-func (s *nativeSession) route(to string) (*Peer, error) {
+func (s *nativeSession) route(to string) (*hub.Peer, error) {
 	if to == "" {
 		return nil, newError(CodeBadMessage, "missing \"to\"")
 	}
@@ -321,8 +325,8 @@ func (s *nativeSession) signal(m *nativeIn) error {
 // For a relay-filtered sender the frame must pass the forced-relay check
 // (leakFree); if it does not, nothing is queued and errAddressLeak is
 // returned.
-func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
-	from, err := json.Marshal(s.peer.id)
+func (s *nativeSession) deliver(to *hub.Peer, typ string, data []byte) error {
+	from, err := json.Marshal(s.peer.ID())
 	if err != nil {
 		return err
 	}
@@ -338,11 +342,11 @@ func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
 	if err := checkGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
-	if s.filter && !s.srv.leakFree(b) {
+	if s.forceRelay && !s.srv.leakFree(b) {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
-	to.Notify(Frame(b))
+	to.Notify(hub.Frame(b))
 	return nil
 }
 
@@ -370,7 +374,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 	case d.SDP != nil:
 		switch d.SDP.Type {
 		case "offer", "answer", "pranswer":
-			clean, err := s.srv.scrubSDP(d.SDP.SDP, s.filter, s.strip)
+			clean, err := s.srv.scrubSDP(d.SDP.SDP, s.forceRelay, s.stripSysinfo)
 			if err != nil {
 				return nil, false, newError(CodeBadMessage, "sdp is not a session description")
 			}
@@ -418,7 +422,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 
 // filterCandidate applies the relay filter to one trickle candidate.
 func (s *nativeSession) filterCandidate(c *iceCandidate) bool {
-	return s.srv.filterCandidate(c, s.filter)
+	return s.srv.filterCandidate(c, s.forceRelay)
 }
 
 func (s *nativeSession) debug(m *nativeIn) error {
@@ -435,13 +439,13 @@ func (s *nativeSession) debug(m *nativeIn) error {
 		return newError(CodeBadMessage, "debug data must be a JSON object")
 	}
 	var clean any = obj
-	if s.strip {
+	if s.stripSysinfo {
 		clean = privacy.SanitizeStats(obj)
 		if clean == nil {
 			clean = map[string]any{}
 		}
 	}
-	if s.filter {
+	if s.forceRelay {
 		// With sysinfo=pass nothing else removes relatedAddress, ip and
 		// the like: under forced relay every address goes, as in the
 		// VDO.Ninja dialect's app data.

@@ -507,7 +507,7 @@ func TestManyConnectDisconnectCycles(t *testing.T) {
 		require.NoError(t, c.ws.Close())
 	}
 	require.Eventually(t, func() bool {
-		return srv.Hub().Rooms() == 0 && srv.Hub().Streams() == 0 && srv.hub.dir.Len() == 0
+		return srv.hub.Rooms() == 0 && srv.hub.Streams() == 0 && srv.hub.Peers() == 0
 	}, 5*time.Second, 10*time.Millisecond, "all state is gone when peers leave")
 }
 

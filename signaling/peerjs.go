@@ -16,6 +16,10 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
@@ -174,12 +178,9 @@ type peerjsDialect struct {
 	live map[string]struct{}
 }
 
-// mountPeerJS registers the PeerJS endpoints on s.mux. An invalid config
-// leaves the dialect unmounted (and says so at error level) rather than
-// serving it half-configured.
-//
-// It also mounts the TURN credentials endpoint shared by the PeerJS and
-// VDO.Ninja dialects (turnrest.go), whether or not PeerJS is enabled.
+// mountPeerJS registers the PeerJS endpoints on s.mux, among them the
+// PeerJS-style TURN credentials door <path><key>/turn (turnrest.go). New
+// has refused an invalid PeerJSConfig already (Config.validate).
 func (s *Server) mountPeerJS() {
 	cfg := s.cfg.PeerJS.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
@@ -260,11 +261,11 @@ func (d *peerjsDialect) servePeers(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(ids)
 }
 
-// newPeerJSID returns an id with idBytes (144) random bits in hex. Not
+// newPeerJSID returns an id with hub.IDBytes (144) random bits in hex. Not
 // newID's base64url: the PeerJS client refuses ids that start or end with
 // '-' or '_' or repeat them, and apps pass a stored id back to new Peer().
 func newPeerJSID() string {
-	var b [idBytes]byte
+	var b [hub.IDBytes]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }
@@ -302,7 +303,7 @@ func validPeerJSID(id string) bool {
 // the server has an AuthSecret, else the client's random reconnect token.
 func (d *peerjsDialect) maxTokenLen() int {
 	if len(d.srv.cfg.AuthSecret) > 0 {
-		return maxTokenBytes
+		return auth.MaxTokenBytes
 	}
 	return peerjsMaxTokenLen
 }
@@ -310,7 +311,7 @@ func (d *peerjsDialect) maxTokenLen() int {
 // lookup returns the connected PeerJS peer with id, or nil. Ids are per
 // namespace, so a peer of another protocol is never returned: PeerJS ids
 // cannot reach, or probe for, native or VDO.Ninja peers.
-func (d *peerjsDialect) lookup(id string) *Peer { return d.srv.hub.Lookup(peerjsNS, id) }
+func (d *peerjsDialect) lookup(id string) *hub.Peer { return d.srv.hub.Lookup(peerjsNS, id) }
 
 // peerjsOut is every message the server sends, in the `peer` server's
 // field order.
@@ -335,71 +336,57 @@ func (d *peerjsDialect) serveWS(w http.ResponseWriter, r *http.Request) {
 	s := d.srv
 	q := r.URL.Query()
 	id, token, key := q.Get("id"), q.Get("token"), q.Get("key")
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(peerjsNS)
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			s.connDone(c, peerjsNS)
+	s.serveConn(w, r, peerjsNS, func(c *conn) session {
+		switch {
+		case id == "" || token == "" || key == "":
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrParams}})
+			return nil
+		case key != d.cfg.Key:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
+			return nil
+		case !validPeerJSID(id) || len(token) > d.maxTokenLen():
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+			return nil
+		case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
+			return nil
+		case s.authorize(token, auth.ActionJoin, id) != nil:
+			// With an AuthSecret the client's token is the operator token
+			// and must grant join on the id. Checked before the directory
+			// is asked, so a refusal says nothing about whether the id is
+			// taken.
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
+			return nil
 		}
-	}()
 
-	switch {
-	case id == "" || token == "" || key == "":
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrParams}})
-		return
-	case key != d.cfg.Key:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrKey}})
-		return
-	case !validPeerJSID(id) || len(token) > d.maxTokenLen():
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
-		return
-	case utf8.RuneCountInString(id) < s.cfg.RequireUnguessable:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrID}})
-		return
-	case s.authorize(token, ActionJoin, id) != nil:
-		// With an AuthSecret the client's token is the operator token and
-		// must grant join on the id. Checked before the directory is
-		// asked, so a refusal says nothing about whether the id is taken.
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrToken}})
-		return
-	}
-
-	sess := &peerjsSession{
-		d:            d,
-		c:            c,
-		token:        token,
-		senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
-		limiter:      s.newConnLimiter(),
-	}
-	sess.peer = NewPeerWithID(peerjsNS, id, sess)
-	switch err := d.register(sess); {
-	case errors.Is(err, ErrIDTaken):
-		d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
-		return
-	case err != nil:
-		d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
-		return
-	}
-	c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
-	// Messages that waited for this id go out after OPEN, in order. A
-	// message sent to the id in the instant between Register and take can
-	// overtake them; the PeerJS client keeps a CANDIDATE that comes before
-	// its OFFER and replays it, so the message path stays lock-free.
-	for _, f := range d.held.take(id) {
-		s.metrics.relayed()
-		c.send(f)
-	}
-	sess.startAlive()
-	handedOff = true
-	s.handOff(c, peerjsNS, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		sess.stopAlive()
-		d.unregister(sess)
-		c.finish()
+		sess := &peerjsSession{
+			d:            d,
+			c:            c,
+			token:        token,
+			senderPolicy: s.senderPolicy(false), // a PeerJS client cannot ask for relay
+			limiter:      s.newConnLimiter(),
+		}
+		sess.peer = hub.NewPeerWithID(peerjsNS, id, sess)
+		switch err := d.register(sess); {
+		case errors.Is(err, hub.ErrIDTaken):
+			d.refuse(c, peerjsOut{Type: "ID-TAKEN", Payload: peerjsMsgPayload{"ID is taken"}})
+			return nil
+		case err != nil:
+			d.refuse(c, peerjsOut{Type: "ERROR", Payload: peerjsMsgPayload{peerjsErrBusy}})
+			return nil
+		}
+		c.send(encodePeerJS(peerjsOut{Type: "OPEN"}))
+		// Messages that waited for this id go out after OPEN, in order. A
+		// message sent to the id in the instant between Register and take
+		// can overtake them; the PeerJS client keeps a CANDIDATE that comes
+		// before its OFFER and replays it, so the message path stays
+		// lock-free.
+		for _, f := range d.held.take(id) {
+			s.metrics.relayed()
+			c.send(f)
+		}
+		sess.startAlive()
+		return sess
 	})
 }
 
@@ -420,7 +407,7 @@ const peerjsRegisterTries = 3
 // register makes sess reachable under its id. An id held by a live PeerJS
 // connection with the same token is taken over (that connection is
 // closed): this is how a PeerJS client reconnects. Another holder with
-// another token means ErrIDTaken; peers of other protocols live in other
+// another token means hub.ErrIDTaken; peers of other protocols live in other
 // namespaces and never hold a PeerJS id.
 func (d *peerjsDialect) register(sess *peerjsSession) error {
 	h := d.srv.hub
@@ -429,35 +416,35 @@ func (d *peerjsDialect) register(sess *peerjsSession) error {
 		if err == nil {
 			if d.cfg.Discovery {
 				d.mu.Lock()
-				d.live[sess.peer.id] = struct{}{}
+				d.live[sess.peer.ID()] = struct{}{}
 				d.mu.Unlock()
 			}
 			return nil
 		}
-		if !errors.Is(err, ErrIDTaken) {
+		if !errors.Is(err, hub.ErrIDTaken) {
 			return err
 		}
-		old := h.Lookup(peerjsNS, sess.peer.id)
+		old := h.Lookup(peerjsNS, sess.peer.ID())
 		if old == nil {
 			continue // it went away meanwhile
 		}
-		prev, ok := old.client.(*peerjsSession)
-		if !ok || old.ns != peerjsNS || prev.d != d ||
+		prev, ok := old.Client().(*peerjsSession)
+		if !ok || old.Namespace() != peerjsNS || prev.d != d ||
 			subtle.ConstantTimeCompare([]byte(prev.token), []byte(sess.token)) != 1 {
-			return ErrIDTaken
+			return hub.ErrIDTaken
 		}
 		prev.c.close(closeNormal, "replaced by a new connection")
 		d.unregister(prev)
 	}
-	return ErrIDTaken
+	return hub.ErrIDTaken
 }
 
 func (d *peerjsDialect) unregister(sess *peerjsSession) {
 	d.srv.hub.Unregister(sess.peer)
 	if d.cfg.Discovery {
 		d.mu.Lock()
-		if d.srv.hub.Lookup(peerjsNS, sess.peer.id) == nil {
-			delete(d.live, sess.peer.id)
+		if d.srv.hub.Lookup(peerjsNS, sess.peer.ID()) == nil {
+			delete(d.live, sess.peer.ID())
 		}
 		d.mu.Unlock()
 	}
@@ -468,22 +455,21 @@ func (d *peerjsDialect) unregister(sess *peerjsSession) {
 type peerjsSession struct {
 	d     *peerjsDialect
 	c     *conn
-	peer  *Peer
+	peer  *hub.Peer
 	token string
 	senderPolicy
 	limiter *connLimiter
 	inLen   int // size of the message being handled; reader goroutine only
 
-	lastSeen  atomic.Int64 // unix nanoseconds of the last client message
-	aliveMu   sync.Mutex   // guards aliveT
-	aliveT    *time.Timer  // nil once stopped
-	aliveOnce sync.Once
+	lastSeen atomic.Int64 // unix nanoseconds of the last client message
+	aliveMu  sync.Mutex   // guards aliveT
+	aliveT   *time.Timer  // nil once stopped
 }
 
 // Notify implements Client. PeerJS peers only ever get frames encoded by
 // this dialect; room and stream events do not exist here.
-func (sess *peerjsSession) Notify(ev Event) {
-	if f, ok := ev.(Frame); ok {
+func (sess *peerjsSession) Notify(ev hub.Event) {
+	if f, ok := ev.(hub.Frame); ok {
 		sess.c.send(f)
 	}
 }
@@ -529,6 +515,12 @@ func (sess *peerjsSession) strike() { sess.c.strike() }
 // refuse handles frames the connection layer rejected (binary, too large).
 func (sess *peerjsSession) refuse(error) { sess.strike() }
 
+// closed stops the heartbeat check and leaves the hub.
+func (sess *peerjsSession) closed() {
+	sess.stopAlive()
+	sess.d.unregister(sess)
+}
+
 // peerjsIn is every field a client message may carry; anything else is
 // dropped by construction. src is never read: the server sets it.
 type peerjsIn struct {
@@ -568,20 +560,13 @@ func peerjsMetricType(t string) string {
 // handle decodes one client message and acts on it.
 func (sess *peerjsSession) handle(b []byte) {
 	sess.lastSeen.Store(time.Now().UnixNano())
-	s := sess.d.srv
-	if !utf8.Valid(b) {
-		sess.strike()
-		return
-	}
+	// Like the `peer` server, PeerJS answers nothing to a bad message.
 	var m peerjsIn
-	if err := json.Unmarshal(b, &m); err != nil {
+	if _, err := decodeMessage(b, &m); err != nil {
 		sess.strike()
 		return
 	}
-	s.metrics.message(peerjsMetricType(m.Type))
-	sess.inLen = len(b)
-	if !sess.limiter.allowMessage(len(b)) {
-		s.metrics.rateLimited("messages")
+	if err := sess.d.srv.admitMessage(sess.limiter, &sess.inLen, peerjsMetricType(m.Type), len(b)); err != nil {
 		sess.strike()
 		return
 	}
@@ -613,7 +598,7 @@ func (sess *peerjsSession) leave(m *peerjsIn) {
 	}
 	if to := sess.d.lookup(m.Dst); to != nil {
 		sess.d.srv.metrics.relayed()
-		to.Notify(Frame(encodePeerJS(peerjsOut{Type: "LEAVE", Src: sess.peer.id, Dst: m.Dst})))
+		to.Notify(hub.Frame(encodePeerJS(peerjsOut{Type: "LEAVE", Src: sess.peer.ID(), Dst: m.Dst})))
 	}
 }
 
@@ -634,16 +619,16 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 	if !keep {
 		return true // a candidate the relay filter removed: nothing to send
 	}
-	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.id, Dst: m.Dst, Payload: out})
+	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.ID(), Dst: m.Dst, Payload: out})
 	if checkGrowth(sess.inLen, len(f)) != nil {
 		return false
 	}
-	if sess.filter && !sess.d.srv.leakFree(f) {
+	if sess.forceRelay && !sess.d.srv.leakFree(f) {
 		// PeerJS has no error reply for a bad message: it is dropped and
 		// counts as a strike.
 		return false
 	}
-	sess.d.deliver(sess.peer.id, m.Dst, f)
+	sess.d.deliver(sess.peer.ID(), m.Dst, f)
 	return true
 }
 
@@ -652,7 +637,7 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 // ok=false: the payload is malformed or cannot be scrubbed safely.
 func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerjsPayload, keep, ok bool) {
 	s := sess.d.srv
-	if sess.strip {
+	if sess.stripSysinfo {
 		p.Browser = nil
 	}
 	switch typ {
@@ -661,7 +646,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 		if p.SDP == nil || p.SDP.Type != want || p.Candidate != nil {
 			return p, false, false
 		}
-		clean, err := s.scrubSDP(p.SDP.SDP, sess.filter, sess.strip)
+		clean, err := s.scrubSDP(p.SDP.SDP, sess.forceRelay, sess.stripSysinfo)
 		if err != nil {
 			return p, false, false
 		}
@@ -671,14 +656,14 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 			return p, false, false
 		}
 		cand := *p.Candidate
-		if !s.filterCandidate(&cand, sess.filter) {
+		if !s.filterCandidate(&cand, sess.forceRelay) {
 			return p, false, true
 		}
 		p.Candidate = &cand
 	default:
 		return p, false, false // nothing else carries a payload we forward
 	}
-	if sess.filter {
+	if sess.forceRelay {
 		// The side fields are the app's own text and data; under forced
 		// relay no address rides along in them.
 		md, err := scrubJSON(p.Metadata)
@@ -700,7 +685,7 @@ func (sess *peerjsSession) filterPayload(typ string, p peerjsPayload) (out peerj
 func (d *peerjsDialect) deliver(src, dst string, f []byte) {
 	if to := d.lookup(dst); to != nil {
 		d.srv.metrics.relayed()
-		to.Notify(Frame(f))
+		to.Notify(hub.Frame(f))
 		return
 	}
 	if !d.held.add(src, dst, f, d) {
@@ -714,7 +699,7 @@ func (d *peerjsDialect) deliver(src, dst string, f []byte) {
 func (d *peerjsDialect) expire(dst string, srcs []string) {
 	for _, src := range srcs {
 		if p := d.lookup(src); p != nil {
-			p.Notify(Frame(encodePeerJS(peerjsOut{Type: "EXPIRE", Src: dst, Dst: src})))
+			p.Notify(hub.Frame(encodePeerJS(peerjsOut{Type: "EXPIRE", Src: dst, Dst: src})))
 		}
 	}
 }
@@ -767,7 +752,7 @@ func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
 	if to := d.lookup(dst); to != nil {
 		h.mu.Unlock()
 		d.srv.metrics.relayed()
-		to.Notify(Frame(f))
+		to.Notify(hub.Frame(f))
 		return true
 	}
 	defer h.mu.Unlock()

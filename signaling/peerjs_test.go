@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // An offer as Chrome writes it, with a host, a server-reflexive and a
@@ -385,7 +387,7 @@ func TestPeerJSLeaveWithoutDstCloses(t *testing.T) {
 	a.send(msg{"type": "LEAVE"})
 	assert.Equal(t, websocket.CloseNormalClosure, a.expectClose())
 	// The id is free again (the server unregisters just after closing).
-	require.Eventually(t, func() bool { return srv.Hub().Lookup(peerjsNS, "alice") == nil }, recvTimeout, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.hub.Lookup(peerjsNS, "alice") == nil }, recvTimeout, 5*time.Millisecond)
 	pjDial(t, ts, "alice", "other-token")
 }
 
@@ -566,7 +568,7 @@ func FuzzPeerJSSignal(f *testing.F) {
 			f.Add(typ, []byte(seed))
 		}
 	}
-	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(NewHub(Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{filter: true, strip: true}}
+	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(hub.New(hub.Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}}
 	f.Fuzz(func(t *testing.T, typ string, raw []byte) {
 		var p peerjsPayload
 		if json.Unmarshal(raw, &p) != nil {

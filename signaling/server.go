@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/veilrtc/veil/privacy"
+	"github.com/veilrtc/veil/signaling/auth"
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
@@ -33,7 +35,7 @@ var writeBufferPool = &sync.Pool{}
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	hub      *Hub
+	hub      *hub.Hub
 	metrics  *metrics
 	adm      *admission
 	queued   *sendBudget
@@ -63,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		conns:     make(map[*conn]struct{}),
 		pingEvery: pingPeriod,
-		hub: NewHub(Limits{
+		hub: hub.New(hub.Limits{
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
 			MaxPeerStreams: cfg.MaxPeerStreams,
@@ -73,6 +75,12 @@ func New(cfg Config) (*Server, error) {
 	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
 	s.metrics = newMetrics(s.hub, s.queued)
 	s.queued.limited = s.metrics.rateLimited
+	if c, ok := cfg.TURN.(prometheus.Collector); ok {
+		// *turn.Server: its veil_turn_* metrics join MetricsHandler.
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("%w: Config.TURN metrics: %v", errInvalidConfig, err)
+		}
+	}
 	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
@@ -98,14 +106,16 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler serving veil's endpoints: /ws, /healthz
-// and /privacy. Every request it serves is bounded by RequestTimeout;
+// Handler returns the HTTP handler serving veil's endpoints: the native
+// protocol (/ws), /healthz, /privacy, /turn-credentials, /veil.js, the
+// demo page (/, /demo.js, /demo.css, with Config.Demo), the PeerJS
+// endpoints (under PeerJSConfig.Path: peerjs, <key>/id, <key>/peers,
+// <key>/turn and the info page) and the VDO.Ninja endpoint
+// (VDOConfig.Path), the last two unless disabled. Metrics are apart
+// (MetricsHandler). Every request it serves is bounded by RequestTimeout;
 // mount it in an http.Server with ReadHeaderTimeout set, on a listener
-// from LimitListener.
+// from LimitListener. Safe for concurrent use.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// Hub returns the server's hub.
-func (s *Server) Hub() *Hub { return s.hub }
 
 // MetricsHandler serves the server's Prometheus metrics. Mount it where
 // only operators reach it.
@@ -114,7 +124,7 @@ func (s *Server) MetricsHandler() http.Handler {
 }
 
 // MetricsRegistry is the registry behind MetricsHandler, for embedders that
-// add their own aggregate metrics (cmd/veil adds the TURN server's).
+// add their own aggregate metrics (Config.TURN's are registered already).
 func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.reg }
 
 // checkOrigin allows same-origin browsers, configured origins and clients
@@ -159,7 +169,7 @@ func (s *Server) checkName(name string) error {
 // checkAction is what every protocol checks before a join, publish or
 // play (or their dialect names): the name, the connection's action budget
 // and, when the operator requires them, the token.
-func (s *Server) checkAction(l *connLimiter, name, token string, a Action) error {
+func (s *Server) checkAction(l *connLimiter, name, token string, a auth.Action) error {
 	if err := s.checkName(name); err != nil {
 		return err
 	}
@@ -258,38 +268,18 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	return c
 }
 
-// serveNative runs one native protocol v1 connection. The handler sets the
-// connection up and returns; the reader runs in its own goroutine (see
-// handOff).
+// serveNative runs one native protocol v1 connection.
 func (s *Server) serveNative(w http.ResponseWriter, r *http.Request) {
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(nativeNS)
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			s.connDone(c, nativeNS)
+	s.serveConn(w, r, nativeNS, func(c *conn) session {
+		sess := newNativeSession(s, c, r)
+		if err := s.hub.Register(sess.peer); err != nil {
+			// 144 random bits collided: treat as internal and hang up.
+			c.close(closeTryAgainLater, "try again")
+			c.finish()
+			return nil
 		}
-	}()
-
-	sess := newNativeSession(s, c, r)
-	if err := s.hub.Register(sess.peer); err != nil {
-		// 144 random bits collided: treat as internal and hang up.
-		c.close(closeTryAgainLater, "try again")
-		c.finish()
-		return
-	}
-	sess.welcome(r)
-	handedOff = true
-	s.handOff(c, nativeNS, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		s.hub.Unregister(sess.peer)
-		if s.cfg.OnPeerGone != nil {
-			s.cfg.OnPeerGone(sess.peer.id)
-		}
-		c.finish()
+		sess.welcome(r)
+		return sess
 	})
 }
 

@@ -495,10 +495,10 @@ func TestSoakHostileClients(t *testing.T) {
 	// Wind down: every hostile socket is closed on our side; the server's
 	// state, queues and held messages must empty.
 	require.Eventually(t, func() bool {
-		return srv.Hub().Rooms() == 0 && srv.Hub().Streams() == 0 && srv.hub.dir.Len() == 0 &&
+		return srv.hub.Rooms() == 0 && srv.hub.Streams() == 0 && srv.hub.Peers() == 0 &&
 			srv.queued.used.Load() == 0
 	}, 15*time.Second, 50*time.Millisecond, "rooms %d streams %d ids %d queued %d",
-		srv.Hub().Rooms(), srv.Hub().Streams(), srv.hub.dir.Len(), srv.queued.used.Load())
+		srv.hub.Rooms(), srv.hub.Streams(), srv.hub.Peers(), srv.queued.used.Load())
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
 	require.NoError(t, srv.Shutdown(shutCtx))

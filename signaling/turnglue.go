@@ -15,8 +15,9 @@ import (
 // wires it in securely: every peer gets its URLs and credentials
 // (ICEServers), its relays end when the peer leaves (OnPeerGone), and
 // while relay is forced only its relay addresses pass
-// as relay candidates (TrustedRelays). Implementations must be safe for
-// concurrent use.
+// as relay candidates (TrustedRelays). When it is also a
+// prometheus.Collector, as *turn.Server is, its metrics are served by
+// MetricsHandler. Implementations must be safe for concurrent use.
 //
 // The interface lives here, not in package turn, because turn does not
 // import signaling.

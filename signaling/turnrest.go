@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // The TURN credentials endpoint. Clients of the PeerJS and VDO.Ninja
@@ -60,7 +62,7 @@ func (s *Server) serveTURNCredentials(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a valid token is required (?token= or Authorization: Bearer)", http.StatusUnauthorized)
 		return
 	}
-	creds, ok := turnCredentialsFrom(s.cfg.ICEServers(r, newID()), time.Now())
+	creds, ok := turnCredentialsFrom(s.cfg.ICEServers(r, hub.NewID()), time.Now())
 	if !ok {
 		http.Error(w, "no TURN server configured", http.StatusServiceUnavailable)
 		return

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
+
+	"github.com/veilrtc/veil/signaling/hub"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // The VDO.Ninja dialect: the handshake protocol of VDO.Ninja's apps and of
@@ -118,8 +121,8 @@ func (c VDOConfig) validate() error {
 	return nil
 }
 
-// mountVDO registers the VDO.Ninja endpoint on s.mux. An invalid VDOConfig
-// leaves the dialect unmounted (fail closed) and says so in the log.
+// mountVDO registers the VDO.Ninja endpoint on s.mux. New has refused an
+// invalid VDOConfig already (Config.validate).
 func (s *Server) mountVDO() {
 	cfg := s.cfg.VDO.withDefaults() // validated by Config.validate
 	if cfg.Disabled {
@@ -131,25 +134,17 @@ func (s *Server) mountVDO() {
 
 // serveVDO runs one VDO.Ninja dialect connection.
 func (s *Server) serveVDO(w http.ResponseWriter, r *http.Request) {
-	c := s.upgrade(w, r)
-	if c == nil {
-		return
-	}
-	s.metrics.connOpened(vdoNS)
-
-	sess := newVDOSession(s, c, r)
-	if err := s.hub.Register(sess.peer); err != nil {
-		c.close(closeTryAgainLater, "try again")
-		c.finish()
-		s.connDone(c, vdoNS)
-		return
-	}
-	// The dialect has no greeting: the server assigns the UUID and rewrites
-	// it into every direct message, so a client never needs to know its own.
-	s.handOff(c, vdoNS, func() {
-		c.readLoop(sess.handle, sess.refuse)
-		s.hub.Unregister(sess.peer)
-		c.finish()
+	s.serveConn(w, r, vdoNS, func(c *conn) session {
+		sess := newVDOSession(s, c, r)
+		if err := s.hub.Register(sess.peer); err != nil {
+			c.close(closeTryAgainLater, "try again")
+			c.finish()
+			return nil
+		}
+		// The dialect has no greeting: the server assigns the UUID and
+		// rewrites it into every direct message, so a client never needs
+		// to know its own.
+		return sess
 	})
 }
 
@@ -232,7 +227,7 @@ type (
 type vdoSession struct {
 	srv  *Server
 	c    *conn
-	peer *Peer
+	peer *hub.Peer
 	senderPolicy
 	maxPlays int
 	limiter  *connLimiter
@@ -259,7 +254,7 @@ func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
 	// The UUID is NewPeer's id: 144 random bits, URL-safe base64. VDO.Ninja
 	// servers hand out RFC 4122 v4 UUIDs (122 random bits); the SDK treats
 	// the UUID as an opaque string, and veil requires at least 128 bits.
-	s.peer = NewPeer(vdoNS, s)
+	s.peer = hub.NewPeer(vdoNS, s)
 	return s
 }
 
@@ -276,11 +271,11 @@ func (s *vdoSession) write(v any) {
 func (s *vdoSession) alert(msg string) { s.write(vdoNotice{Request: "alert", Message: msg}) }
 
 // Notify implements Client.
-func (s *vdoSession) Notify(ev Event) {
+func (s *vdoSession) Notify(ev hub.Event) {
 	switch e := ev.(type) {
-	case Frame:
+	case hub.Frame:
 		s.c.send(e)
-	case EvRoomListing:
+	case hub.EvJoined:
 		out := vdoListing{Request: "listing", List: make([]vdoMember, len(e.Peers)), Director: e.Director}
 		for i, m := range e.Peers {
 			out.List[i] = vdoMember{UUID: m.ID, Stream: m.Stream}
@@ -296,13 +291,11 @@ func (s *vdoSession) Notify(ev Event) {
 		if e.ClaimAsked && !e.Claimed {
 			s.alert(alertClaimTaken)
 		}
-	case EvMemberJoined:
+	case hub.EvPeerJoined:
 		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream, Director: e.Director})
-	case EvPeerJoined:
-		s.write(vdoPeerEvent{Request: "someonejoined", UUID: e.Peer.ID, Stream: e.Peer.Stream})
-	case EvStreamAdded:
+	case hub.EvStreamAdded:
 		s.write(vdoPeerEvent{Request: "videoaddedtoroom", UUID: e.Peer, Stream: e.Stream})
-	case EvViewer:
+	case hub.EvViewer:
 		// The publisher offers; the viewer learns of it from the offer.
 		s.write(vdoPeerEvent{Request: "offerSDP", UUID: e.Peer})
 	}
@@ -322,6 +315,9 @@ func (s *vdoSession) fail(err error) {
 	s.c.strike()
 }
 
+// closed leaves the hub.
+func (s *vdoSession) closed() { s.srv.hub.Unregister(s.peer) }
+
 // refuse answers frames the connection layer rejected.
 func (s *vdoSession) refuse(err error) {
 	if errors.Is(err, errTooLarge) {
@@ -333,29 +329,17 @@ func (s *vdoSession) refuse(err error) {
 
 // handle decodes one client message and acts on it.
 func (s *vdoSession) handle(b []byte) {
-	if !utf8.Valid(b) {
-		s.fail(newError(CodeBadJSON, "message is not valid UTF-8"))
-		return
-	}
 	var m vdoIn
-	if err := json.Unmarshal(b, &m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			s.fail(newError(CodeBadMessage, "field %q has the wrong type", te.Field))
-			return
-		}
-		s.fail(newError(CodeBadJSON, "message is not a JSON object"))
+	if _, err := decodeMessage(b, &m); err != nil {
+		s.fail(err)
 		return
 	}
 	typ := m.Request
 	if typ == "" {
 		typ = "direct"
 	}
-	s.srv.metrics.message(typ)
-	s.inLen = len(b)
-	if !s.limiter.allowMessage(len(b)) {
-		s.srv.metrics.rateLimited("messages")
-		s.fail(ErrRateLimited)
+	if err := s.srv.admitMessage(s.limiter, &s.inLen, typ, len(b)); err != nil {
+		s.fail(err)
 		return
 	}
 	if err := s.dispatch(&m); err != nil {
@@ -414,7 +398,7 @@ func truthy(raw json.RawMessage) bool {
 // A message without a token uses the connection URL's (doors.go): the
 // VDO.Ninja SDK cannot add fields to its requests, but its host URL can
 // carry ?token=.
-func (s *vdoSession) checkAction(name, token string, a Action) error {
+func (s *vdoSession) checkAction(name, token string, a auth.Action) error {
 	if token == "" {
 		token = s.urlToken
 	}
@@ -433,7 +417,7 @@ func (s *vdoSession) seed(m *vdoIn) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkAction(sid, m.Token, ActionPublish); err != nil {
+	if err := s.checkAction(sid, m.Token, auth.ActionPublish); err != nil {
 		return err
 	}
 	if s.stream != "" && s.stream != sid {
@@ -443,8 +427,8 @@ func (s *vdoSession) seed(m *vdoIn) error {
 		return newError(CodeBadMessage, "cannot seed a stream this connection plays")
 	}
 	if err := s.srv.hub.Publish(s.peer, sid, ""); err != nil {
-		if errors.Is(err, ErrStreamInUse) {
-			return &Error{codeStreamIDInUse, "stream ID is already in use"}
+		if errors.Is(err, ErrStreamInUse) || errors.Is(err, hub.ErrOwnStream) {
+			return &Error{Code: codeStreamIDInUse, Message: "stream ID is already in use"}
 		}
 		return err
 	}
@@ -457,7 +441,7 @@ func (s *vdoSession) play(m *vdoIn) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkAction(sid, m.Token, ActionPlay); err != nil {
+	if err := s.checkAction(sid, m.Token, auth.ActionPlay); err != nil {
 		return err
 	}
 	if sid == s.stream {
@@ -479,7 +463,7 @@ func roomKey(r string) string { return strings.ToLower(r) }
 
 func (s *vdoSession) joinRoom(m *vdoIn) error {
 	room := roomKey(m.Room)
-	if err := s.checkAction(room, m.Token, ActionJoin); err != nil {
+	if err := s.checkAction(room, m.Token, auth.ActionJoin); err != nil {
 		return err
 	}
 	// One room per socket, as in VDO.Ninja; joining the same room again
@@ -497,7 +481,7 @@ func (s *vdoSession) migrate(m *vdoIn) error {
 	if m.Target == "" {
 		return newError(CodeBadMessage, "missing target")
 	}
-	if err := s.checkAction(room, m.Token, ActionJoin); err != nil {
+	if err := s.checkAction(room, m.Token, auth.ActionJoin); err != nil {
 		return err
 	}
 	return s.srv.hub.Migrate(s.peer, m.Target, room)
@@ -532,7 +516,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	if err != nil || !forward {
 		return err
 	}
-	out.UUID = s.peer.id
+	out.UUID = s.peer.ID()
 	b, err := marshal(out)
 	if err != nil {
 		return newError(CodeBadMessage, "message cannot be encoded")
@@ -540,11 +524,11 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	if err := checkGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
-	if s.filter && !s.srv.leakFree(b) {
+	if s.forceRelay && !s.srv.leakFree(b) {
 		return errAddressLeak
 	}
 	s.srv.metrics.relayed()
-	to.Notify(Frame(b))
+	to.Notify(hub.Frame(b))
 	return nil
 }
 
@@ -696,7 +680,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 		if *f.out, err = flag(f.in, f.name); err != nil {
 			return out, false, err
 		}
-		if s.filter || s.strip {
+		if s.forceRelay || s.stripSysinfo {
 			*f.out = scrubFlag(*f.out)
 		}
 	}
@@ -725,7 +709,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 		}
 		out.StreamID = m.Stream
 	}
-	if s.filter {
+	if s.forceRelay {
 		// Tags the receiving app matches on; a good client never puts an
 		// address in them, and under forced relay none rides along.
 		out.Session = scrubText(out.Session)
@@ -748,7 +732,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	}
 	switch d.Type {
 	case "offer", "answer", "pranswer":
-		clean, err := s.srv.scrubSDP(d.SDP, s.filter, s.strip)
+		clean, err := s.srv.scrubSDP(d.SDP, s.forceRelay, s.stripSysinfo)
 		if err != nil {
 			return nil, newError(CodeBadMessage, "description.sdp is not a session description")
 		}
@@ -763,7 +747,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 
 // filterCandidate applies the relay filter to one candidate.
 func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
-	return s.srv.filterCandidate(c, s.filter)
+	return s.srv.filterCandidate(c, s.forceRelay)
 }
 
 // appData cleans application data veil can read (info objects, pipe data):
@@ -778,13 +762,13 @@ func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (js
 	if _, ok := v.(map[string]any); object && !ok {
 		return nil, newError(CodeBadMessage, "%s must be an object", field)
 	}
-	if !s.strip && !s.filter {
+	if !s.stripSysinfo && !s.forceRelay {
 		return raw, nil
 	}
-	if s.strip {
+	if s.stripSysinfo {
 		v = privacy.StripSysinfo(v)
 	}
-	if s.filter {
+	if s.forceRelay {
 		v = privacy.ScrubAddressesDeep(v)
 	}
 	b, err := marshal(v)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/veilrtc/veil/signaling/hub"
 )
 
 // FuzzVDODirect feeds arbitrary frames to the VDO.Ninja decoder and direct
@@ -26,8 +28,8 @@ func FuzzVDODirect(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &vdoSession{srv: srv, senderPolicy: senderPolicy{filter: true, strip: true}, limiter: srv.newConnLimiter(), plays: map[string]struct{}{}}
-		s.peer = NewPeer(vdoNS, &fuzzClient{})
+		s := &vdoSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true, stripSysinfo: true}, limiter: srv.newConnLimiter(), plays: map[string]struct{}{}}
+		s.peer = hub.NewPeer(vdoNS, &fuzzClient{})
 		var m vdoIn
 		if json.Unmarshal(b, &m) != nil {
 			return

@@ -564,7 +564,7 @@ func TestVDODisconnectCleanup(t *testing.T) {
 	pub.expectReq("someonejoined")
 
 	require.NoError(t, pub.ws.Close())
-	require.Eventually(t, func() bool { return srv.Hub().Lookup(vdoNS, pubID) == nil }, recvTimeout, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.hub.Lookup(vdoNS, pubID) == nil }, recvTimeout, 10*time.Millisecond)
 	// The viewer is alone in the room, and the stream is free for a new
 	// seeder, who is offered the still-waiting viewer.
 	viewer.send(msg{"UUID": pubID, "bye": true})
@@ -575,7 +575,7 @@ func TestVDODisconnectCleanup(t *testing.T) {
 
 	require.NoError(t, viewer.ws.Close())
 	require.NoError(t, next.ws.Close())
-	require.Eventually(t, func() bool { return srv.Hub().Rooms() == 0 && srv.Hub().Streams() == 0 }, recvTimeout, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.hub.Rooms() == 0 && srv.hub.Streams() == 0 }, recvTimeout, 10*time.Millisecond)
 }
 
 func TestVDORoomCap(t *testing.T) {

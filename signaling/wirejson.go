@@ -18,7 +18,7 @@ const maxFrameGrowth = 512
 var errTrailingData = errors.New("signaling: data after the JSON value")
 
 // errFrameGrowth refuses a message whose forwarded form would outgrow it.
-var errFrameGrowth = &Error{CodeBadMessage, "message would grow when forwarded; send it as it would be forwarded"}
+var errFrameGrowth = &Error{Code: CodeBadMessage, Message: "message would grow when forwarded; send it as it would be forwarded"}
 
 // checkGrowth is nil when a frame of out bytes forwarded for a client
 // message of in bytes stays within maxFrameGrowth of it.

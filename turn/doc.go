@@ -10,6 +10,9 @@
 // password base64(HMAC-SHA1(secret, username)), the convention of coturn's
 // use-auth-secret); NewCredentials does the same for an external server
 // sharing the secret. ICEURLs builds the turn:/turns: URLs for a host.
+// ListenUDPAndTCP binds the UDP socket and TCP listener on one port, and a
+// Server is a prometheus.Collector of its own veil_turn_* metrics
+// (signaling.New registers it when it is Config.TURN).
 //
 // A peer allocates with fresh credentials, and its allocation,
 // permissions and channels keep being refreshed with the same username for
@@ -17,17 +20,16 @@
 // fails and permissions (or channels) to peers the allocation never had
 // are refused: an allocation keeps only its existing peers.
 //
-// Invariant 4: the server never relays into loopback, private,
-// link-local, CGNAT, multicast or unspecified space. PeerPolicy refuses
-// privacy.IsSpecialPurpose addresses (IPv4-mapped addresses unmapped
-// first) in pion's permission hook, except the server's own relay address
-// and Config.AllowPeers; Config.DenyPeers always wins. Allowing the own
-// relay address lets two peers of the same server relay to each other,
-// but the hook sees only an IP, so every relay socket also filters each
-// datagram by port: traffic to or from the relay address passes only for
-// ports that are live allocations of this server, never to another service
-// on the host. TCP relay allocations (RFC 6062) are refused; WebRTC relays
-// over UDP.
+// Privacy invariant 4 (docs/THREAT-MODEL.md): the server never relays into
+// loopback, private, link-local, CGNAT, multicast or unspecified space.
+// PeerPolicy refuses privacy.IsSpecialPurpose addresses (IPv4-mapped addresses
+// unmapped first) in pion's permission hook, except the server's own relay
+// address and Config.AllowPeers; Config.DenyPeers always wins. Allowing the own
+// relay address lets two peers of the same server relay to each other, but the
+// hook sees only an IP, so every relay socket also filters each datagram by
+// port: traffic to or from the relay address passes only for ports that are
+// live allocations of this server, never to another service on the host. TCP
+// relay allocations (RFC 6062) are refused; WebRTC relays over UDP.
 //
 // When RelayBindIP is a wildcard address, relay sockets are reachable on
 // every address of the host; only the relay address is treated as the

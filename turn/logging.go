@@ -16,7 +16,8 @@ import (
 // withhold what pion formats into its lines: pion puts client and peer
 // addresses with ports, five-tuples and TURN user names (which hold peer
 // ids, or whatever a client sent as a user name) in messages of every
-// level, and no level of veil's log may carry those. A formatted line
+// level, and no level of veil's log may carry those (privacy invariant 2,
+// docs/THREAT-MODEL.md). A formatted line
 // keeps its format text; each argument becomes "…", except an error,
 // which is logged as the error it wraps innermost: a static sentinel where
 // pion wraps with %w, else only the outermost error's own text is lost

@@ -7,10 +7,11 @@ import (
 	"github.com/veilrtc/veil/privacy"
 )
 
-// PeerPolicy decides which peer addresses the embedded TURN server relays
-// to (invariant 4: never into loopback, private, link-local, CGNAT,
-// multicast or unspecified space). It is a value with no I/O; Permit is
-// safe for concurrent use as long as the slices are not modified.
+// PeerPolicy decides which peer addresses the embedded TURN server relays to
+// (privacy invariant 4, docs/THREAT-MODEL.md: never into loopback, private,
+// link-local, CGNAT, multicast or unspecified space). It is a value with no
+// I/O; Permit is safe for concurrent use as long as the slices are not
+// modified.
 type PeerPolicy struct {
 	// Own lists the server's own relay addresses. They are special-purpose
 	// in tests and on private deployments, yet two peers of the same

@@ -14,14 +14,18 @@ import (
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
-// Server is veil's embedded TURN server: pion/turn with TURN REST
-// credentials, the peer-address policy of invariant 4, relay-to-relay
-// restriction on the server's own addresses and allocation quotas. All
-// methods are safe for concurrent use.
+// Server is veil's embedded TURN server: pion/turn with TURN REST credentials,
+// the peer-address policy of privacy invariant 4 (docs/THREAT-MODEL.md),
+// relay-to-relay restriction on the server's own addresses and allocation
+// quotas. All methods are safe for concurrent use.
 type Server struct {
+	metricsOnce sync.Once
+	metrics     []prometheus.Collector // built by metricsOnce (metrics.go)
+
 	realm      string
 	secret     []byte
 	ttl        time.Duration

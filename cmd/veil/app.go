@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling"
 	"github.com/veilrtc/veil/turn"
@@ -124,9 +122,6 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 	if tlsCfg != nil {
 		a.httpLn = tls.NewListener(a.httpLn, tlsCfg)
 	}
-	if a.turn != nil {
-		registerTURNMetrics(a.sig.MetricsRegistry(), a.turn)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", a.sig.Handler())
 	if o.security.metricsListen == "" {
@@ -210,7 +205,7 @@ func (a *app) startTURN(o options) error {
 		a.turnHost = listenIP.String()
 	}
 
-	pc, tcpLn, err := listenUDPAndTCP(listen)
+	pc, tcpLn, err := turn.ListenUDPAndTCP(listen)
 	if err != nil {
 		return err
 	}
@@ -265,35 +260,6 @@ func (a *app) startTURN(o options) error {
 	return nil
 }
 
-// bindRetries bounds the attempts to find a port free for both UDP and
-// TCP when the TURN port is 0 (ephemeral).
-const bindRetries = 8
-
-// listenUDPAndTCP binds TURN's UDP socket and a TCP listener on the same
-// port. With port 0 the kernel picks the UDP port, which may be taken for
-// TCP: then it tries again.
-func listenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--turn-listen: %w", err)
-	}
-	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("turn udp %s: %w", addr, err)
-		}
-		got := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, got))
-		if err == nil {
-			return pc, ln, nil
-		}
-		_ = pc.Close()
-		if port != "0" || attempt == bindRetries {
-			return nil, nil, fmt.Errorf("turn tcp %s: %w", addr, err)
-		}
-	}
-}
-
 // defaultRelayIP picks the relay address when --turn-public-ip is unset:
 // the TURN listen IP when it is specific, else this host's first global
 // unicast interface address, else loopback.
@@ -314,37 +280,6 @@ func defaultRelayIP(listenIP netip.Addr) (netip.Addr, error) {
 		}
 	}
 	return netip.MustParseAddr("127.0.0.1"), nil
-}
-
-func registerTURNMetrics(reg *prometheus.Registry, t *turn.Server) {
-	gauge := func(name, help string, f func(turn.Stats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(t.Stats()) })
-	}
-	counter := func(name, help string, f func(turn.Stats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(t.Stats()) })
-	}
-	reg.MustRegister(
-		gauge("veil_turn_allocations", "Live TURN relay allocations.", func(s turn.Stats) float64 { return float64(s.AllocationsActive) }),
-		counter("veil_turn_allocations_total", "TURN allocations created.", func(s turn.Stats) float64 { return float64(s.AllocationsTotal) }),
-		counter("veil_turn_allocations_refused_total", "TURN allocations refused by a quota.", func(s turn.Stats) float64 { return float64(s.AllocationsRefused) }),
-		counter("veil_turn_auth_failures_total", "TURN requests with bad or expired credentials.", func(s turn.Stats) float64 { return float64(s.AuthFailures) }),
-		counter("veil_turn_permissions_denied_total", "TURN permissions refused by the peer-address policy.", func(s turn.Stats) float64 { return float64(s.PermissionsDenied) }),
-		counter("veil_turn_relay_dropped_total", "Relayed datagrams dropped toward non-allocation ports of the relay address.", func(s turn.Stats) float64 { return float64(s.RelayDropped) }),
-		gauge("veil_turn_tcp_connections", "Open TURN TCP and TLS connections.", func(s turn.Stats) float64 { return float64(s.TCPConnections) }),
-		gauge("veil_turn_tracked_ips", "Client addresses in the TURN per-address table.", func(s turn.Stats) float64 { return float64(s.TrackedIPs) }),
-		counter("veil_turn_allocations_lifetime_ended_total", "TURN allocations closed at --turn-max-allocation-lifetime.", func(s turn.Stats) float64 { return float64(s.AllocationsLifetimeEnded) }),
-		counter("veil_turn_allocations_peer_ended_total", "TURN allocations closed because their peer's signaling connection closed.", func(s turn.Stats) float64 { return float64(s.AllocationsPeerEnded) }),
-		counter("veil_turn_tcp_first_message_timeouts_total", "TURN TCP/TLS connections closed for not finishing the TLS handshake and sending bytes within --turn-tcp-first-message-timeout.", func(s turn.Stats) float64 { return float64(s.TCPFirstMessageTimeouts) }),
-		counter("veil_turn_tcp_idle_timeouts_total", "TURN TCP/TLS connections closed after --turn-tcp-idle-timeout of silence.", func(s turn.Stats) float64 { return float64(s.TCPIdleTimeouts) }),
-		counter("veil_turn_accept_errors_total", "Failed accepts on TURN TCP/TLS listeners (such as EMFILE), each followed by a back-off.", func(s turn.Stats) float64 { return float64(s.AcceptErrors) }),
-	)
-	for _, reason := range turn.RefusalReasons {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "veil_turn_refused_total",
-			Help:        "TURN allocations, permissions, requests and TCP connections refused by a cap, by reason.",
-			ConstLabels: prometheus.Labels{"reason": reason},
-		}, func() float64 { return float64(t.Stats().Refused[reason]) }))
-	}
 }
 
 // serve starts serving; errors arrive on errc.

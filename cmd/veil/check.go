@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/veilrtc/veil/turn"
 )
 
 // Limits of veil check's local probes.
@@ -156,7 +158,7 @@ func checkTURN(o options, add func(string, string, ...any)) netip.Addr {
 		host, _, _ := net.SplitHostPort(o.listen)
 		listen = net.JoinHostPort(host, strconv.Itoa(defaultTURNPort))
 	}
-	if pc, ln, err := listenUDPAndTCP(listen); err == nil {
+	if pc, ln, err := turn.ListenUDPAndTCP(listen); err == nil {
 		_ = pc.Close()
 		_ = ln.Close()
 		add(checkOK, "TURN %s (udp+tcp) can be bound", listen)

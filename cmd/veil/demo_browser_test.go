@@ -24,7 +24,7 @@ const screenshotPath = "../../docs/demo.png"
 
 // TestDemoBrowser drives the demo page in Debian's Chromium against the
 // whole veil (signaling + embedded TURN on loopback, relay forced):
-// examples/web/test/demo.mjs holds the assertions (chat and video between
+// e2e/web/test/demo.mjs holds the assertions (chat and video between
 // two pages, publish/play with a pending play, relay-only candidates with
 // raddr 0.0.0.0, no third-party requests, phone-size layout, screenshot).
 func TestDemoBrowser(t *testing.T) {

@@ -18,21 +18,21 @@ func firefoxEnv(t *testing.T) (firefox, webDir string) {
 	if firefox == "" {
 		firefox = "/usr/bin/firefox-esr"
 	}
-	webDir, err := filepath.Abs("../../examples/web")
+	webDir, err := filepath.Abs("../../e2e/web")
 	require.NoError(t, err)
 	_, errF := os.Stat(firefox)
 	_, errN := os.Stat(filepath.Join(webDir, "node_modules", "puppeteer-core"))
 	_, errNode := exec.LookPath("node")
 	if errF != nil || errN != nil || errNode != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("Firefox test needs firefox-esr (%v), node (%v) and examples/web/node_modules/puppeteer-core (%v); .ci/run installs them", errF, errNode, errN)
+			t.Fatalf("Firefox test needs firefox-esr (%v), node (%v) and e2e/web/node_modules/puppeteer-core (%v); .ci/run installs them", errF, errNode, errN)
 		}
-		t.Skip("firefox-esr, node or examples/web/node_modules/puppeteer-core missing; run .ci/run or npm ci in examples/web")
+		t.Skip("firefox-esr, node or e2e/web/node_modules/puppeteer-core missing; run .ci/run or npm ci in e2e/web")
 	}
 	return firefox, webDir
 }
 
-// TestFirefoxVictimSmuggledCandidates runs examples/web/test/firefox-victim.mjs
+// TestFirefoxVictimSmuggledCandidates runs e2e/web/test/firefox-victim.mjs
 // in Debian's firefox-esr against the whole veil (signaling + embedded TURN
 // on loopback, relay forced), in the native protocol and the VDO.Ninja
 // dialect. The victim ignores veil's relay hint (iceTransportPolicy 'all')

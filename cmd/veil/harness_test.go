@@ -68,21 +68,21 @@ func browserEnv(t *testing.T) (chromium, webDir string) {
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	webDir, err := filepath.Abs("../../examples/web")
+	webDir, err := filepath.Abs("../../e2e/web")
 	require.NoError(t, err)
 	_, errC := os.Stat(chromium)
 	_, errN := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core"))
 	_, errNode := exec.LookPath("node")
 	if errC != nil || errN != nil || errNode != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("browser test needs chromium (%v), node (%v) and examples/web/node_modules (%v); .ci/run installs them", errC, errNode, errN)
+			t.Fatalf("browser test needs chromium (%v), node (%v) and e2e/web/node_modules (%v); .ci/run installs them", errC, errNode, errN)
 		}
-		t.Skip("chromium, node or examples/web/node_modules missing; run .ci/run or npm ci in examples/web")
+		t.Skip("chromium, node or e2e/web/node_modules missing; run .ci/run or npm ci in e2e/web")
 	}
 	return chromium, webDir
 }
 
-// runNode runs a Playwright script from examples/web/test against base, with
+// runNode runs a Playwright script from e2e/web/test against base, with
 // a hard deadline, and fails the test with its output if it fails.
 func runNode(t *testing.T, script, base string, env ...string) string {
 	t.Helper()

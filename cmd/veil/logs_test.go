@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // lockedBuffer is a log sink safe for the server's goroutines.
@@ -80,7 +80,7 @@ func TestDebugLogsCarryNoIdentities(t *testing.T) {
 	t.Cleanup(stop)
 
 	const room = "room-Kq3vN8zz"
-	tok, err := signaling.MintToken(secret, signaling.Grant{Room: room, Actions: []signaling.Action{signaling.ActionJoin}}, time.Hour, time.Now())
+	tok, err := auth.Mint(secret, auth.Grant{Room: room, Actions: []auth.Action{auth.ActionJoin}}, time.Hour, time.Now())
 	require.NoError(t, err)
 	secrets := []string{"127.0.0.1", relayIP.String(), room, tok}
 

@@ -6,12 +6,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // TestPeerJSBrowser runs the real `peerjs` 1.5.5 client in Debian's
 // Chromium against the whole veil (signaling + embedded TURN on loopback,
-// relay forced): examples/web/test/peerjs.mjs holds the assertions (data
+// relay forced): e2e/web/test/peerjs.mjs holds the assertions (data
 // both ways, fake-camera video both ways, unavailable-id, peer-unavailable,
 // relay-only remote candidates with raddr 0.0.0.0, no third-party requests).
 func TestPeerJSBrowser(t *testing.T) {
@@ -21,7 +21,7 @@ func TestPeerJSBrowser(t *testing.T) {
 }
 
 // TestPeerJSBrowserWithTokens runs the real `peerjs` client against a veil
-// with an operator secret: examples/web/test/peerjs-auth.mjs checks that
+// with an operator secret: e2e/web/test/peerjs-auth.mjs checks that
 // TURN credentials need a token, that the client's `token` option carries
 // it and must grant join on the id, and that token holders connect.
 func TestPeerJSBrowserWithTokens(t *testing.T) {
@@ -29,7 +29,7 @@ func TestPeerJSBrowserWithTokens(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef-browser")
 	a := startVeil(t, func(o *options) { o.security.authSecret = secret })
 	mint := func(id string) string {
-		tok, err := signaling.MintToken(secret, signaling.Grant{Room: id, Actions: []signaling.Action{signaling.ActionJoin}}, time.Hour, time.Now())
+		tok, err := auth.Mint(secret, auth.Grant{Room: id, Actions: []auth.Action{auth.ActionJoin}}, time.Hour, time.Now())
 		require.NoError(t, err)
 		return tok
 	}

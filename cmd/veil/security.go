@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/veilrtc/veil/signaling"
+
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // securityOptions are the flags for serving on the public internet: TLS,
@@ -67,8 +69,8 @@ func (s *securityOptions) finish() error {
 	case s.authSecretText != "":
 		s.authSecret = []byte(s.authSecretText)
 	}
-	if len(s.authSecret) > 0 && len(s.authSecret) < signaling.MinAuthSecretBytes {
-		return fmt.Errorf("the auth secret must be at least %d bytes (try: head -c 32 /dev/urandom | base64)", signaling.MinAuthSecretBytes)
+	if len(s.authSecret) > 0 && len(s.authSecret) < auth.MinSecretBytes {
+		return fmt.Errorf("the auth secret must be at least %d bytes (try: head -c 32 /dev/urandom | base64)", auth.MinSecretBytes)
 	}
 	if s.requireUnguessable < 0 {
 		return errors.New("--require-unguessable must not be negative")

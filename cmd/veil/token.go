@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/auth"
 )
 
 // defaultTokenTTL is how long a token from `veil token` lives unless --ttl
@@ -36,7 +36,7 @@ Flags:
 func runToken(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var (
 		secretFile, actions string
-		g                   signaling.Grant
+		g                   auth.Grant
 		ttl                 time.Duration
 	)
 	fs := flag.NewFlagSet("veil token", flag.ContinueOnError)
@@ -68,12 +68,12 @@ func runToken(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	}
 	for a := range strings.SplitSeq(actions, ",") {
 		if a = strings.TrimSpace(a); a != "" {
-			g.Actions = append(g.Actions, signaling.Action(a))
+			g.Actions = append(g.Actions, auth.Action(a))
 		}
 	}
-	tok, err := signaling.MintToken(secret, g, ttl, time.Now())
+	tok, err := auth.Mint(secret, g, ttl, time.Now())
 	if err != nil {
-		// MintToken's errors never repeat the room or stream.
+		// auth.Mint's errors never repeat the room or stream.
 		fmt.Fprintf(stderr, "veil token: %v\n", err)
 		return 2
 	}

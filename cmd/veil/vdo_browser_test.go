@@ -2,10 +2,10 @@ package main
 
 import "testing"
 
-// TestVDOBrowser runs examples/web/test/vdo.html (a plain WebSocket +
+// TestVDOBrowser runs e2e/web/test/vdo.html (a plain WebSocket +
 // RTCPeerConnection client of the VDO.Ninja dialect) in Debian's Chromium
 // against the whole veil (signaling + embedded TURN on loopback, relay
-// forced): examples/web/test/vdo.mjs holds the assertions (a play waiting
+// forced): e2e/web/test/vdo.mjs holds the assertions (a play waiting
 // for its seed, offerSDP, fake-camera video at the viewer, relay-only
 // remote candidates with raddr 0.0.0.0, relay/relay pairs, no third-party
 // requests).

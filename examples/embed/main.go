@@ -43,13 +43,8 @@ func run() error {
 
 	// The embedded TURN server: it does not listen by itself, so the
 	// application hands it sockets.
-	udp, err := net.ListenPacket("udp4", turnAddr)
+	udp, tcp, err := turn.ListenUDPAndTCP(turnAddr)
 	if err != nil {
-		return err
-	}
-	tcp, err := net.Listen("tcp4", turnAddr)
-	if err != nil {
-		_ = udp.Close()
 		return err
 	}
 	relay, err := turn.New(turn.Config{

@@ -1,4 +1,4 @@
-package signaling
+package hub
 
 import (
 	"hash/maphash"
@@ -6,15 +6,14 @@ import (
 	"sync/atomic"
 )
 
-// Directory finds peers by protocol namespace and id. Ids live in one
-// namespace per protocol (native, PeerJS, VDO.Ninja): the same id may be
-// registered in two namespaces by two peers, and a lookup in one never
-// sees the other, so no dialect can probe whether an id exists in another
-// (invariant 5). The hub keeps every registered peer in one;
+// Directory finds peers by protocol namespace and id. Ids live in one namespace
+// per protocol (native, PeerJS, VDO.Ninja): the same id may be registered in
+// two namespaces by two peers, and a lookup in one never sees the other, so no
+// dialect can probe whether an id exists in another (privacy invariant 5,
+// docs/THREAT-MODEL.md). The hub keeps every registered peer in one;
 // LocalDirectory holds them in this process's memory. A cluster mode can
-// implement Directory over a message bus, returning peers whose Client
-// forwards to the node that holds the connection, without touching the
-// protocol codecs.
+// implement Directory over a message bus, returning peers whose Client forwards
+// to the node that holds the connection, without touching the protocol codecs.
 type Directory interface {
 	// Add registers p; ErrIDTaken when its id is registered already in
 	// its namespace.

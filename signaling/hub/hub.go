@@ -1,4 +1,4 @@
-package signaling
+package hub
 
 import (
 	"hash/maphash"
@@ -20,18 +20,30 @@ type Member struct {
 
 // The hub's events.
 type (
-	// EvJoined answers a join: the other members at the time of joining.
+	// EvJoined answers Join and JoinClaim, or tells a peer moved by
+	// Migrate (Transferred) where it now is: the other members in join
+	// order. The director fields are set only in rooms with a director
+	// (JoinClaim, Migrate): Director is the room's director unless that
+	// is the receiver itself, ClaimAsked says the join asked to become
+	// director and Claimed whether the receiver is the director.
 	EvJoined struct {
-		Room  string
-		Peers []Member
-		Rid   string
+		Room        string
+		Peers       []Member
+		Director    string
+		ClaimAsked  bool
+		Claimed     bool
+		Transferred bool
+		Rid         string
 	}
 	// EvLeft answers a leave.
 	EvLeft struct{ Room, Rid string }
-	// EvPeerJoined tells a member that another peer joined its room.
+	// EvPeerJoined tells a member that another peer joined (or was moved
+	// into) its room; Director says the newcomer became the room's
+	// director by joining (JoinClaim).
 	EvPeerJoined struct {
-		Room string
-		Peer Member
+		Room     string
+		Peer     Member
+		Director bool
 	}
 	// EvPeerLeft tells a member that a peer left its room.
 	EvPeerLeft struct{ Room, Peer string }
@@ -89,7 +101,7 @@ type Peer struct {
 
 // NewPeer returns a peer with a fresh unguessable id in protocol namespace
 // ns, delivering events to c.
-func NewPeer(ns string, c Client) *Peer { return NewPeerWithID(ns, newID(), c) }
+func NewPeer(ns string, c Client) *Peer { return NewPeerWithID(ns, NewID(), c) }
 
 // NewPeerWithID is NewPeer with a caller-chosen id (PeerJS clients pick theirs).
 func NewPeerWithID(ns, id string, c Client) *Peer {
@@ -98,6 +110,23 @@ func NewPeerWithID(ns, id string, c Client) *Peer {
 
 // ID returns the peer's id.
 func (p *Peer) ID() string { return p.id }
+
+// Namespace returns the protocol namespace the peer lives in.
+func (p *Peer) Namespace() string { return p.ns }
+
+// Client returns the connection the peer delivers its events to.
+func (p *Peer) Client() Client { return p.client }
+
+// RoomNames returns the names of the rooms p is in.
+func (p *Peer) RoomNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.rooms))
+	for _, r := range p.rooms {
+		out = append(out, r.name)
+	}
+	return out
+}
 
 // Notify delivers ev to the peer's connection without blocking.
 func (p *Peer) Notify(ev Event) { p.client.Notify(ev) }
@@ -160,9 +189,9 @@ type Hub struct {
 	streamCount atomic.Int64
 }
 
-// NewHub returns an empty hub with the given limits, looking peers up in dir
+// New returns an empty hub with the given limits, looking peers up in dir
 // (a local in-memory directory when nil).
-func NewHub(l Limits, dir Directory) *Hub {
+func New(l Limits, dir Directory) *Hub {
 	if dir == nil {
 		dir = NewLocalDirectory()
 	}
@@ -174,6 +203,9 @@ func NewHub(l Limits, dir Directory) *Hub {
 
 // Rooms returns the number of rooms with members.
 func (h *Hub) Rooms() int64 { return h.roomCount.Load() }
+
+// Peers returns the number of registered peers.
+func (h *Hub) Peers() int { return h.dir.Len() }
 
 // Streams returns the number of streams published or awaited by a viewer.
 func (h *Hub) Streams() int64 { return h.streamCount.Load() }
@@ -372,7 +404,7 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 	if s.viewers[p.id] == p {
 		// It would be told it is its own publisher and viewer.
 		s.mu.Unlock()
-		return errOwnStream
+		return ErrOwnStream
 	}
 	p.mu.Lock()
 	if p.gone {
@@ -515,7 +547,7 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	s := h.openStream(k, name)
 	if s.publisher == p {
 		s.mu.Unlock()
-		return errOwnStream
+		return ErrOwnStream
 	}
 	// The peer's side first, under its lock with the gone check, so a
 	// concurrent Unregister either sees this play or refuses it.
@@ -543,6 +575,19 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	p.Notify(EvPlaying{Stream: name, Peer: s.publisher.id, Rid: rid})
 	s.publisher.Notify(EvViewer{Stream: name, Peer: p.id})
 	return nil
+}
+
+// StopPlay ends p's play (live or pending) of stream name. It is not an
+// error to stop a stream p does not play.
+func (h *Hub) StopPlay(p *Peer, name string) {
+	k := key(p.ns, name)
+	p.mu.Lock()
+	s := p.plays[k]
+	delete(p.plays, k)
+	p.mu.Unlock()
+	if s != nil {
+		h.stopPlaying(p, s)
+	}
 }
 
 // Route returns the peer with id to if from may reach it: they share a

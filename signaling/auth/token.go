@@ -1,12 +1,10 @@
-package signaling
+package auth
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -23,19 +21,16 @@ const (
 
 // Operator tokens.
 const (
-	// MinAuthSecretBytes is the shortest AuthSecret accepted: HS256 is only
+	// MinSecretBytes is the shortest secret accepted: HS256 is only
 	// as strong as its key, and a short one can be brute-forced offline
 	// from any token a client holds.
-	MinAuthSecretBytes = 32
-	// maxTokenBytes bounds a token before any parsing.
-	maxTokenBytes = 4096
+	MinSecretBytes = 32
+	// MaxTokenBytes bounds a token before any parsing.
+	MaxTokenBytes = 4096
 	// tokenLeeway tolerates clock skew between the machine that minted a
 	// token and this one.
 	tokenLeeway = 30 * time.Second
 )
-
-// errBadGrant is returned by MintToken for a grant that allows nothing.
-var errBadGrant = errors.New("signaling: token grant")
 
 // Grant is what an operator token allows: the actions, on a room (join),
 // a stream (publish, play) or any name starting with Prefix (all three).
@@ -46,8 +41,8 @@ type Grant struct {
 	Actions []Action `json:"actions"`
 }
 
-// allows reports whether g permits action on name.
-func (g *Grant) allows(action Action, name string) bool {
+// Allows reports whether g permits action on name.
+func (g *Grant) Allows(action Action, name string) bool {
 	if !slices.Contains(g.Actions, action) {
 		return false
 	}
@@ -78,12 +73,12 @@ var tokenParser = jwt.NewParser(
 	jwt.WithLeeway(tokenLeeway),
 )
 
-// MintToken returns an HS256 token granting g for ttl from now, signed with
-// secret (Config.AuthSecret). Each action must be covered: join by Room or
+// Mint returns an HS256 token granting g for ttl from now, signed with secret
+// (signaling.Config.AuthSecret). Each action must be covered: join by Room or
 // Prefix, publish and play by Stream or Prefix. Safe for concurrent use.
-func MintToken(secret []byte, g Grant, ttl time.Duration, now time.Time) (string, error) {
-	if len(secret) < MinAuthSecretBytes {
-		return "", fmt.Errorf("%w: secret must be at least %d bytes", errBadGrant, MinAuthSecretBytes)
+func Mint(secret []byte, g Grant, ttl time.Duration, now time.Time) (string, error) {
+	if len(secret) < MinSecretBytes {
+		return "", fmt.Errorf("%w: secret must be at least %d bytes", errBadGrant, MinSecretBytes)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("%w: ttl must be positive", errBadGrant)
@@ -109,50 +104,23 @@ func MintToken(secret []byte, g Grant, ttl time.Duration, now time.Time) (string
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
 
-// parseToken verifies token against secret and returns its grant.
-func parseToken(secret []byte, token string) (*Grant, error) {
-	if token == "" || len(token) > maxTokenBytes {
-		return nil, ErrUnauthorized
+// Verify checks token against secret and returns its grant. Every
+// failure is ErrInvalidToken: why a token failed is never told. Safe for
+// concurrent use.
+func Verify(secret []byte, token string) (*Grant, error) {
+	if token == "" || len(token) > MaxTokenBytes {
+		return nil, ErrInvalidToken
 	}
 	var c tokenClaims
 	_, err := tokenParser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		// WithValidMethods has checked the alg; this is the second lock.
 		if t.Method != jwt.SigningMethodHS256 {
-			return nil, ErrUnauthorized
+			return nil, ErrInvalidToken
 		}
 		return secret, nil
 	})
 	if err != nil {
-		return nil, ErrUnauthorized
+		return nil, ErrInvalidToken
 	}
 	return &c.Grant, nil
-}
-
-// authorize checks a join, publish or play of name: first the
-// RequireUnguessable length, then, with an AuthSecret, the token. With
-// neither configured every request is allowed. Every refusal is
-// ErrUnauthorized-coded and says nothing about why a token failed.
-func (s *Server) authorize(token string, action Action, name string) error {
-	if n := s.cfg.RequireUnguessable; n > 0 && utf8.RuneCountInString(name) < n {
-		return newError(CodeUnauthorized, "this server requires room and stream names of at least %d characters", n)
-	}
-	if len(s.cfg.AuthSecret) == 0 {
-		return nil
-	}
-	g, err := parseToken(s.cfg.AuthSecret, token)
-	if err != nil || !g.allows(action, name) {
-		return ErrUnauthorized
-	}
-	return nil
-}
-
-// validateAuth checks the access control fields.
-func (c Config) validateAuth() error {
-	if len(c.AuthSecret) > 0 && len(c.AuthSecret) < MinAuthSecretBytes {
-		return fmt.Errorf("%w: AuthSecret must be at least %d bytes", errInvalidConfig, MinAuthSecretBytes)
-	}
-	if c.RequireUnguessable < 0 || c.RequireUnguessable > c.MaxNameBytes {
-		return fmt.Errorf("%w: RequireUnguessable must be between 0 and MaxNameBytes", errInvalidConfig)
-	}
-	return nil
 }

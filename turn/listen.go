@@ -1,0 +1,37 @@
+package turn
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// bindRetries bounds the attempts to find a port free for both UDP and
+// TCP when the TURN port is 0 (ephemeral).
+const bindRetries = 8
+
+// ListenUDPAndTCP binds a TURN server's UDP socket and a TCP listener on the
+// same port. With port 0 the kernel picks the UDP port, which may be taken for
+// TCP: then it tries again. Hand both to Config.PacketConns and
+// Config.Listeners.
+func ListenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("turn: listen address %q: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("turn: udp %s: %w", addr, err)
+		}
+		got := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, got))
+		if err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+		if port != "0" || attempt == bindRetries {
+			return nil, nil, fmt.Errorf("turn: tcp %s: %w", addr, err)
+		}
+	}
+}
