@@ -100,9 +100,6 @@ func spellings(s string) []string {
 	return out
 }
 
-// maxEntityDigits bounds the digits of an HTML character reference.
-const maxEntityDigits = 7
-
 // unescapeText decodes the escapes a parser further down may decode: HTML
 // character references (named, numeric, with or without ';', as
 // html.UnescapeString reads them), and JavaScript or JSON escapes in text
