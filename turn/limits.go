@@ -152,8 +152,19 @@ func (s *Server) ipEntryLocked(key ipKey, now time.Time) *ipEntry {
 		e.last = now
 		return e
 	}
-	// Sweeps are spaced even when the table is full, so a flood of new
-	// addresses cannot make every request walk it.
+	if s.fullLocked(now) {
+		return nil
+	}
+	e := &ipEntry{reqs: rate.NewLimiter(s.reqRate, s.reqBurst), last: now}
+	s.ips[key] = e
+	return e
+}
+
+// fullLocked reports whether the table has no room for another address,
+// after sweeping idle entries. Sweeps are spaced even when the table is
+// full, so a flood of new addresses cannot make every request walk it.
+// s.mu must be held.
+func (s *Server) fullLocked(now time.Time) bool {
 	if now.Sub(s.lastSweep) >= ipSweepInterval {
 		s.lastSweep = now
 		for k, e := range s.ips {
@@ -162,26 +173,24 @@ func (s *Server) ipEntryLocked(key ipKey, now time.Time) *ipEntry {
 			}
 		}
 	}
-	if len(s.ips) >= maxTrackedIPs {
-		return nil
-	}
-	e := &ipEntry{reqs: rate.NewLimiter(s.reqRate, s.reqBurst), last: now}
-	s.ips[key] = e
-	return e
+	return len(s.ips) >= maxTrackedIPs
 }
 
 // allowRequest reports whether src has a request token left. It is
-// asked before the MESSAGE-INTEGRITY check, so it spends nothing: spent
-// spends the token once the request proved its credentials, so a sender
-// forging src (UDP) without valid credentials cannot drain src's budget.
+// asked before the MESSAGE-INTEGRITY check, so it spends nothing and
+// creates nothing: spent spends the token, and makes src's entry, once
+// the request proved its credentials. So a sender forging source
+// addresses (UDP) with a nonce and no valid credentials can neither drain
+// another address's budget nor fill the table and lock new clients out.
 func (s *Server) allowRequest(src net.Addr) bool {
 	now := time.Now()
 	s.mu.Lock()
-	e := s.ipEntryLocked(s.ipKeyOf(src), now)
-	ok := e != nil && e.reqs.TokensAt(now) >= 1
+	e := s.ips[s.ipKeyOf(src)]
+	full := e == nil && s.fullLocked(now)
+	ok := !full && (e == nil || e.reqs.TokensAt(now) >= 1)
 	s.mu.Unlock()
 	switch {
-	case e == nil:
+	case full:
 		s.refused.add(ReasonIPTable)
 	case !ok:
 		s.refused.add(ReasonRequestRate)

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -183,6 +184,24 @@ func TestRequestRatePerAddress(t *testing.T) {
 	assert.Positive(t, ts.srv.Stats().Refused[ReasonRequestRate])
 	// The pair needs 4 requests per address; its addresses are fresh.
 	wellBehavedPair(t, ts, false)
+}
+
+// TestForgedRequestsKeepNoState: requests that fail their integrity check,
+// from many source addresses (a UDP sender can forge them), make no entry
+// in the per-address table, so they cannot fill it and lock new clients
+// out; an authenticated request does make one.
+func TestForgedRequestsKeepNoState(t *testing.T) {
+	ts := startServer(t, nil)
+	forged := NewCredentials([]byte("not-the-secret"), "forger", time.Hour, time.Now())
+	for i := range 20 {
+		_, err := newClientFrom(t, fmt.Sprintf("127.0.3.%d", i+1), ts.udpAddr, forged).Allocate()
+		require.Error(t, err)
+	}
+	assert.Zero(t, ts.srv.Stats().TrackedIPs, "forged requests left state behind")
+	relay, err := newClientFrom(t, "127.0.3.100", ts.udpAddr, ts.srv.Credentials("good-peer")).Allocate()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = relay.Close() })
+	assert.Equal(t, 1, ts.srv.Stats().TrackedIPs)
 }
 
 // TestTCPIdleFloodThenAllocate: hundreds of TCP connections that never
