@@ -715,3 +715,36 @@ func metricValueNoLabel(t *testing.T, srv *Server, name string) float64 {
 	t.Fatalf("%s is not exported", name)
 	return 0
 }
+
+// TestHalfSentMessageTimesOut: a message whose first fragment arrived must
+// arrive whole within messageWait; pongs, which may come between
+// fragments, do not extend it, so a peer cannot park a half-sent message
+// of up to the read limit in veil's memory by ponging.
+func TestHalfSentMessageTimesOut(t *testing.T) {
+	srv, ts := newTestServer(t, Config{})
+	srv.msgWait = 300 * time.Millisecond
+	c := dial(t, ts, "")
+	w, err := c.ws.NextWriter(websocket.TextMessage)
+	require.NoError(t, err)
+	// More than gorilla's write buffer: a non-final frame goes out.
+	_, err = w.Write([]byte(`{"type":"ping","rid":"` + strings.Repeat("x", 8<<10)))
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	for range 30 { // 3 s of pongs, ten times messageWait
+		select {
+		case <-closed:
+			return
+		case <-time.After(100 * time.Millisecond):
+			_ = c.ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+		}
+	}
+	t.Fatal("a half-sent message kept its connection alive past messageWait")
+}

@@ -22,6 +22,11 @@ const (
 	pingPeriod = pongWait * 9 / 10
 	// closeGrace bounds how long a closing handshake may take.
 	closeGrace = time.Second
+	// messageWait bounds how long a message may take to arrive whole once
+	// its first frame has. Pongs (allowed between fragments) do not extend
+	// it: otherwise a peer could hold a half-sent message of up to the
+	// read limit in veil's memory for as long as it kept ponging.
+	messageWait = 10 * time.Second
 	// closeDrainBytes bounds what is read and discarded, within closeGrace,
 	// after a frame over the read limit: the rest of that frame is still
 	// on its way, and closing a socket with unread data sends a TCP reset
@@ -81,9 +86,11 @@ type conn struct {
 	tooBig  atomic.Bool   // closed for a frame over the read limit
 	closed  chan struct{} // closed by the writer once the close frame is out
 
-	mu       sync.Mutex // guards closeMsg, closing and read deadline changes
-	closeMsg []byte
-	closing  bool // the close frame is out: read deadlines no longer move
+	mu         sync.Mutex // guards closeMsg, closing and read deadline changes
+	closeMsg   []byte
+	closing    bool          // the close frame is out: read deadlines no longer move
+	midMessage bool          // a message's first frame is in, its last is not
+	msgWait    time.Duration // messageWait; shorter in tests
 
 	release func() // frees the admission slot; set by Server.upgrade
 
@@ -135,6 +142,7 @@ func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int, maxBytes int64,
 		closed:   make(chan struct{}),
 		maxBytes: maxBytes,
 		budget:   budget,
+		msgWait:  messageWait,
 	}
 	ws.SetReadLimit(int64(hardMax))
 	boundSendBuffer(ws.NetConn())
@@ -353,9 +361,28 @@ func (c *conn) writeClose() {
 func (c *conn) renewReadDeadline() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closing {
+	if !c.closing && !c.midMessage {
 		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	}
+}
+
+// startMessage gives the message whose first frame just arrived msgWait to
+// arrive whole (messageWait), a deadline pongs do not move.
+func (c *conn) startMessage() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.midMessage = true
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.msgWait))
+	}
+}
+
+// endMessage: the message is in; the peer gets pongWait again.
+func (c *conn) endMessage() {
+	c.mu.Lock()
+	c.midMessage = false
+	c.mu.Unlock()
+	c.renewReadDeadline()
 }
 
 // readLoop reads frames until the connection ends, calling handle for each
@@ -373,12 +400,12 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 			c.readFailed(err)
 			return
 		}
-		// Any frame proves the peer is alive.
-		c.renewReadDeadline()
+		c.startMessage()
 		if mt != websocket.TextMessage {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return
 			}
+			c.endMessage()
 			onErr(errBinary)
 			continue
 		}
@@ -388,9 +415,11 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 		if err == nil && n > int64(c.softMax) {
 			_, err = io.Copy(io.Discard, r)
 			if err == nil {
+				c.endMessage()
 				onErr(errTooLarge)
 			}
 		} else if err == nil {
+			c.endMessage()
 			handle(buf.Bytes())
 		}
 		if buf.Cap() <= 64<<10 {

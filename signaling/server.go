@@ -52,6 +52,7 @@ type Server struct {
 
 	wg        sync.WaitGroup // connection handlers and the pinger
 	pingEvery time.Duration  // pingPeriod; shorter in tests
+	msgWait   time.Duration  // messageWait; shorter in tests
 }
 
 // New returns a Server for cfg.
@@ -65,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		conns:     make(map[*conn]struct{}),
 		pingEvery: pingPeriod,
+		msgWait:   messageWait,
 		hub: hub.New(hub.Limits{
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
@@ -259,6 +261,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor,
 		int64(s.cfg.SendQueueBytes), s.queued)
 	c.release = release
+	c.msgWait = s.msgWait
 	if !s.track(c) {
 		release()
 		c.close(closeGoingAway, "server shutting down")
