@@ -48,6 +48,8 @@ func (s *Server) bounded(next http.Handler) http.Handler {
 		deadline := time.Now().Add(RequestTimeout)
 		_ = rc.SetReadDeadline(deadline)
 		_ = rc.SetWriteDeadline(deadline)
+		// No response of veil's is to be sniffed into another type.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.ContentLength != 0 {
 			s.metrics.rateLimited("request-body")
 			w.Header().Set("Connection", "close")

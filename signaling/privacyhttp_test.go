@@ -71,3 +71,17 @@ func TestHTMLPagesHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryResponseNosniff: JSON and text endpoints, errors included, are
+// never to be sniffed into HTML by a browser.
+func TestEveryResponseNosniff(t *testing.T) {
+	_, ts := newTestServer(t, Config{})
+	for _, path := range []string{"/healthz", "/privacy", "/peerjs/", "/peerjs/peerjs/id", "/turn-credentials", "/no-such-page"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := http.Get(ts.URL + path)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), "status %d", resp.StatusCode)
+		})
+	}
+}
