@@ -323,6 +323,29 @@ func TestTCPIdleTimeout(t *testing.T) {
 	}, 3*time.Second, 20*time.Millisecond)
 }
 
+// TestTCPDribbleHitsFirstMessageDeadline: a connection that sends its
+// first message a byte at a time does not move the first-message deadline;
+// it is closed when that deadline passes, not after the idle timeout.
+func TestTCPDribbleHitsFirstMessageDeadline(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.TCPFirstMessageTimeout = 500 * time.Millisecond })
+	conn, err := net.Dial("tcp4", ts.tcpAddr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	// A STUN Binding request header announcing 8 bytes of attributes,
+	// sent one byte every 100 ms: never whole within the deadline.
+	msg := []byte{0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42}
+	for _, b := range msg {
+		if _, err := conn.Write([]byte{b}); err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool {
+		st := ts.srv.Stats()
+		return st.TCPFirstMessageTimeouts == 1 && st.TCPConnections == 0
+	}, 3*time.Second, 20*time.Millisecond)
+}
+
 // flakyListener fails its first Accepts with EMFILE, as a listener does
 // when the process is out of file descriptors.
 type flakyListener struct {

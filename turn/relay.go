@@ -282,15 +282,35 @@ func (s *Server) admitTCP(c net.Conn) *trackedConn {
 // from pion, which would only use it for RequestAttributes.TLS (unused
 // here) and a handshake with its own fixed timeout; the handshake happens
 // instead on the first read, bounded by the first-message deadline.
-// Every read that returns data moves the read deadline to the idle
-// timeout; every write has its own deadline.
+// Once the whole first message (a STUN message or ChannelData) is in, every
+// read that returns data moves the read deadline to the idle timeout;
+// until then the first-message deadline stands, so a byte at a time does
+// not hold a connection. Every write has its own deadline.
 type trackedConn struct {
 	net.Conn
-	srv       *Server
-	ipKey     ipKey
-	spoke     bool // a read returned data; only pion's reader touches it
+	srv   *Server
+	ipKey ipKey
+	// Only pion's reader touches these.
+	spoke     bool    // the first message is in
+	head      [4]byte // its first bytes, for its length
+	read      int     // bytes read before spoke
 	closeOnce sync.Once
 	doneOnce  sync.Once
+}
+
+// firstMessageLen is the length of the message whose first four bytes are
+// h: a STUN message (RFC 5389: 20-byte header, length in bytes 2-3) or
+// ChannelData (RFC 8656: 4-byte header, channel 0x4000-0x7FFF). Anything
+// else is no TURN message: 0, and the first-message deadline stands.
+func firstMessageLen(h [4]byte) int {
+	n := int(h[2])<<8 | int(h[3])
+	switch h[0] >> 6 {
+	case 0:
+		return 20 + n
+	case 1:
+		return 4 + n
+	}
+	return 0
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
@@ -306,8 +326,14 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.done()
 		return n, err
 	}
-	if n > 0 {
-		c.spoke = true
+	if n > 0 && !c.spoke {
+		if c.read < len(c.head) {
+			copy(c.head[c.read:], p[:n])
+		}
+		c.read += n
+		c.spoke = c.read >= len(c.head) && firstMessageLen(c.head) > 0 && c.read >= firstMessageLen(c.head)
+	}
+	if n > 0 && c.spoke {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.idle))
 	}
 	return n, err
