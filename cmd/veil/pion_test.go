@@ -231,11 +231,19 @@ func (p *pionPeer) readLoop() {
 }
 
 // selectedPair returns the candidate types of the selected ICE pair.
+// selectedPair returns the types of the selected candidate pair. A remote
+// peer-reflexive candidate at veil's relay address counts as relay: the
+// other side's first check arrived through veil's relay before its
+// trickled relay candidate did (a race the loaded CI machine shows).
 func (p *pionPeer) selectedPair() (local, remote string) {
 	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	require.NoError(p.t, err)
 	require.NotNil(p.t, pair)
-	return pair.Local.Typ.String(), pair.Remote.Typ.String()
+	remote = pair.Remote.Typ.String()
+	if pair.Remote.Typ == webrtc.ICECandidateTypePrflx && pair.Remote.Address == relayIP.String() {
+		remote = webrtc.ICECandidateTypeRelay.String()
+	}
+	return pair.Local.Typ.String(), remote
 }
 
 func (p *pionPeer) candidates() ([]string, []string) {
