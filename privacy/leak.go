@@ -498,24 +498,25 @@ func scrubDeep(v any, depth int) any {
 }
 
 // FindLeak applies the forced-relay invariant to s: it reports the first
-// IP literal or .local name in s other than 0.0.0.0, :: and the addresses
-// trusted accepts (the server's relay addresses; nil accepts none).
+// IP literal or .local name in s other than 0.0.0.0 and ::.
 //
 // One place may carry another address: the connection address of a relay
 // candidate line ("candidate:..." or "a=candidate:...", alone on its line)
-// that FilterRelayCandidate keeps exactly as it is. With trusted set that
-// address is one trusted accepts anyway; with trusted nil (veil does not
+// that FilterRelayCandidate(line, true, trusted) keeps exactly as it is.
+// With trusted set (the server's relay transport addresses) that is a
+// relay address and port trusted accepts; with trusted nil (veil does not
 // know its relay addresses: an external TURN server) it is whatever relay
-// address the peer's TURN server gave it.
+// address the peer's TURN server gave it. Anywhere else, the relay
+// addresses are leaks too: an address with no port cannot be judged.
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
-func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool) {
+func FindLeak(s string, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	if !strings.Contains(s, "candidate:") {
-		return FindAddress(s, trusted)
+		return FindAddress(s, nil)
 	}
 	for line := range strings.SplitSeq(s, "\n") {
 		line = strings.TrimSuffix(line, "\r")
-		if leak, found = FindAddress(exemptRelayAddress(line, trusted), trusted); found {
+		if leak, found = FindAddress(exemptRelayAddress(line, trusted), nil); found {
 			return leak, true
 		}
 	}
@@ -524,7 +525,7 @@ func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool)
 
 // exemptRelayAddress returns line with the address of a kept relay
 // candidate replaced by 0.0.0.0, or line itself.
-func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
+func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 	body, _ := strings.CutPrefix(line, "a=")
 	body, ok := strings.CutPrefix(body, "candidate:")
 	if !ok {
@@ -544,7 +545,7 @@ func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
 // cannot be shown to be clean.
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
-func FindLeakJSON(b []byte, trusted func(netip.Addr) bool) (leak string, found bool) {
+func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	if !json.Valid(b) {
 		return "invalid JSON", true
 	}
