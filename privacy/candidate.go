@@ -157,7 +157,7 @@ func trustedRelay(fields []string, a netip.Addr, trusted func(netip.AddrPort) bo
 	if err != nil || strconv.FormatUint(port, 10) != fields[candFieldPort] {
 		return false
 	}
-	return trusted(netip.AddrPortFrom(a.Unmap(), uint16(port)))
+	return trusted(netip.AddrPortFrom(a.Unmap(), uint16(port))) //nolint:gosec // parsed with bitSize 16
 }
 
 // maxFoundationLen is the longest candidate foundation (RFC 8839:

@@ -12,9 +12,9 @@ import (
 )
 
 // The forced-relay invariant: when relay is forced, no IP literal and no
-// mDNS ".local" name other than the server's own relay addresses and the
-// unspecified addresses (0.0.0.0, ::) leaves the server, in any field and
-// any spelling. FindAddress finds such a spelling in text, FindLeak and
+// mDNS ".local" name other than the server's own relay addresses (as the
+// address of a kept relay candidate) and the unspecified addresses
+// (0.0.0.0, ::) leaves the server, in any field and any spelling. FindAddress finds such a spelling in text, FindLeak and
 // FindLeakJSON apply the invariant to a string and to a whole JSON frame,
 // and ScrubAddresses removes what FindAddress finds from free-form text.
 //
