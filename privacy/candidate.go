@@ -3,6 +3,7 @@ package privacy
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pion/ice/v4"
@@ -14,12 +15,14 @@ import (
 //
 //	foundation component transport priority address port typ type [raddr A rport P] *(ext-name ext-value)
 const (
-	candFieldAddress = 4
-	candFieldTyp     = 6
-	candFieldType    = 7
-	candFieldRaddr   = 8  // "raddr", when present
-	candFieldRport   = 10 // "rport", when raddr is present
-	candMinFields    = 8
+	candFieldTransport = 2
+	candFieldAddress   = 4
+	candFieldPort      = 5
+	candFieldTyp       = 6
+	candFieldType      = 7
+	candFieldRaddr     = 8  // "raddr", when present
+	candFieldRport     = 10 // "rport", when raddr is present
+	candMinFields      = 8
 )
 
 // Values written over a relay candidate's related address: the address of
@@ -57,15 +60,24 @@ func FilterCandidate(cand string, forceRelay bool) (out string, keep bool) {
 }
 
 // FilterRelayCandidate is FilterCandidate that, under forceRelay, also
-// drops a relay candidate whose address trusted refuses (nil trusts every
-// address). "typ relay" is only a label: a peer can put its own address
-// behind it, and a receiver whose client ignores the relay policy would
-// then send connectivity checks from its real address straight to that
-// peer. With trusted set to "one of our TURN servers' relay addresses",
-// only candidates that really lead to a relay cross the server.
+// drops a relay candidate whose transport address trusted refuses (nil
+// trusts every address). "typ relay" is only a label: a peer can put its
+// own address behind it, or a port of the relay's IP address that no
+// allocation holds (and someone else may receive on), and a receiver whose
+// client ignores the relay policy would then send connectivity checks from
+// its real address straight there. With trusted set to "a relay address
+// of a live allocation on our TURN server", only candidates that really
+// lead to a relay cross the server.
+//
+// trusted is asked about a UDP transport address: the candidate's address
+// (IPv4-mapped addresses unmapped) and port. With trusted set, a candidate
+// whose transport is not UDP is dropped (a TURN relay relays UDP; a
+// "tcp ... typ relay" candidate would draw TCP connections to a port no
+// relay listens on), and so is one whose port is not written in plain
+// decimal, which a client could read differently.
 //
 // Safe for concurrent use if trusted is.
-func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr) bool) (out string, keep bool) {
+func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.AddrPort) bool) (out string, keep bool) {
 	if cand == "" || !forceRelay {
 		return cand, true
 	}
@@ -107,7 +119,10 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr)
 	// pion drops an IPv6 zone before parsing; a zone names the sender's
 	// interface and has no business in a relay address.
 	a, err := netip.ParseAddr(fields[candFieldAddress])
-	if err != nil || a.Zone() != "" || (trusted != nil && !trusted(a.Unmap())) {
+	if err != nil || a.Zone() != "" {
+		return "", false
+	}
+	if trusted != nil && !trustedRelay(fields, a, trusted) {
 		return "", false
 	}
 	ext := candMinFields
@@ -130,6 +145,19 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.Addr)
 		return "", false
 	}
 	return prefix + body, true
+}
+
+// trustedRelay reports whether the relay candidate split into fields, at
+// address a, is a UDP candidate at a transport address trusted accepts.
+func trustedRelay(fields []string, a netip.Addr, trusted func(netip.AddrPort) bool) bool {
+	if !strings.EqualFold(fields[candFieldTransport], "udp") {
+		return false
+	}
+	port, err := strconv.ParseUint(fields[candFieldPort], 10, 16)
+	if err != nil || strconv.FormatUint(port, 10) != fields[candFieldPort] {
+		return false
+	}
+	return trusted(netip.AddrPortFrom(a.Unmap(), uint16(port))) //nolint:gosec // parsed with bitSize 16
 }
 
 // maxFoundationLen is the longest candidate foundation (RFC 8839:

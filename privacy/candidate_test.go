@@ -162,16 +162,27 @@ func assertHiddenRelay(t *testing.T, cand string) {
 }
 
 func TestFilterRelayCandidateTrusted(t *testing.T) {
-	ours := netip.MustParseAddr("203.0.113.7")
-	trusted := func(a netip.Addr) bool { return a == ours }
+	ours := netip.MustParseAddrPort("203.0.113.7:61000")
+	ours6 := netip.MustParseAddrPort("[2001:db8::7]:61000")
+	trusted := func(a netip.AddrPort) bool { return a == ours || a == ours6 }
 	for _, tc := range []struct {
 		name string
 		cand string
 		keep bool
 	}{
 		{"our relay", "candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321", true},
+		{"our relay, SDP form", "a=candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay", true},
+		{"our relay, Firefox's UDP", "candidate:3 1 UDP 41885439 203.0.113.7 61000 typ relay raddr 0.0.0.0 rport 0", true},
+		{"our relay, IPv6", "candidate:3 1 udp 41885439 2001:db8::7 61000 typ relay", true},
 		{"a peer's own address labelled relay", "candidate:3 1 udp 41885439 198.51.100.4 61000 typ relay raddr 0.0.0.0 rport 0", false},
+		{"our relay IP, a port no allocation holds", "candidate:3 1 udp 41885439 203.0.113.7 45678 typ relay", false},
+		{"our relay IP, port zero", "candidate:3 1 udp 41885439 203.0.113.7 0 typ relay", false},
+		{"our relay port, another IP", "candidate:3 1 udp 41885439 203.0.113.8 61000 typ relay", false},
 		{"ours, IPv4-mapped", "candidate:3 1 udp 41885439 ::ffff:203.0.113.7 61000 typ relay", true},
+		{"ours, port with a leading zero", "candidate:3 1 udp 41885439 203.0.113.7 061000 typ relay", false},
+		{"ours, port with a sign", "candidate:3 1 udp 41885439 203.0.113.7 +61000 typ relay", false},
+		{"ours, port out of range", "candidate:3 1 udp 41885439 203.0.113.7 126536 typ relay", false},
+		{"ours over TCP", "candidate:3 1 tcp 41885439 203.0.113.7 61000 typ relay tcptype passive", false},
 		{"end of candidates", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,12 +197,18 @@ func TestFilterRelayCandidateTrusted(t *testing.T) {
 			assert.Equal(t, tc.cand, out)
 		})
 	}
+	// Nil trusts every address (an external TURN server), TCP included.
+	_, keep := FilterRelayCandidate("candidate:3 1 tcp 41885439 203.0.113.9 45678 typ relay tcptype passive", true, nil)
+	assert.True(t, keep)
 	sdp := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 198.51.100.4\r\n" +
 		"a=candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 198.51.100.4 rport 54321\r\n" +
-		"a=candidate:4 1 udp 41885439 198.51.100.4 61001 typ relay raddr 0.0.0.0 rport 0\r\n"
+		"a=candidate:4 1 udp 41885439 198.51.100.4 61001 typ relay raddr 0.0.0.0 rport 0\r\n" +
+		"a=candidate:5 1 udp 41885439 203.0.113.7 61001 typ relay raddr 0.0.0.0 rport 0\r\n"
 	out, st, err := ScrubSDP(sdp, SDPOptions{ForceRelay: true, TrustedRelays: trusted})
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.CandidatesKept)
-	assert.Equal(t, 1, st.CandidatesDropped)
+	assert.Equal(t, 2, st.CandidatesDropped)
+	assert.Contains(t, out, "203.0.113.7 61000 typ relay")
+	assert.NotContains(t, out, "61001")
 	assert.NotContains(t, out, "198.51.100.4")
 }

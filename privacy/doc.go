@@ -24,7 +24,8 @@
 // percent-encoded spellings), ScrubAddresses and ScrubAddressesDeep remove
 // them from free-form text and decoded JSON, and FindLeak and FindLeakJSON
 // check a string or a whole JSON frame, allowing only the address of a
-// relay candidate the candidate filter keeps. Under ForceRelay, ScrubSDP
+// relay candidate the candidate filter keeps (with a trusted predicate: one
+// whose UDP transport address, IP and port, it accepts). Under ForceRelay, ScrubSDP
 // drops every line it cannot classify (an a= attribute name that is not an
 // RFC 8866 token, a byte outside printable ASCII, an address left in it).
 //

@@ -12,9 +12,9 @@ import (
 )
 
 // The forced-relay invariant: when relay is forced, no IP literal and no
-// mDNS ".local" name other than the server's own relay addresses and the
-// unspecified addresses (0.0.0.0, ::) leaves the server, in any field and
-// any spelling. FindAddress finds such a spelling in text, FindLeak and
+// mDNS ".local" name other than the server's own relay addresses (as the
+// address of a kept relay candidate) and the unspecified addresses
+// (0.0.0.0, ::) leaves the server, in any field and any spelling. FindAddress finds such a spelling in text, FindLeak and
 // FindLeakJSON apply the invariant to a string and to a whole JSON frame,
 // and ScrubAddresses removes what FindAddress finds from free-form text.
 //
@@ -498,24 +498,25 @@ func scrubDeep(v any, depth int) any {
 }
 
 // FindLeak applies the forced-relay invariant to s: it reports the first
-// IP literal or .local name in s other than 0.0.0.0, :: and the addresses
-// trusted accepts (the server's relay addresses; nil accepts none).
+// IP literal or .local name in s other than 0.0.0.0 and ::.
 //
 // One place may carry another address: the connection address of a relay
 // candidate line ("candidate:..." or "a=candidate:...", alone on its line)
-// that FilterRelayCandidate keeps exactly as it is. With trusted set that
-// address is one trusted accepts anyway; with trusted nil (veil does not
+// that FilterRelayCandidate(line, true, trusted) keeps exactly as it is.
+// With trusted set (the server's relay transport addresses) that is a
+// relay address and port trusted accepts; with trusted nil (veil does not
 // know its relay addresses: an external TURN server) it is whatever relay
-// address the peer's TURN server gave it.
+// address the peer's TURN server gave it. Anywhere else, the relay
+// addresses are leaks too: an address with no port cannot be judged.
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
-func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool) {
+func FindLeak(s string, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	if !strings.Contains(s, "candidate:") {
-		return FindAddress(s, trusted)
+		return FindAddress(s, nil)
 	}
 	for line := range strings.SplitSeq(s, "\n") {
 		line = strings.TrimSuffix(line, "\r")
-		if leak, found = FindAddress(exemptRelayAddress(line, trusted), trusted); found {
+		if leak, found = FindAddress(exemptRelayAddress(line, trusted), nil); found {
 			return leak, true
 		}
 	}
@@ -524,7 +525,7 @@ func FindLeak(s string, trusted func(netip.Addr) bool) (leak string, found bool)
 
 // exemptRelayAddress returns line with the address of a kept relay
 // candidate replaced by 0.0.0.0, or line itself.
-func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
+func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 	body, _ := strings.CutPrefix(line, "a=")
 	body, ok := strings.CutPrefix(body, "candidate:")
 	if !ok {
@@ -544,7 +545,7 @@ func exemptRelayAddress(line string, trusted func(netip.Addr) bool) string {
 // cannot be shown to be clean.
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
-func FindLeakJSON(b []byte, trusted func(netip.Addr) bool) (leak string, found bool) {
+func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	if !json.Valid(b) {
 		return "invalid JSON", true
 	}

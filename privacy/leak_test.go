@@ -117,7 +117,7 @@ func TestFindAddress(t *testing.T) {
 		t.Run("not "+s, func(t *testing.T) {
 			leak, found := FindAddress(s, nil)
 			assert.False(t, found, "found %q", leak)
-			assert.Empty(t, privacytest.Find(s, func(netip.Addr) bool { return false }), "the independent checker disagrees")
+			assert.Empty(t, privacytest.Find(s, func(netip.AddrPort) bool { return false }), "the independent checker disagrees")
 		})
 	}
 }
@@ -153,7 +153,7 @@ func TestScrubAddresses(t *testing.T) {
 			out := ScrubAddresses(s)
 			leak, found := FindAddress(out, nil)
 			assert.False(t, found, "%q left %q", out, leak)
-			assert.Empty(t, privacytest.Find(out, func(netip.Addr) bool { return false }))
+			assert.Empty(t, privacytest.Find(out, func(netip.AddrPort) bool { return false }))
 		})
 	}
 	for _, s := range []string{"hello", "a=ice-ufrag:EsAw", "cam 2", "0.0.0.0", "3.14159", "x.localhost"} {
@@ -198,19 +198,21 @@ func toText(v any) string {
 }
 
 func TestFindLeak(t *testing.T) {
-	relay := netip.MustParseAddr("198.51.100.20")
-	trusted := func(a netip.Addr) bool { return a == relay }
+	relay := netip.MustParseAddrPort("198.51.100.20:55000")
+	trusted := func(a netip.AddrPort) bool { return a == relay }
 	kept := "candidate:4 1 udp 92217343 203.0.113.9 55000 typ relay raddr 0.0.0.0 rport 0"
 	for _, tc := range []struct {
 		name    string
 		in      string
-		trusted func(netip.Addr) bool
+		trusted func(netip.AddrPort) bool
 		found   bool
 	}{
 		{"kept relay candidate, relays unknown", kept, nil, false},
 		{"kept relay candidate in sdp, relays unknown", "v=0\r\na=" + kept + "\r\nc=IN IP4 0.0.0.0\r\n", nil, false},
 		{"untrusted relay candidate", kept, trusted, true},
 		{"trusted relay candidate", strings.Replace(kept, "203.0.113.9", "198.51.100.20", 1), trusted, false},
+		{"trusted relay IP, untrusted port", strings.Replace(strings.Replace(kept, "203.0.113.9", "198.51.100.20", 1), "55000", "45678", 1), trusted, true},
+		{"trusted relay IP outside a candidate line", "c=IN IP4 198.51.100.20", trusted, true},
 		{"raddr not hidden", "candidate:4 1 udp 92217343 203.0.113.9 55000 typ relay raddr 10.0.0.1 rport 9", nil, true},
 		{"host candidate", "candidate:1 1 udp 2122260223 203.0.113.9 54321 typ host", nil, true},
 		{"relay candidate text inside other text", "note: " + kept, nil, true},
@@ -254,7 +256,7 @@ func FuzzFindAddress(f *testing.F) {
 	for _, s := range append(append([]string{}, addressSpellings...), notAddresses...) {
 		f.Add(s)
 	}
-	none := func(netip.Addr) bool { return false }
+	none := func(netip.AddrPort) bool { return false }
 	f.Fuzz(func(t *testing.T, s string) {
 		_, found := FindAddress(s, nil)
 		if leak := privacytest.Find(s, none); leak != "" && !found {

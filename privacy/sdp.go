@@ -17,8 +17,9 @@ type SDPOptions struct {
 	// version (Policy.StripsSysinfo).
 	StripSysinfo bool
 	// TrustedRelays, under ForceRelay, keeps only relay candidates whose
-	// address it accepts (see FilterRelayCandidate). Nil accepts any.
-	TrustedRelays func(netip.Addr) bool
+	// transport address (IP and port) it accepts (see
+	// FilterRelayCandidate). Nil accepts any.
+	TrustedRelays func(netip.AddrPort) bool
 }
 
 // SDPStats counts what ScrubSDP did under ForceRelay: a=candidate lines

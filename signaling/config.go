@@ -63,16 +63,19 @@ type Config struct {
 	// cannot connect.
 	ICEServers ICEServerFunc
 	// TrustedRelays, when set, decides which relay candidates may cross
-	// the server while relay is forced: only those whose address it accepts
-	// (typically the TURN servers' relay addresses). Without it a peer could
-	// label its own address "typ relay" and a client that ignores the relay
-	// policy would contact that address directly. Default: nil, any relay
-	// address, or with TURN set that server's relay addresses.
-	TrustedRelays func(netip.Addr) bool
+	// the server while relay is forced: only UDP ones whose transport
+	// address (IP, unmapped, and port) it accepts: a relay transport
+	// address of ours, typically that of a live allocation on our TURN
+	// server. Without it a peer could label its own address, or a port of
+	// the relay IP that no allocation holds, "typ relay" and a client that
+	// ignores the relay policy would contact that address directly. It
+	// must be safe for concurrent use. Default: nil, any relay address, or
+	// with TURN set TURN.IsRelayAddr.
+	TrustedRelays func(netip.AddrPort) bool
 	// TURN is an embedded TURN server (a *turn.Server) to wire in: when
 	// set, a nil ICEServers hands each peer its URLs and credentials, and a
-	// nil TrustedRelays accepts its relay addresses only. New refuses a
-	// TURN without relay addresses unless relay is off. Default: none.
+	// nil TrustedRelays accepts only the relay addresses of its live
+	// allocations. Default: none.
 	TURN TURN
 	// TURNHost is the host put in TURN's URLs. Default: the host the
 	// client reached the signaling server at.
@@ -226,9 +229,6 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errInvalidConfig, err)
-	}
-	if err := c.validateTURN(); err != nil {
-		return err
 	}
 	if err := c.PeerJS.withDefaults().validate(); err != nil {
 		return err

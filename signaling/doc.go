@@ -34,7 +34,8 @@
 // rate limits, operator tokens and the Origin check apply to every
 // protocol alike; with Config.AuthSecret every door (each protocol, TURN
 // credentials) needs a token (doors.go). An embedded TURN server is wired
-// in with Config.TURN, which also trusts only its relay addresses.
+// in with Config.TURN, which also trusts only the relay transport addresses
+// (IP and port) of its live allocations.
 //
 // # Concurrency
 //

@@ -39,7 +39,7 @@ func scrubText(p *string) *string {
 	return &v
 }
 
-func trustNone(netip.Addr) bool { return false }
+func trustNone(netip.AddrPort) bool { return false }
 
 // scrubJSON replaces IP literals and .local names in every string and key
 // of raw JSON application data the server forwards but does not read

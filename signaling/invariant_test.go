@@ -29,10 +29,11 @@ import (
 // 0.0.0.0/::. Checked with privacy/privacytest, which shares no code with
 // the server's own check.
 
-// invRelay is the relay address the test servers trust.
-var invRelay = netip.MustParseAddr("203.0.113.7")
+// invRelay is the relay transport address the test servers trust (that of
+// relayCand).
+var invRelay = netip.MustParseAddrPort("203.0.113.7:61000")
 
-func invTrusted(a netip.Addr) bool { return a == invRelay }
+func invTrusted(a netip.AddrPort) bool { return a == invRelay }
 
 // invPeer is replaced by the receiver's id in every test frame.
 const invPeer = "PEER"
@@ -517,16 +518,20 @@ func TestForcedRelayFinalCheck(t *testing.T) {
 	to := hub.NewPeer(nativeNS, rec)
 	s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: true}}
 	s.peer = hub.NewPeer(nativeNS, &fuzzClient{})
-	for _, data := range []string{`{"x":"10.0.0.1"}`, `{"x":"\u0031\u0030.0.0.1"}`, `{"10.0.0.1":1}`, `{"x":"a.local"}`, `{"x":[{"y":"2001:db8::1"}]}`} {
+	for _, data := range []string{`{"x":"10.0.0.1"}`, `{"x":"\u0031\u0030.0.0.1"}`, `{"10.0.0.1":1}`, `{"x":"a.local"}`, `{"x":[{"y":"2001:db8::1"}]}`,
+		// The trusted relay address outside a relay candidate, and in one
+		// at a port the trusted relay does not hold.
+		`{"x":"203.0.113.7"}`, `{"c":"candidate:3 1 udp 41885439 203.0.113.7 61001 typ relay raddr 0.0.0.0 rport 0"}`} {
 		err := s.deliver(to, "signal", []byte(data))
 		require.ErrorIs(t, err, errAddressLeak, data)
 		code, _ := toWire(err)
 		assert.Equal(t, CodeBadMessage, code)
 	}
 	assert.Zero(t, rec.frames, "nothing reached the recipient")
-	assert.Equal(t, 5.0, counterValue(t, srv, "veil_address_refused_total"))
+	assert.Equal(t, 7.0, counterValue(t, srv, "veil_address_refused_total"))
 
-	require.NoError(t, s.deliver(to, "signal", []byte(`{"x":"203.0.113.7","y":"0.0.0.0"}`)), "the trusted relay and 0.0.0.0 pass")
+	require.NoError(t, s.deliver(to, "signal", []byte(`{"c":"candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 0.0.0.0 rport 0","y":"0.0.0.0"}`)),
+		"a trusted relay candidate and 0.0.0.0 pass")
 	assert.Equal(t, 1, rec.frames)
 	s.forceRelay = false
 	require.NoError(t, s.deliver(to, "signal", []byte(`{"x":"10.0.0.1"}`)), "unfiltered senders are not checked")

@@ -515,8 +515,8 @@ func TestManyConnectDisconnectCycles(t *testing.T) {
 // not lead to one of the operator's relays is a peer's own address in
 // disguise and is dropped, in trickle and in SDP.
 func TestTrustedRelays(t *testing.T) {
-	ours := netip.MustParseAddr("203.0.113.7") // relayCand's address
-	_, ts := newTestServer(t, Config{TrustedRelays: func(a netip.Addr) bool { return a == ours }})
+	ours := netip.MustParseAddrPort("203.0.113.7:61000") // relayCand's transport address
+	_, ts := newTestServer(t, Config{TrustedRelays: func(a netip.AddrPort) bool { return a == ours }})
 	a, b := dial(t, ts, ""), dial(t, ts, "")
 	a.joinRoom("r")
 	b.joinRoom("r")

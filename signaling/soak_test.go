@@ -335,7 +335,7 @@ func mustMarshalNoT(v any) []byte {
 
 // soakPair connects two well-behaved native clients from 127.0.0.1, has
 // them meet in a room and exchange an offer and a candidate, and hangs up.
-func soakPair(addr string, i int) error {
+func soakPair(addr string, i int, cand string) error {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	var cs [2]*websocket.Conn
 	var ids [2]string
@@ -388,7 +388,7 @@ func soakPair(addr string, i int) error {
 	}
 	for k, data := range []msg{
 		{"sdp": msg{"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"}},
-		{"candidate": msg{"candidate": soakRelayCand}},
+		{"candidate": msg{"candidate": cand}},
 	} {
 		if err := cs[k%2].WriteJSON(msg{"type": "signal", "to": ids[1-k%2], "data": data}); err != nil {
 			return err
@@ -449,6 +449,8 @@ func TestSoakHostileClients(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	peakRSS := rssSampler(t)
+	held := tsrv.holdRelay(t)
+	pairCand := soakRelayCand(held.relay.LocalAddr())
 	tsrv.runGood(ctx, addr)
 	var wg sync.WaitGroup
 	for i, h := range soakHostiles() {
@@ -466,7 +468,7 @@ func TestSoakHostileClients(t *testing.T) {
 	var slowest time.Duration
 	for i := 0; ctx.Err() == nil; i++ {
 		start := time.Now()
-		if err := soakPair(addr, i); err != nil {
+		if err := soakPair(addr, i, pairCand); err != nil {
 			failed.Add(1)
 			firstErr.CompareAndSwap(nil, &err)
 		} else {
@@ -476,6 +478,7 @@ func TestSoakHostileClients(t *testing.T) {
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	wg.Wait()
+	held.close()
 	tsrv.check(t)
 	t.Logf("peak RSS %d MiB", peakRSS()>>20)
 	// Each hostile client met the bound meant for it.

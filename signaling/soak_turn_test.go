@@ -74,9 +74,27 @@ const (
 var soakTURNPeerPrefix = netip.MustParsePrefix("127.9.0.0/16")
 
 // soakRelayCand is the candidate the well-behaved pairs trickle: a relay
-// candidate on the soak TURN server's relay address, the only relay
-// address that crosses once Config.TURN is set.
-const soakRelayCand = "candidate:3 1 udp 41885439 127.0.0.2 61000 typ relay raddr 0.0.0.0 rport 0 generation 0 ufrag abcd"
+// candidate at relay, the relay transport address of a live allocation on
+// the soak TURN server, the only kind that crosses once Config.TURN is
+// set.
+func soakRelayCand(relay net.Addr) string {
+	ua := relay.(*net.UDPAddr)
+	return fmt.Sprintf("candidate:3 1 udp 41885439 %s %d typ relay raddr 0.0.0.0 rport 0 generation 0 ufrag abcd", ua.IP, ua.Port)
+}
+
+// holdRelay allocates from 127.0.0.1 on the soak TURN server for the
+// well-behaved pairs' candidate; the caller closes it.
+func (st *soakTURN) holdRelay(t *testing.T) *soakTURNClient {
+	t.Helper()
+	creds := st.srv.Credentials("soak-pairs")
+	c, err := dialSoakTURN(net.IPv4(127, 0, 0, 1), "udp", st.udp, turnCredentials{Username: creds.Username, Password: creds.Password})
+	require.NoError(t, err)
+	if err := c.allocate(); err != nil {
+		c.close()
+		require.NoError(t, err)
+	}
+	return c
+}
 
 // soakTURN is the soak's embedded TURN server and its well-behaved client.
 type soakTURN struct {

@@ -1,21 +1,17 @@
 package signaling
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
-
-	"github.com/veilrtc/veil/privacy"
 )
 
 // TURN is an embedded TURN server as the signaling server uses it:
 // *turn.Server satisfies it. Setting Config.TURN is the one step that
 // wires it in securely: every peer gets its URLs and credentials
 // (ICEServers), its relays end when the peer leaves (OnPeerGone), and
-// while relay is forced only its relay addresses pass
-// as relay candidates (TrustedRelays). When it is also a
+// while relay is forced only relay candidates at the relay transport
+// address of one of its live allocations pass (TrustedRelays). When it is also a
 // prometheus.Collector, as *turn.Server is, its metrics are served by
 // MetricsHandler. Implementations must be safe for concurrent use.
 //
@@ -25,8 +21,9 @@ type TURN interface {
 	// ICEServer returns the TURN URLs of the server as reached at host and
 	// credentials for peerID.
 	ICEServer(host, peerID string) (urls []string, username, credential string)
-	// RelayAddrs returns the addresses the server relays from.
-	RelayAddrs() []netip.Addr
+	// IsRelayAddr reports whether a is the UDP relay transport address
+	// (relay IP and port) of a live allocation on the server.
+	IsRelayAddr(a netip.AddrPort) bool
 	// EndPeer ends the allocations made with peerID's credentials; it is
 	// called once the peer has left everything. It must not block.
 	EndPeer(peerID string)
@@ -42,21 +39,12 @@ func (c Config) turnDefaults() Config {
 		c.ICEServers = turnICEServers(c.TURN, c.TURNHost)
 	}
 	if c.TrustedRelays == nil {
-		c.TrustedRelays = trustedRelays(c.TURN.RelayAddrs())
+		c.TrustedRelays = c.TURN.IsRelayAddr
 	}
 	if c.OnPeerGone == nil {
 		c.OnPeerGone = c.TURN.EndPeer
 	}
 	return c
-}
-
-// validateTURN refuses a forced relay policy with an embedded TURN server
-// whose relay addresses are unknown: any "typ relay" address would pass.
-func (c Config) validateTURN() error {
-	if c.TURN != nil && c.Policy.Relay != privacy.RelayOff && len(c.TURN.RelayAddrs()) == 0 {
-		return fmt.Errorf("%w: relay is filtered but Config.TURN names no relay address", errInvalidConfig)
-	}
-	return nil
 }
 
 // turnICEServers hands each peer t's URLs at host (default: the host the
@@ -74,13 +62,4 @@ func turnICEServers(t TURN, host string) ICEServerFunc {
 		urls, user, cred := t.ICEServer(h, peerID)
 		return []ICEServer{{URLs: urls, Username: user, Credential: cred}}
 	}
-}
-
-// trustedRelays accepts exactly the addresses in own, unmapped.
-func trustedRelays(own []netip.Addr) func(netip.Addr) bool {
-	set := make([]netip.Addr, 0, len(own))
-	for _, a := range own {
-		set = append(set, a.Unmap())
-	}
-	return func(a netip.Addr) bool { return slices.Contains(set, a.Unmap()) }
 }

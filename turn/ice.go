@@ -50,7 +50,22 @@ func (s *Server) ICEServer(host, peerID string) (urls []string, username, creden
 	return ICEURLs(host, s.ports.udp, s.ports.tcp, s.ports.tls), c.Username, c.Password
 }
 
-// RelayAddrs returns the addresses the server relays from (RelayIP): the
-// only relay candidates a signaling server that forces relay should let
-// through (signaling.Config.TURN). Safe for concurrent use.
+// RelayAddrs returns the addresses the server relays from (RelayIP).
+// Safe for concurrent use.
 func (s *Server) RelayAddrs() []netip.Addr { return []netip.Addr{s.relayIP} }
+
+// IsRelayAddr reports whether a (IPv4-mapped addresses unmapped) is the
+// UDP relay transport address of a live allocation: RelayIP and the port
+// of a relay socket this server allocated and has not closed. Only such a
+// relay candidate really leads to this relay; a signaling server that
+// forces relay lets no other through (signaling.Config.TURN). An
+// allocation that has ended (expired, refreshed to zero, ended with its
+// peer, past MaxAllocationLifetime) no longer counts. Safe for concurrent
+// use.
+func (s *Server) IsRelayAddr(a netip.AddrPort) bool {
+	if a.Addr().Unmap() != s.relayIP || a.Port() == 0 {
+		return false
+	}
+	_, live := s.relays.Load(a.Port())
+	return live
+}

@@ -33,3 +33,24 @@ func TestICEServer(t *testing.T) {
 	allocate(t, newClient(t, ts.udpAddr, Credentials{Username: user, Password: pass}))
 	assert.Equal(t, []netip.Addr{testRelayIP}, ts.srv.RelayAddrs())
 }
+
+// TestIsRelayAddr: only the relay transport address of a live allocation
+// counts, not another port on the relay IP, and not once the allocation
+// has ended.
+func TestIsRelayAddr(t *testing.T) {
+	ts := startServer(t, nil)
+	c := newClient(t, ts.udpAddr, ts.srv.Credentials("peer-relayaddr"))
+	relay := allocate(t, c)
+	ap := relay.LocalAddr().(*net.UDPAddr).AddrPort()
+	require.Equal(t, testRelayIP, ap.Addr().Unmap())
+	other := netip.AddrPortFrom(ap.Addr(), ap.Port()^1)
+
+	assert.True(t, ts.srv.IsRelayAddr(ap), "live allocation")
+	assert.True(t, ts.srv.IsRelayAddr(netip.AddrPortFrom(netip.AddrFrom16(testRelayIP.As16()), ap.Port())), "IPv4-mapped")
+	assert.False(t, ts.srv.IsRelayAddr(other), "a port no allocation holds")
+	assert.False(t, ts.srv.IsRelayAddr(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())), "another IP")
+	assert.False(t, ts.srv.IsRelayAddr(netip.AddrPortFrom(testRelayIP, 0)), "port zero")
+
+	ts.srv.EndPeer("peer-relayaddr")
+	assert.False(t, ts.srv.IsRelayAddr(ap), "ended allocation")
+}

@@ -5,12 +5,14 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	pionturn "github.com/pion/turn/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -67,11 +69,13 @@ func TestExternalTURN(t *testing.T) {
 }
 
 // TestDisguisedRelayCandidateDropped: under forced relay, a candidate
-// labelled relay but not on the embedded TURN's relay address is a peer's
-// own address in disguise, and does not cross veil.
+// labelled relay but not at the relay transport address of a live
+// allocation on the embedded TURN is a peer's own address in disguise, or
+// a port of veil's relay IP that veil never allocated (someone else may
+// receive there), and does not cross veil.
 func TestDisguisedRelayCandidateDropped(t *testing.T) {
 	a := startVeil(t, nil)
-	dialJoin := func() (*websocket.Conn, string) {
+	dialJoin := func() (*websocket.Conn, map[string]any) {
 		ws, resp, err := websocket.DefaultDialer.Dial(a.wsURL(), nil)
 		require.NoError(t, err)
 		_ = resp.Body.Close()
@@ -83,17 +87,43 @@ func TestDisguisedRelayCandidateDropped(t *testing.T) {
 			var m map[string]any
 			require.NoError(t, ws.ReadJSON(&m))
 			if m["type"] == "joined" {
-				return ws, w["id"].(string)
+				return ws, w
 			}
 		}
 	}
-	x, _ := dialJoin()
-	y, yID := dialJoin()
+	x, xw := dialJoin()
+	y, yw := dialJoin()
+	yID := yw["id"].(string)
+
+	// x allocates on veil's TURN, as its browser would, with the
+	// credentials veil gave it; the allocation lives while x is connected.
+	ice := xw["iceServers"].([]any)[0].(map[string]any)
+	turnAddr := "127.0.0.1:" + strconv.Itoa(a.udpPort)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: turnAddr, TURNServerAddr: turnAddr, Conn: conn,
+		Username: ice["username"].(string), Password: ice["credential"].(string), Realm: "veil",
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.Listen())
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = relay.Close() })
+	port := relay.LocalAddr().(*net.UDPAddr).Port
+	unallocated := port + 1
+	if port == 65535 {
+		unallocated = port - 1
+	}
+
 	send := func(cand string) {
 		require.NoError(t, x.WriteJSON(map[string]any{"type": "signal", "to": yID, "data": map[string]any{"candidate": map[string]any{"candidate": cand}}}))
 	}
-	send("candidate:1 1 udp 41885439 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0")                  // x's own address
-	send("candidate:2 1 udp 41885439 " + relayIP.String() + " 50001 typ relay raddr 127.0.0.1 rport 5") // veil's relay
+	send("candidate:1 1 udp 41885439 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0")                                            // x's own address
+	send("candidate:2 1 udp 41885439 " + relayIP.String() + " " + strconv.Itoa(unallocated) + " typ relay raddr 0.0.0.0 rport 0") // veil's relay IP, a port veil never allocated
+	send("candidate:3 1 udp 41885439 " + relayIP.String() + " " + strconv.Itoa(port) + " typ relay raddr 127.0.0.1 rport 5")      // x's allocation
 	_ = y.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		var m map[string]any
@@ -102,7 +132,7 @@ func TestDisguisedRelayCandidateDropped(t *testing.T) {
 			continue
 		}
 		c := m["data"].(map[string]any)["candidate"].(map[string]any)["candidate"].(string)
-		assert.Contains(t, c, relayIP.String()+" 50001 typ relay raddr 0.0.0.0 rport 0", "the first signal y gets is the real relay's")
+		assert.Contains(t, c, relayIP.String()+" "+strconv.Itoa(port)+" typ relay raddr 0.0.0.0 rport 0", "the first signal y gets is the real relay's")
 		return
 	}
 }

@@ -61,9 +61,10 @@ func run() error {
 	// Config.TURN is the one step that wires the TURN server in securely:
 	// each peer gets its URLs (at the host it reached the app on) with
 	// short-lived credentials, and while relay is forced
-	// (privacy.DefaultPolicy) only relay candidates of this TURN server's
-	// relay address cross the server; any other "typ relay" address is a
-	// peer's own address in disguise and is dropped.
+	// (privacy.DefaultPolicy) only relay candidates at the relay address
+	// and port of a live allocation on this TURN server cross the server;
+	// any other "typ relay" address is a peer's own address in disguise,
+	// or a port of the relay IP no allocation holds, and is dropped.
 	sig, err := signaling.New(signaling.Config{
 		Policy: privacy.DefaultPolicy(),
 		TURN:   relay,

@@ -1,6 +1,7 @@
 // Package privacytest is an independent checker of the forced-relay invariant
 // for veil's tests: no IP literal and no .local name other than the
-// server's relay addresses and 0.0.0.0/:: in anything forwarded.
+// server's relay addresses (as the address of a relay candidate) and
+// 0.0.0.0/:: in anything forwarded.
 //
 // # Overview
 //
@@ -51,7 +52,7 @@ func Strings(b []byte) ([]string, error) {
 
 // FindJSON returns the first address Find reports in any string of the
 // JSON text b; invalid JSON is an error.
-func FindJSON(b []byte, trusted func(netip.Addr) bool) (string, error) {
+func FindJSON(b []byte, trusted func(netip.AddrPort) bool) (string, error) {
 	ss, err := Strings(b)
 	if err != nil {
 		return "", fmt.Errorf("not JSON: %w", err)
@@ -65,24 +66,23 @@ func FindJSON(b []byte, trusted func(netip.Addr) bool) (string, error) {
 }
 
 // Find returns the first IP literal or .local name in s other than
-// 0.0.0.0, :: and the addresses trusted accepts, or "". With trusted nil,
-// the connection address of a relay candidate line (as pion parses it) is
-// not counted: the server cannot know an external TURN server's relay
-// addresses. s is also read with full-width characters folded and percent
-// escapes decoded.
-func Find(s string, trusted func(netip.Addr) bool) string {
+// 0.0.0.0 and ::, or "". The connection address of a relay candidate line
+// (as pion parses it) is not counted when trusted is nil (the server
+// cannot know an external TURN server's relay addresses) or accepts its
+// UDP transport address (address and port); no other address is trusted.
+// s is also read with full-width characters folded and percent escapes
+// decoded.
+func Find(s string, trusted func(netip.AddrPort) bool) string {
 	for line := range strings.SplitSeq(s, "\n") {
 		line = strings.TrimSuffix(line, "\r")
-		if trusted == nil {
-			line = exemptRelay(line)
-		}
+		line = exemptRelay(line, trusted)
 		variants := []string{line, fold(line)}
 		if u, err := url.PathUnescape(variants[1]); err == nil {
 			variants = append(variants, u)
 		}
 		variants = append(variants, unescape(variants[len(variants)-1]))
 		for _, v := range variants {
-			if leak := findLine(v, trusted); leak != "" {
+			if leak := findLine(v); leak != "" {
 				return leak
 			}
 		}
@@ -120,7 +120,7 @@ func fold(s string) string {
 	}, s)
 }
 
-func exemptRelay(line string) string {
+func exemptRelay(line string, trusted func(netip.AddrPort) bool) string {
 	body := strings.TrimPrefix(line, "a=")
 	if !strings.HasPrefix(body, "candidate:") {
 		return line
@@ -130,8 +130,15 @@ func exemptRelay(line string) string {
 		return line
 	}
 	f := strings.Split(strings.TrimPrefix(body, "candidate:"), " ")
-	if len(f) < 5 || f[4] != c.Address() {
+	if len(f) < 6 || f[4] != c.Address() {
 		return line
+	}
+	if trusted != nil {
+		a, err := netip.ParseAddr(c.Address())
+		if err != nil || !c.NetworkType().IsUDP() || f[5] != strconv.Itoa(c.Port()) ||
+			!trusted(netip.AddrPortFrom(a.Unmap(), uint16(c.Port()))) { //nolint:gosec // pion parsed a 16-bit port
+			return line
+		}
 	}
 	f[4] = "0.0.0.0"
 	return "candidate:" + strings.Join(f, " ")
@@ -141,12 +148,12 @@ func isTok(r rune) bool {
 	return ('0' <= r && r <= '9') || ('a' <= r && r <= 'f') || ('A' <= r && r <= 'F') || r == '.' || r == ':'
 }
 
-func findLine(line string, trusted func(netip.Addr) bool) string {
+func findLine(line string) string {
 	for _, tok := range strings.FieldsFunc(line, func(r rune) bool { return !isTok(r) }) {
 		for _, t := range []string{tok, strings.Trim(tok, ".:"), strings.TrimRight(tok, ".")} {
 			if a, ok := parse(t); ok {
 				a = a.Unmap()
-				if !a.IsUnspecified() && (trusted == nil || !trusted(a)) {
+				if !a.IsUnspecified() {
 					return t
 				}
 			}
