@@ -187,6 +187,7 @@ func (p *pionPeer) sendLocal(d webrtc.SessionDescription) {
 
 func (p *pionPeer) readLoop() {
 	defer close(p.done)
+	var pending []webrtc.ICECandidateInit // candidates that came before the remote description
 	for {
 		var m wireMsg
 		if err := p.ws.ReadJSON(&m); err != nil {
@@ -214,12 +215,21 @@ func (p *pionPeer) readLoop() {
 		}
 		p.mu.Unlock()
 		switch {
+		case d.Candidate != nil && p.pc.RemoteDescription() == nil:
+			// The other side's candidates can overtake its answer (it
+			// gathers as soon as it sets its local description): keep
+			// them until the description is in, as browsers do.
+			pending = append(pending, *d.Candidate)
 		case d.Candidate != nil:
 			_ = p.pc.AddICECandidate(*d.Candidate)
 		case d.SDP != nil:
 			if err := p.pc.SetRemoteDescription(*d.SDP); err != nil {
 				continue
 			}
+			for _, c := range pending {
+				_ = p.pc.AddICECandidate(c)
+			}
+			pending = nil
 			if d.SDP.Type == webrtc.SDPTypeOffer {
 				ans, err := p.pc.CreateAnswer(nil)
 				if err == nil {
@@ -230,7 +240,6 @@ func (p *pionPeer) readLoop() {
 	}
 }
 
-// selectedPair returns the candidate types of the selected ICE pair.
 // selectedPair returns the types of the selected candidate pair. A remote
 // peer-reflexive candidate at veil's relay address counts as relay: the
 // other side's first check arrived through veil's relay before its
