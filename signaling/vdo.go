@@ -64,10 +64,10 @@ const (
 // and VDO.Ninja know it); every other error carries a veil Code.
 const codeStreamIDInUse Code = "STREAMID_IN_USE"
 
-// Alert texts the SDK matches on.
+// Alert texts the SDK and the VDO.Ninja app match on (exactly).
 const (
 	alertStreamInUse = "Stream ID is already in use."
-	alertClaimTaken  = "This room already has a director; you joined as a guest."
+	alertClaimTaken  = "Room is already claimed by someone else."
 )
 
 // VDOConfig configures the VDO.Ninja dialect. A zero field means its default.
@@ -81,6 +81,11 @@ type VDOConfig struct {
 	// MaxPlays bounds the streams one socket plays or waits for at once,
 	// so pending plays cannot grow without bound. Default DefaultVDOMaxPlays.
 	MaxPlays int
+	// FanoutPath is where the fan-out dialect (VDO.Ninja's &wss= and
+	// self-host websocket_server, vdofanout.go) is served; Disabled turns it
+	// off too. Default DefaultVDOFanoutPath ("/vdo-fanout"); same character
+	// rules as Path, and distinct from it.
+	FanoutPath string
 }
 
 func (c VDOConfig) withDefaults() VDOConfig {
@@ -89,6 +94,9 @@ func (c VDOConfig) withDefaults() VDOConfig {
 	}
 	if c.MaxPlays == 0 {
 		c.MaxPlays = DefaultVDOMaxPlays
+	}
+	if c.FanoutPath == "" {
+		c.FanoutPath = DefaultVDOFanoutPath
 	}
 	return c
 }
@@ -115,7 +123,7 @@ func (c VDOConfig) validate() error {
 	case "/ws", "/healthz", "/privacy":
 		return fmt.Errorf("%w: VDO.Path collides with a veil endpoint", errInvalidConfig)
 	}
-	return nil
+	return c.validateFanout()
 }
 
 // mountVDO registers the VDO.Ninja endpoint on s.mux. An invalid VDOConfig
@@ -127,6 +135,7 @@ func (s *Server) mountVDO() {
 	}
 	s.cfg.VDO = cfg
 	s.mux.HandleFunc("GET "+cfg.Path, s.serveVDO)
+	s.mux.HandleFunc("GET "+cfg.FanoutPath, s.serveVDOFanout)
 }
 
 // serveVDO runs one VDO.Ninja dialect connection.
@@ -163,6 +172,8 @@ type vdoIn struct {
 	Claim   bool    `json:"claim"`
 	Target  string  `json:"target"`
 	Token   string  `json:"token"`
+	Auth    string  `json:"auth"` // the app's &auth=: a token for the connection
+	From    *string `json:"from"` // set only by fan-out dialect clients
 
 	Description json.RawMessage `json:"description"`
 	Candidate   json.RawMessage `json:"candidate"`
@@ -238,8 +249,9 @@ type vdoSession struct {
 	limiter  *connLimiter
 	urlToken string // the connection URL's operator token, if any
 
-	stream string              // the stream this socket seeds, if any
-	plays  map[string]struct{} // streams this socket plays or awaits
+	stream  string              // the stream this socket seeds, if any
+	plays   map[string]struct{} // streams this socket plays or awaits
+	alerted vdoAlerted          // refusals already shown (vdoalert.go)
 }
 
 func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
@@ -315,8 +327,8 @@ func (s *vdoSession) fail(err error) {
 	code, msg := toWire(err)
 	s.srv.metrics.errors(code)
 	s.write(vdoNotice{Request: "error", Code: code, Message: msg})
-	if code == codeStreamIDInUse {
-		s.alert(alertStreamInUse) // what the SDK resets its publishing state on
+	if a := s.alertFor(err, false); a != "" {
+		s.alert(a) // what the app shows its user (vdoalert.go)
 	}
 	s.c.strike()
 }
@@ -345,6 +357,9 @@ func (s *vdoSession) handle(b []byte) {
 		}
 		s.fail(newError(CodeBadJSON, "message is not a JSON object"))
 		return
+	}
+	if m.From != nil {
+		s.wrongDialect() // a &wss= (fan-out) client on this path
 	}
 	typ := m.Request
 	if typ == "" {
@@ -390,6 +405,9 @@ func (s *vdoSession) dispatch(m *vdoIn) error {
 			return nil
 		case truthy(m.Leave):
 			s.leaveRooms()
+			return nil
+		case m.Auth != "":
+			s.setAuth(m.Auth) // vdoalert.go
 			return nil
 		}
 		return newError(CodeBadMessage, "message has neither request nor UUID")
