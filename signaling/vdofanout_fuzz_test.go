@@ -24,8 +24,8 @@ import (
 //   - a message whose "from" is not the socket's bound label is refused.
 func FuzzVDOFanoutRouting(f *testing.F) {
 	for _, s := range [][]byte{
-		{0, 0, 1, 0, 3, 1, 4, 0},            // seed, play, direct both ways
-		{2, 0, 2, 1, 3, 2, 3, 0, 5, 1},      // rooms: member to member, spoof
+		{0, 0, 1, 0, 3, 1, 4, 0},             // seed, play, direct both ways
+		{2, 0, 2, 1, 3, 2, 3, 0, 5, 1},       // rooms: member to member, spoof
 		{0, 0, 1, 0, 4, 0, 3, 1, 2, 1, 3, 2}, // hangup cuts the route
 		{3, 0, 3, 1, 3, 2},                   // strangers and self
 	} {
