@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/veilrtc/veil/privacy"
@@ -252,6 +253,9 @@ type vdoSession struct {
 	stream  string              // the stream this socket seeds, if any
 	plays   map[string]struct{} // streams this socket plays or awaits
 	alerted vdoAlerted          // refusals already shown (vdoalert.go)
+	// peerSealed is set once this socket was told that a peer's sealed
+	// message to it was refused (any goroutine; vdoalert.go).
+	peerSealed atomic.Bool
 }
 
 func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
@@ -546,6 +550,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	}
 	out, forward, err := s.filterDirect(m)
 	if err != nil || !forward {
+		alertAddressee(to, err)
 		return err
 	}
 	out.UUID = s.peer.id

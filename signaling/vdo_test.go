@@ -466,12 +466,34 @@ func TestVDOSealedPolicy(t *testing.T) {
 			viewer.send(msg{"UUID": pubID, "type": "remote", "candidates": "deadbeef", "vector": "00ff"})
 			viewer.send(msg{"UUID": pubID, "type": "remote", "candidate": "deadbeef", "vector": "00ff"})
 			if !tc.allowed {
-				m := pub.expectErr(CodeSealedDenied)
-				assert.Contains(t, m.str("message"), "password:false")
-				pub.expectAlert("&password=false")
-				viewer.expectErr(CodeSealedDenied)
-				viewer.expectAlert("&password=false")
-				viewer.expectErr(CodeSealedDenied) // alerted once per connection
+				// Each side gets its own refusals (error, alert once, error)
+				// and, once, the alert that its peer's sealed message to it
+				// was refused, in any order between the two.
+				for _, c := range []*vdoClient{pub, viewer} {
+					own := 2
+					if c == viewer {
+						own = 3
+					}
+					var errs, alerts, peerAlerts int
+					for i := 0; i < own+1; i++ {
+						m := c.recv()
+						switch {
+						case m.str("request") == "error":
+							assert.Equal(t, string(CodeSealedDenied), m.str("code"))
+							assert.Contains(t, m.str("message"), "password:false")
+							errs++
+						case m.str("message") == alertSealed:
+							alerts++
+						case m.str("message") == alertPeerSealed:
+							peerAlerts++
+						default:
+							t.Fatalf("unexpected %v", m)
+						}
+					}
+					assert.Equal(t, own-1, errs)
+					assert.Equal(t, 1, alerts, "its own refusal is alerted once per connection")
+					assert.Equal(t, 1, peerAlerts, "the addressee learns why nothing arrives, once")
+				}
 				pub.sync()
 				viewer.sync()
 				return

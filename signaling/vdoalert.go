@@ -1,5 +1,10 @@
 package signaling
 
+import (
+	"encoding/json"
+	"errors"
+)
+
 // Refusals the VDO.Ninja app shows its user. The app only logs
 // {"request":"error"}; it shows {"request":"alert","message":...} in a
 // modal (and the SDK emits it as its "alert" event). So every refusal a
@@ -19,6 +24,10 @@ const (
 		"Fix: ask the server's operator for a token and open the link with &auth=TOKEN (not &token=, which is VDO.Ninja's own token service)."
 	alertRateLimited = "This server is receiving requests from this page faster than it allows and refused some of them. " +
 		"If the call does not connect, wait a moment and reload the page."
+	// alertPeerSealed tells the addressee of a refused sealed message,
+	// which would otherwise wait for an offer that never comes.
+	alertPeerSealed = "Another page of this session sends encrypted handshakes, which this server refuses, so it cannot connect to you.\n" +
+		"Fix: open every link of this session with &password=false."
 	alertTooLarge     = "A message from this page was larger than this server accepts and was refused."
 	alertTooManyRooms = "This connection is already in another room. Reload the page to join a different room."
 	// alertFanoutStreamInUse replaces alertStreamInUse in the fan-out
@@ -102,5 +111,27 @@ func (s *vdoSession) wrongDialect() {
 func (s *vdoSession) setAuth(tok string) {
 	if len(tok) <= maxTokenBytes {
 		s.urlToken = tok
+	}
+}
+
+// alertAddressee tells the peer a refused sealed message was meant for
+// why nothing arrives, once per socket. The peer is related to the sender
+// (Route found it), so this reveals nothing to a stranger.
+func alertAddressee(to *Peer, err error) {
+	if err == nil || !errors.Is(err, ErrSealedDenied) {
+		return
+	}
+	var vs *vdoSession
+	switch c := to.client.(type) {
+	case *vdoSession:
+		vs = c
+	case *fanSession:
+		vs = c.vdoSession
+	}
+	if vs == nil || !vs.peerSealed.CompareAndSwap(false, true) {
+		return
+	}
+	if b, err := json.Marshal(vdoNotice{Request: "alert", Message: alertPeerSealed}); err == nil {
+		to.Notify(Frame(b))
 	}
 }

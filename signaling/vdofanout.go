@@ -371,6 +371,7 @@ func (s *fanSession) direct(m *fanIn) error {
 	}
 	d, forward, err := s.filterDirect(&m.vdoIn)
 	if err != nil || !forward {
+		alertAddressee(to, err)
 		return err
 	}
 	out := fanDirect{vdoDirect: d, From: s.peer.id, Director: s.srv.hub.DirectsRoomOf(s.peer, to)}

@@ -222,7 +222,8 @@ func TestVDOFanoutRefusalAlerts(t *testing.T) {
 			}
 		}
 		pub.sync()
-		viewer.sync()
+		viewer.expectAlert("Another page of this session sends encrypted handshakes")
+		viewer.sync() // once
 	})
 	t.Run("stream in use", func(t *testing.T) {
 		_, ts := newTestServer(t, Config{})

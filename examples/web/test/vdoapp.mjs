@@ -163,9 +163,10 @@ async function run(browser, d, ua) {
   const V2 = await openPage(browser, `${d.dialect} sealed viewer`, cfg({ view: `${tag}sealed`, sealed: true }));
   const P2 = await openPage(browser, `${d.dialect} sealed publisher`, cfg({ push: `${tag}sealed`, sealed: true }));
   const a = await alertOf(P2, 'this server requires &password=false');
+  await alertOf(V2, 'Another page of this session sends encrypted handshakes');
   const got = await V2.page.evaluate(() => window.T.frames.filter((f) => f.includes('"vector"')));
   assert(got.length === 0, `${d.dialect}: a sealed payload reached the viewer`, got);
-  step(`${d.dialect}: sealed handshakes are refused, and the publisher is told: "${a.split('\n')[0]}"`);
+  step(`${d.dialect}: sealed handshakes are refused; the publisher is told "${a.split('\n')[0]}", and the viewer why nothing arrives`);
   const W = [];
   if (d.dialect === 'official') {
     // A page opened with &wss= but given the official path.
