@@ -308,3 +308,35 @@ func TestVDOFanoutPrivacy(t *testing.T) {
 	viewer.sync()
 	pub.sync()
 }
+
+func TestVDOFanoutConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  VDOConfig
+		ok   bool
+	}{
+		{"default", VDOConfig{}, true},
+		{"custom", VDOConfig{FanoutPath: "/ninja-fan"}, true},
+		{"same as Path", VDOConfig{Path: "/x", FanoutPath: "/x"}, false},
+		{"default Path", VDOConfig{FanoutPath: DefaultVDOPath}, false},
+		{"veil endpoint", VDOConfig{FanoutPath: "/ws"}, false},
+		{"not a path", VDOConfig{FanoutPath: "fan"}, false},
+		{"bad character", VDOConfig{FanoutPath: "/fan?x"}, false},
+		{"disabled: not checked", VDOConfig{Disabled: true, FanoutPath: "/ws"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Config{VDO: tc.cfg})
+			if tc.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, errInvalidConfig)
+			}
+		})
+	}
+	// Disabled turns both paths off.
+	_, ts := newTestServer(t, Config{VDO: VDOConfig{Disabled: true}})
+	resp, err := ts.Client().Get(ts.URL + DefaultVDOFanoutPath)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, 404, resp.StatusCode)
+}
