@@ -13,10 +13,14 @@
 //     page received through veil holds an IP address other than the relay
 //     address and 0.0.0.0, a .local name, or the browser's user agent;
 //  4. each refusal comes with the alert the app shows: a taken stream ID, a
-//     full room, sealed (encrypted) handshakes ("&password=false");
+//     full room, sealed (encrypted) handshakes ("&password=false", and the
+//     viewer learns why nothing arrives), a missing operator token (on a
+//     second veil that requires tokens, where {"auth":TOKEN} is accepted);
 //  5. no page requested anything but veil's origin.
 //
-// Extra environment: VEIL_RELAY_IP, the TURN relay address (required).
+// Extra environment: VEIL_RELAY_IP, the TURN relay address (required);
+// VEIL_AUTH_URL, a veil requiring operator tokens, and VEIL_AUTH_TOKEN, one
+// granting publish on streams starting with "ok-" (required).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +29,8 @@ import { assert, env, foreignRequests, launch, main, step, waitFor, videoFrames,
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
+const AUTH_BASE = env('VEIL_AUTH_URL').replace(/\/+$/, '');
+const AUTH_TOKEN = env('VEIL_AUTH_TOKEN');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGE = fs.readFileSync(path.join(HERE, 'vdoapp.html'), 'utf8');
 
@@ -33,11 +39,11 @@ const DIALECTS = [
   { dialect: 'fanout', path: '/vdo-fanout', streamInUse: 'is already in use on this server' },
 ];
 
-async function openPage(browser, name, cfg) {
+async function openPage(browser, name, cfg, base = BASE) {
   const page = browser.page.url() === 'about:blank' ? browser.page : await browser.context.newPage();
   page.on('pageerror', (err) => browser.problems.push(`${name}: uncaught: ${err.message}`));
   page.on('websocket', (ws) => browser.websockets.push(ws.url()));
-  const resp = await page.goto(`${BASE}/healthz`);
+  const resp = await page.goto(`${base}/healthz`);
   assert(resp && resp.status() === 200, `${name}: GET /healthz failed`);
   await page.setContent(PAGE);
   await waitFor(page, `${name}: page script loaded`, () => window.T && typeof window.T.start === 'function');
@@ -175,6 +181,16 @@ async function run(browser, d, ua) {
     step('a fan-out (&wss=) page on the official path is told to use /vdo-fanout or &wss2=');
   }
   for (const p of [X, H, V2, P2, ...W]) await p.page.close();
+
+  // 5. a veil that requires operator tokens.
+  const U = await openPage(browser, `${d.dialect} without token`, cfg({ push: `no-${tag}` }), AUTH_BASE);
+  await alertOf(U, '&auth=TOKEN');
+  const A = await openPage(browser, `${d.dialect} with &auth=`, cfg({ push: `ok-${tag}`, auth: AUTH_TOKEN }), AUTH_BASE);
+  await A.page.waitForTimeout(500);
+  const refused = await A.page.evaluate(() => ({ alerts: window.T.alerts, logged: window.T.logged }));
+  assert(refused.alerts.length === 0 && refused.logged.length === 0, `${d.dialect}: the page with &auth= was refused`, refused);
+  step(`${d.dialect}: without a token the app is told to add &auth=TOKEN; with {"auth":TOKEN} it publishes`);
+  for (const p of [U, A]) await p.page.close();
 }
 
 main(async () => {
@@ -182,7 +198,7 @@ main(async () => {
     const b = await launch(d.dialect);
     const ua = await b.page.evaluate(() => navigator.userAgent);
     await run(b, d, ua);
-    const bad = foreignRequests(b, BASE);
+    const bad = foreignRequests(b, BASE).filter((u) => new URL(u).host !== new URL(AUTH_BASE).host);
     assert(bad.length === 0, `${d.dialect}: a page requested other hosts than veil's origin`, bad);
     assert(b.problems.length === 0, `${d.dialect}: a page threw`, b.problems);
     await b.close();
