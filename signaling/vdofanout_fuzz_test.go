@@ -1,11 +1,16 @@
 package signaling
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/stretchr/testify/require"
 )
@@ -152,5 +157,119 @@ func FuzzVDOFanoutRouting(f *testing.F) {
 			drain(i)
 		}
 		require.Equal(t, want, got, "direct messages delivered")
+	})
+}
+
+// FuzzVDOFanoutInvariant: the forced-relay invariant on the fan-out
+// dialect. A sender and a receiver share a room over real sockets; each
+// fuzzed frame goes out with the sender's "from" (as the app adds it),
+// followed by a marker, and nothing the receiver gets before the marker
+// may hold an address (privacytest.FindJSON, independent of veil's own
+// checker).
+func FuzzVDOFanoutInvariant(f *testing.F) {
+	tmpls := append([]string{`{"UUID":"PEER","bye":true,"isScene":%s,"director":%s,"roomid":%s}`}, invTemplates[vdoNS]...)
+	for _, tmpl := range tmpls {
+		r := rand.New(rand.NewPCG(2, 3))
+		for range 3 {
+			f.Add(invFill(r, tmpl))
+		}
+	}
+	for _, l := range invSDPLines {
+		f.Add(invFill(rand.New(rand.NewPCG(4, 5)), strings.Replace(invTemplates[vdoNS][2], "%s", jsonString(invSDP(l)), 1)))
+	}
+	for _, s := range []string{"\xff", "[]", `{}`, `{"request":"hangup"}`, `{"request":"ping"}`} {
+		f.Add([]byte(s))
+	}
+	ts := invServer(f, invConfig(false))
+	var iter atomic.Int64
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		n := iter.Add(1)
+		snd, rcv := fmt.Sprintf("S%019d", n), fmt.Sprintf("R%019d", n)
+		dial := func(label string) (*websocket.Conn, chan []byte, chan struct{}) {
+			ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, DefaultVDOFanoutPath), nil)
+			if resp != nil && resp.Body != nil {
+				_ = resp.Body.Close()
+			}
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = ws.Close() })
+			join := fmt.Sprintf(`{"request":"joinroom","roomid":"inv-%d","from":%q}`, n, label)
+			require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte(join)))
+			require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte(`{"request":"ping","from":"`+label+`"}`)))
+			in, dead := pump(ws)
+			select { // joined before the next one dials
+			case b := <-in:
+				require.Contains(t, string(b), "pong")
+			case <-time.After(recvTimeout):
+				t.Fatal("no pong")
+			}
+			return ws, in, dead
+		}
+		sws, sIn, sDead := dial(snd)
+		_, rIn, _ := dial(rcv)
+		// The sender hears the receiver join: both are in the room.
+		select {
+		case <-sIn:
+		case <-time.After(recvTimeout):
+			t.Fatal("the receiver's joinroom never reached the sender")
+		}
+		say := func(b []byte) bool {
+			b = bytes.ReplaceAll(b, []byte(invPeer), []byte(rcv))
+			if len(b) > 1 && b[0] == '{' {
+				sep := ","
+				if bytes.HasPrefix(bytes.TrimLeft(b[1:], " \t\r\n"), []byte("}")) {
+					sep = ""
+				}
+				b = append([]byte(`{"from":"`+snd+`"`+sep), b[1:]...)
+			}
+			return sws.WriteMessage(websocket.TextMessage, b) == nil
+		}
+		// sync waits for the sender's pong; false when it was refused or gone.
+		sync := func() (ok bool) {
+			if !say([]byte(`{"request":"ping"}`)) {
+				return false
+			}
+			ok = true
+			for {
+				select {
+				case b := <-sIn:
+					if bytes.Contains(b, []byte(`"pong"`)) {
+						return ok
+					}
+					if bytes.Contains(b, []byte(`"error"`)) {
+						ok = false
+					}
+				case <-sDead:
+					return false
+				case <-time.After(recvTimeout):
+					return false
+				}
+			}
+		}
+		ok := say(frame) && sync()
+		_ = ok // the frame itself may be refused; the marker decides
+		marker := []byte(`{"UUID":"PEER","candidate":{"candidate":"","sdpMid":"` + invMarker + `"}}`)
+		delivered := say(marker) && sync()
+		var got [][]byte
+		wait := recvTimeout
+		if !delivered {
+			wait = 200 * time.Millisecond // the sender left the room: only what is on its way
+		}
+		timeout := time.After(wait)
+		for {
+			select {
+			case b := <-rIn:
+				if bytes.Contains(b, []byte(invMarker)) {
+					checkFrames(t, frame, got)
+					return
+				}
+				got = append(got, b)
+			case <-timeout:
+				if delivered {
+					t.Fatalf("the marker never arrived (sent %q)", frame)
+				}
+				checkFrames(t, frame, got)
+				return
+			}
+		}
 	})
 }
