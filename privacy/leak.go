@@ -2,9 +2,13 @@ package privacy
 
 import (
 	"encoding/json"
+	"html"
 	"net/netip"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // The forced-relay invariant: when relay is forced, no IP literal and no
@@ -26,11 +30,14 @@ import (
 //     and port-suffixed forms are found too;
 //   - a name ending in the label "local" ("4f9e1c2a-....local", "x.LOCAL",
 //     "printer.local."), as mDNS resolves it;
-//   - any of the above spelled with full-width characters or ideographic
-//     full stops (which IDNA folds to ASCII), percent-encoded (which URL
-//     parsers decode), with \uXXXX or \xXX escapes (JSON or JavaScript
-//     text nested in a string) or HTML character references, in any
-//     nesting; FindLeakJSON also decodes the frame's own JSON escapes.
+//   - any of the above spelled with characters that Unicode normalisation
+//     (NFKC) or IDNA folds to ASCII (full-width, mathematical, superscript
+//     or circled digits, ideographic full stops) or with invisible
+//     characters inside (soft hyphen, zero-width space, variation
+//     selectors), percent-encoded (which URL parsers decode), with
+//     JavaScript or JSON escapes (\uXXXX, \u{X}, \xXX, octal, "\.") or
+//     HTML character references (named or numeric), in any nesting;
+//     FindLeakJSON also decodes the frame's own JSON escapes.
 //
 // Not counted: a run of more than eight colon-separated groups of exactly
 // two hex digits (the shape of every certificate fingerprint, which no
@@ -66,16 +73,16 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 }
 
 // spellings returns s and the normalised forms of it that FindAddress also
-// searches: full-width characters folded to ASCII, percent-escapes
-// decoded, and text escapes decoded (\uXXXX and \xXX as in JSON or
-// JavaScript text nested in a string, &#NN; and &#xHH; as in HTML), again
+// searches: Unicode folded to ASCII where it reads as ASCII (foldUnicode),
+// percent-escapes decoded, and text escapes decoded (unescapeText), again
 // and again while that changes something, since each step may reveal
-// another encoding layer. Each step shortens the text, so this ends.
+// another encoding layer. Each step shortens the text or keeps its length
+// in runes, so this ends within maxScrubPasses.
 func spellings(s string) []string {
 	out := []string{s}
 	for range maxScrubPasses {
 		t := s
-		if f, ok := foldWidth(t); ok {
+		if f, ok := foldUnicode(t); ok {
 			t = f
 		}
 		if p, ok := percentDecode(t); ok {
@@ -96,14 +103,23 @@ func spellings(s string) []string {
 // maxEntityDigits bounds the digits of an HTML character reference.
 const maxEntityDigits = 7
 
-// unescapeText decodes \uXXXX, \xXX, &#NN; and &#xHH; escapes; ok is
-// false when s holds none.
+// unescapeText decodes the escapes a parser further down may decode: HTML
+// character references (named, numeric, with or without ';', as
+// html.UnescapeString reads them), and JavaScript or JSON escapes in text
+// nested in a string (\uXXXX, \u{X...}, \xXX, octal \NNN, and a backslash
+// before punctuation, which JavaScript drops); ok is false when s holds
+// none.
 func unescapeText(s string) (string, bool) {
-	if !strings.Contains(s, `\u`) && !strings.Contains(s, `\x`) && !strings.Contains(s, "&#") {
-		return s, false
+	changed := false
+	if strings.IndexByte(s, '&') >= 0 {
+		if u := html.UnescapeString(s); u != s {
+			s, changed = u, true
+		}
+	}
+	if strings.IndexByte(s, '\\') < 0 {
+		return s, changed
 	}
 	var b strings.Builder
-	changed := false
 	for i := 0; i < len(s); {
 		r, n := decodeEscape(s[i:])
 		if n == 0 {
@@ -121,8 +137,11 @@ func unescapeText(s string) (string, bool) {
 	return b.String(), true
 }
 
-// decodeEscape decodes one escape at the start of s: the rune and the
-// bytes it took, or n=0.
+// maxBraceHexDigits bounds \u{...}: a code point has at most six hex digits.
+const maxBraceHexDigits = 6
+
+// decodeEscape decodes one backslash escape at the start of s: the rune
+// and the bytes it took, or n=0.
 func decodeEscape(s string) (r rune, n int) {
 	hexRun := func(t string, max int) (v rune, k int) {
 		for k < len(t) && k < max && isHexDigit(t[k]) {
@@ -131,64 +150,66 @@ func decodeEscape(s string) (r rune, n int) {
 		}
 		return v, k
 	}
-	switch {
-	case strings.HasPrefix(s, `\u`):
+	if len(s) < 2 || s[0] != '\\' {
+		return 0, 0
+	}
+	switch c := s[1]; {
+	case strings.HasPrefix(s, `\u{`):
+		if v, k := hexRun(s[3:], maxBraceHexDigits); k > 0 && 3+k < len(s) && s[3+k] == '}' && v <= utf8.MaxRune {
+			return v, 4 + k
+		}
+	case c == 'u':
 		if v, k := hexRun(s[2:], 4); k == 4 {
 			return v, 6
 		}
-	case strings.HasPrefix(s, `\x`):
+	case c == 'x':
 		if v, k := hexRun(s[2:], 2); k == 2 {
 			return v, 4
 		}
-	case strings.HasPrefix(s, "&#x") || strings.HasPrefix(s, "&#X"):
-		if v, k := hexRun(s[3:], maxEntityDigits); k > 0 && 3+k < len(s) && s[3+k] == ';' && v <= utf8.MaxRune {
-			return v, 4 + k
-		}
-	case strings.HasPrefix(s, "&#"):
-		var v rune
-		k := 0
-		for 2+k < len(s) && k < maxEntityDigits && isDigit(s[2+k]) {
-			v = v*10 + rune(s[2+k]-'0')
+	case '0' <= c && c <= '7':
+		// JavaScript's legacy octal escapes: up to three digits, at most \377.
+		v, k := rune(0), 0
+		for k < 3 && 1+k < len(s) && '0' <= s[1+k] && s[1+k] <= '7' && v*8+rune(s[1+k]-'0') <= 0o377 {
+			v = v*8 + rune(s[1+k]-'0')
 			k++
 		}
-		if k > 0 && 2+k < len(s) && s[2+k] == ';' && v <= utf8.MaxRune {
-			return v, 3 + k
-		}
+		return v, 1 + k
+	case c < utf8.RuneSelf && !isHexDigit(c) && !('a' <= c && c <= 'z') && !('A' <= c && c <= 'Z'):
+		// An identity escape: "\." reads as ".".
+		return rune(c), 2
 	}
 	return 0, 0
 }
 
-// foldWidth maps full-width ASCII variants (U+FF01-U+FF5E) to ASCII and the
-// ideographic full stops IDNA treats as dots (U+3002, U+FF0E, U+FF61) to
-// '.'; ok is false when s holds none.
-func foldWidth(s string) (string, bool) {
-	if !strings.ContainsAny(s, "\u3002\uff61") && !hasFullWidth(s) {
-		return s, false
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\u3002' || r == '\uff61':
-			return '.'
-		case '\uff01' <= r && r <= '\uff5e':
-			return r - 0xfee0
-		}
-		return r
-	}, s), true
-}
-
-func hasFullWidth(s string) bool {
-	// U+FF01-U+FF5E are EF BC 81 - EF BD 9E in UTF-8.
-	for i := strings.IndexByte(s, 0xef); i >= 0 && i+1 < len(s); {
-		if s[i+1] == 0xbc || s[i+1] == 0xbd {
-			return true
-		}
-		j := strings.IndexByte(s[i+1:], 0xef)
-		if j < 0 {
+// foldUnicode maps text that reads as ASCII once Unicode-normalised to that
+// ASCII: NFKC compatibility forms (full-width, mathematical, superscript,
+// circled digits and letters), the ideographic full stops IDNA treats as
+// dots, and it removes the invisible characters (format characters, such
+// as soft hyphen, zero-width space, word joiner and byte order mark, and
+// variation selectors) that URL and IDNA processing drop. ok is false when
+// s is ASCII or nothing changed.
+func foldUnicode(s string) (string, bool) {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
 			break
 		}
-		i += 1 + j
 	}
-	return false
+	if ascii {
+		return s, false
+	}
+	t := strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u3002' || r == '\uff61' || r == '\uff0e':
+			return '.'
+		case unicode.Is(unicode.Cf, r), unicode.Is(unicode.Variation_Selector, r),
+			unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(s))
+	return t, t != s
 }
 
 // percentDecode decodes %XX escapes; ok is false when s holds none.

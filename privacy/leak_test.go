@@ -52,6 +52,27 @@ var addressSpellings = []string{
 	`x\u002elocal`,
 	"%2531%2530.0.0.1",
 	`\u0025\u0033\u0031\u0030.0.0.1`,
+	// Found by an attack on the running server: what NFKC, IDNA or a
+	// URL parser folds to an address, and escapes of JavaScript and HTML.
+	"𝟏𝟐𝟕.𝟎.𝟎.𝟏",
+	"¹²⁷.66.0.¹",
+	"①②⑦.66.0.①",
+	"127.6\u00ad6.0.1",
+	"127.66\u200b.0.1",
+	"127\u2060.66.0.1",
+	"127.66.0.1\ufe0f",
+	"\ufeff127.66.0.1",
+	"abc.𝐥𝐨𝐜𝐚𝐥",
+	"abc.lo\u00adcal",
+	"abc.lo\u200bcal",
+	"127&period;66&period;0&period;1",
+	"abc&period;local",
+	"&colon;&colon;1",
+	"[&colon;&colon;1]",
+	"abc&#46local",
+	`127\u{2e}66\u{2e}0\u{2e}1`,
+	`127\05666\0560\0561`,
+	`127\.66\.0\.1`,
 }
 
 // notAddresses must not be found: legitimate SDP and statistics text.

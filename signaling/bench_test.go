@@ -596,7 +596,7 @@ func (c *captureClient) Notify(ev Event) {
 }
 
 // TestDeliverMatchesMarshal pins the hand-built relay frame of deliver to
-// what json.Marshal of outSignal gives, so the shortcut that
+// what marshal of outSignal gives, so the shortcut that
 // BenchmarkDecodeOffer measures cannot drift from the wire format.
 func TestDeliverMatchesMarshal(t *testing.T) {
 	srv, err := New(benchConfig(benchNoPolicy))
@@ -610,10 +610,11 @@ func TestDeliverMatchesMarshal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := &captureClient{}
-			s := &nativeSession{srv: srv}
+			// The client's message held the same data and an envelope.
+			s := &nativeSession{srv: srv, inLen: len(tc.data) + 64}
 			s.peer = NewPeer(nativeNS, benchRouteClient{})
 			s.deliver(NewPeer(nativeNS, got), tc.typ, []byte(tc.data))
-			want, err := json.Marshal(outSignal{Type: tc.typ, From: s.peer.id, Data: json.RawMessage(tc.data)})
+			want, err := marshal(outSignal{Type: tc.typ, From: s.peer.id, Data: json.RawMessage(tc.data)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,8 +16,19 @@ const (
 	DefaultMaxRoomPeers    = 80       // peers in one room
 	DefaultMaxPeerRooms    = 16       // rooms one peer is in
 	DefaultMaxPeerStreams  = 4        // streams one peer publishes
+	DefaultMaxPeerPlays    = 16       // streams one peer plays or waits for
 	DefaultMaxNameBytes    = 256      // room and stream names
 	DefaultSendQueue       = 64       // frames queued for one slow peer before it is dropped
+	// DefaultSendQueueBytes is how many bytes may wait for one slow peer
+	// before it is dropped: a few offers, far more than a peer that reads
+	// ever has queued.
+	DefaultSendQueueBytes = 1 << 20
+	// DefaultMaxQueuedBytes is the byte budget of all send queues together.
+	DefaultMaxQueuedBytes = 128 << 20
+	// queueShareBytes is what one queue may hold while the total budget is
+	// spent: receivers that keep up hold less and are never dropped for
+	// the total, so it can be overrun by at most this much per connection.
+	queueShareBytes = 64 << 10
 
 	// hardMaxFactor times MaxMessageBytes is the frame size at which the
 	// connection is cut instead of answered with too-large: reading a huge
@@ -77,11 +88,24 @@ type Config struct {
 	MaxPeerRooms int
 	// MaxPeerStreams bounds the streams one peer publishes. Default DefaultMaxPeerStreams.
 	MaxPeerStreams int
+	// MaxPeerPlays bounds the streams one peer plays or waits for; one
+	// more is refused with too-many-plays. Default DefaultMaxPeerPlays.
+	MaxPeerPlays int
 	// MaxNameBytes bounds room and stream names. Default DefaultMaxNameBytes.
 	MaxNameBytes int
 	// SendQueue is how many frames may wait for a slow peer before it is
 	// disconnected. Default DefaultSendQueue.
 	SendQueue int
+	// SendQueueBytes is how many bytes of frames may wait for a slow peer
+	// before it is disconnected; at least MaxMessageBytes plus the
+	// envelope veil adds (maxFrameGrowth). Default DefaultSendQueueBytes,
+	// or two of the largest frames when that is more; negative: no byte cap.
+	SendQueueBytes int
+	// MaxQueuedBytes is the byte budget of every send queue together.
+	// While it is spent, a peer with more than 64 KiB queued is
+	// disconnected when another frame comes for it. Metric:
+	// veil_send_queue_bytes. Default DefaultMaxQueuedBytes; negative: none.
+	MaxQueuedBytes int
 	// Notice completes the privacy notice served at /privacy (Accept:
 	// text/html) with what the signaling server cannot know: the operator's
 	// name, whether TURN is external, the credential lifetime. Its Policy
@@ -141,6 +165,18 @@ type Config struct {
 	// peer was given (cmd/veil wires (*turn.Server).EndPeer). It must not
 	// block. Default nil.
 	OnPeerGone func(peerID string)
+	// MaxHTTPConnections caps the TCP connections LimitListener accepts in
+	// total, WebSockets and plain requests together. Default
+	// MaxConnections + 1024 (DefaultMaxHTTPConnections); negative: none.
+	MaxHTTPConnections int
+	// MaxHTTPConnectionsPerIP caps the TCP connections LimitListener
+	// accepts per peer address (IPv6: per /64). Default twice
+	// MaxConnectionsPerIP (DefaultMaxHTTPConnectionsPerIP); negative: none.
+	MaxHTTPConnectionsPerIP int
+	// ListenerExempt reports whether a peer address skips LimitListener's
+	// per-IP cap. Default: loopback addresses and TrustedProxies, whose
+	// connections carry many clients.
+	ListenerExempt func(netip.Addr) bool
 
 	// Access control (auth.go).
 
@@ -168,8 +204,12 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxRoomPeers, DefaultMaxRoomPeers)
 	def(&c.MaxPeerRooms, DefaultMaxPeerRooms)
 	def(&c.MaxPeerStreams, DefaultMaxPeerStreams)
+	def(&c.MaxPeerPlays, DefaultMaxPeerPlays)
 	def(&c.MaxNameBytes, DefaultMaxNameBytes)
 	def(&c.SendQueue, DefaultSendQueue)
+	// Room for two of the largest frames, whatever MaxMessageBytes is.
+	def(&c.SendQueueBytes, max(DefaultSendQueueBytes, 2*(c.MaxMessageBytes+maxFrameGrowth)))
+	def(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -196,12 +236,15 @@ func (c Config) validate() error {
 	}
 	for name, v := range map[string]int{
 		"MaxMessageBytes": c.MaxMessageBytes, "MaxRoomPeers": c.MaxRoomPeers,
-		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams,
+		"MaxPeerRooms": c.MaxPeerRooms, "MaxPeerStreams": c.MaxPeerStreams, "MaxPeerPlays": c.MaxPeerPlays,
 		"MaxNameBytes": c.MaxNameBytes, "SendQueue": c.SendQueue,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%w: %s must not be negative", errInvalidConfig, name)
 		}
+	}
+	if c.SendQueueBytes > 0 && c.SendQueueBytes < c.MaxMessageBytes+maxFrameGrowth {
+		return fmt.Errorf("%w: SendQueueBytes (%d) must be at least MaxMessageBytes + %d", errInvalidConfig, c.SendQueueBytes, maxFrameGrowth)
 	}
 	return c.validateLimits()
 }

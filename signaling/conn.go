@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -21,7 +22,30 @@ const (
 	pingPeriod = pongWait * 9 / 10
 	// closeGrace bounds how long a closing handshake may take.
 	closeGrace = time.Second
+	// closeDrainBytes bounds what is read and discarded, within closeGrace,
+	// after a frame over the read limit: the rest of that frame is still
+	// on its way, and closing a socket with unread data sends a TCP reset
+	// that can destroy the 1009 close frame before the client reads it.
+	closeDrainBytes = 8 << 20
 )
+
+// socketSendBuffer is the kernel send buffer of every WebSocket (SO_SNDBUF;
+// Linux doubles it). Left to autotuning it grows to tcp_wmem's maximum, 4
+// MiB by default, for a peer that does not read: kernel memory that veil's
+// byte budgets would not see, and time before a never-reading peer's queue
+// fills and it is dropped. Signaling needs little: a few frames in flight.
+const socketSendBuffer = 64 << 10
+
+// boundSendBuffer fixes c's kernel send buffer at socketSendBuffer, under
+// TLS too. Errors are ignored: the queue budgets still hold.
+func boundSendBuffer(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(socketSendBuffer)
+	}
+}
 
 // Abuse: a connection that earns more than maxStrikes errors within
 // strikeWindow is closed with 1008. Well-behaved clients never get near it.
@@ -54,6 +78,7 @@ type conn struct {
 	once    sync.Once
 	writing atomic.Bool   // a writer goroutine runs (stays true once closed)
 	dropped atomic.Bool   // closed for not reading: no close frame
+	tooBig  atomic.Bool   // closed for a frame over the read limit
 	closed  chan struct{} // closed by the writer once the close frame is out
 
 	mu       sync.Mutex // guards closeMsg, closing and read deadline changes
@@ -62,9 +87,36 @@ type conn struct {
 
 	release func() // frees the admission slot; set by Server.upgrade
 
+	qmu         sync.Mutex // guards the following fields
+	queuedBytes int64      // bytes of the frames in queue
+	maxBytes    int64      // queuedBytes cap; <= 0: none
+	budget      *sendBudget
+	qclosed     bool // released: nothing more is accounted
+
 	strikes  int // bad messages in the current window; reader goroutine only
 	strikeAt time.Time
 }
+
+// sendBudget is the byte budget of every send queue of a Server together.
+// Safe for concurrent use.
+type sendBudget struct {
+	max  int64 // <= 0: no total cap
+	used atomic.Int64
+	// share is what one queue may hold while the total is over max: a
+	// receiver that keeps up holds less, so only backlogged receivers are
+	// dropped when the budget runs out.
+	share int64
+	// limited counts a connection closed for a limit (the metrics'
+	// veil_rate_limited_total); nil counts nothing.
+	limited func(limit string)
+}
+
+// Limit names of dropped receivers (veil_rate_limited_total's label).
+const (
+	limitSendQueue      = "send-queue"       // its own frame or byte cap
+	limitSendQueueTotal = "send-queue-total" // the Server's total byte budget
+	limitReadLimit      = "read-limit"       // a frame over the hard read limit
+)
 
 var (
 	errTooLarge  = errors.New("signaling: frame too large")
@@ -75,35 +127,95 @@ var (
 // bufPool recycles read buffers so an idle connection holds none.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int) *conn {
+func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int, maxBytes int64, budget *sendBudget) *conn {
 	c := &conn{
-		ws:      ws,
-		queue:   make(chan []byte, queueLen),
-		softMax: softMax,
-		done:    make(chan struct{}),
-		closed:  make(chan struct{}),
+		ws:       ws,
+		queue:    make(chan []byte, queueLen),
+		softMax:  softMax,
+		done:     make(chan struct{}),
+		closed:   make(chan struct{}),
+		maxBytes: maxBytes,
+		budget:   budget,
 	}
 	ws.SetReadLimit(int64(hardMax))
+	boundSendBuffer(ws.NetConn())
 	return c
 }
 
-// send queues a frame without blocking. A peer whose queue is full is
-// closed rather than allowed to slow anyone else down.
+// send queues a frame without blocking. A peer whose queue is full, in
+// frames or in bytes, is closed rather than allowed to slow anyone else
+// down or to hold our memory; so is a backlogged peer while the Server's
+// total budget is spent.
 func (c *conn) send(b []byte) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
 	}
-	select {
-	case c.queue <- b:
-		c.kick()
-		return true
-	case <-c.done:
+	n := int64(len(b))
+	c.qmu.Lock()
+	if c.qclosed {
+		c.qmu.Unlock()
 		return false
-	default:
-		c.drop()
-		return false
+	}
+	limit := ""
+	switch {
+	case c.maxBytes > 0 && c.queuedBytes+n > c.maxBytes:
+		limit = limitSendQueue
+	case c.budget != nil && c.budget.max > 0 && c.queuedBytes >= c.budget.share &&
+		c.budget.used.Load()+n > c.budget.max:
+		limit = limitSendQueueTotal
+	}
+	if limit == "" {
+		select {
+		case c.queue <- b:
+			c.accountLocked(n)
+			c.qmu.Unlock()
+			c.kick()
+			return true
+		default:
+			limit = limitSendQueue
+		}
+	}
+	c.qmu.Unlock()
+	c.drop(limit)
+	return false
+}
+
+// accountLocked adds n bytes (negative: frees them) to the queue's and the
+// Server's count. c.qmu must be held.
+func (c *conn) accountLocked(n int64) {
+	c.queuedBytes += n
+	if c.budget != nil {
+		c.budget.used.Add(n)
+	}
+}
+
+// dequeued frees the bytes of a frame the writer took off the queue.
+func (c *conn) dequeued(b []byte) {
+	c.qmu.Lock()
+	if !c.qclosed {
+		c.accountLocked(-int64(len(b)))
+	}
+	c.qmu.Unlock()
+}
+
+// releaseQueue gives back what is still queued, once the writer is done:
+// a dropped peer's queue is never written.
+func (c *conn) releaseQueue() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qclosed {
+		return
+	}
+	c.qclosed = true
+	c.accountLocked(-c.queuedBytes)
+	for {
+		select {
+		case <-c.queue:
+		default:
+			return
+		}
 	}
 }
 
@@ -111,8 +223,10 @@ func (c *conn) send(b []byte) bool {
 // likely blocked on a full socket buffer: the write is cut short and no
 // close frame is attempted, so the peer leaves its rooms now rather than
 // after writeWait.
-func (c *conn) drop() {
-	c.dropped.Store(true)
+func (c *conn) drop(limit string) {
+	if c.dropped.CompareAndSwap(false, true) {
+		c.count(limit)
+	}
 	c.close(closePolicy, "send queue full")
 	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 }
@@ -160,6 +274,7 @@ func (c *conn) writeLoop() {
 		}
 		select {
 		case b := <-c.queue:
+			c.dequeued(b)
 			if err := c.write(b); err != nil {
 				c.close(closeNormal, "")
 			}
@@ -211,6 +326,7 @@ func (c *conn) writeClose() {
 		for {
 			select {
 			case b := <-c.queue:
+				c.dequeued(b)
 				if b == nil {
 					continue // no point in a ping now
 				}
@@ -255,9 +371,7 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 	for {
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.close(closeTooBig, "frame too large")
-			}
+			c.readFailed(err)
 			return
 		}
 		// Any frame proves the peer is alive.
@@ -284,11 +398,27 @@ func (c *conn) readLoop(handle func([]byte), onErr func(error)) {
 			bufPool.Put(buf)
 		}
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.close(closeTooBig, "frame too large")
-			}
+			c.readFailed(err)
 			return
 		}
+	}
+}
+
+// readFailed closes with 1009 when err is a frame over the read limit.
+// gorilla has sent a bare 1009 already; ours carries the reason, and
+// finish drains the rest of the frame so the client reads either.
+func (c *conn) readFailed(err error) {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		c.tooBig.Store(true)
+		c.count(limitReadLimit)
+		c.close(closeTooBig, "frame too large")
+	}
+}
+
+// count counts a limit c was closed for.
+func (c *conn) count(limit string) {
+	if c.budget != nil && c.budget.limited != nil {
+		c.budget.limited(limit)
 	}
 }
 
@@ -312,6 +442,15 @@ func (c *conn) strike() {
 func (c *conn) finish() {
 	c.close(closeNormal, "")
 	<-c.closed
+	c.releaseQueue()
+	if c.tooBig.Load() {
+		nc := c.ws.NetConn()
+		if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+			_ = tc.CloseWrite() // the close frame is out: tell the client so
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+		_, _ = io.CopyN(io.Discard, nc, closeDrainBytes)
+	}
 	_ = c.ws.Close()
 }
 

@@ -47,8 +47,8 @@
 // one pinger per Server queues the pings, so an idle connection holds a
 // single goroutine and no timer (memory per idle connection is a measured
 // target: docs/BENCHMARKS.md). Delivery to a peer never blocks: events are
-// queued on a bounded queue, and a peer whose queue is full is
-// disconnected at once. Hub
+// queued on a queue bounded in frames and bytes (and all queues together
+// in bytes), and a peer whose queue is full is disconnected at once. Hub
 // state is sharded and locked per room, stream and peer; there is no global
 // lock on the message path. Lock order is shard, then room or stream, then
 // peer.

@@ -23,6 +23,7 @@ const (
 	CodeUnknownPeer  Code = "unknown-peer"
 	CodeUnauthorized Code = "unauthorized"
 	CodeSealedDenied Code = "sealed-denied"
+	CodeTooManyPlays Code = "too-many-plays"
 	codeInternal     Code = "internal"
 )
 
@@ -56,6 +57,7 @@ var (
 	ErrUnauthorized = &Error{CodeUnauthorized, "not authorized"}
 	ErrSealedDenied = &Error{CodeSealedDenied, "sealed payloads are refused while relay is forced"}
 	ErrRateLimited  = &Error{CodeRateLimited, "slow down"}
+	ErrTooManyPlays = &Error{CodeTooManyPlays, "too many streams played or awaited by this peer"}
 	ErrBadName      = &Error{CodeBadMessage, "room and stream names must be 1-256 bytes of printable UTF-8"}
 	ErrNotPublisher = &Error{CodeBadMessage, "not publishing that stream"}
 	ErrClosed       = errors.New("signaling: server closed")
@@ -65,6 +67,10 @@ var (
 	// errOwnStream is ErrStreamInUse for a peer that would be publisher and
 	// viewer of one stream.
 	errOwnStream = &Error{CodeStreamInUse, "cannot both publish and play one stream"}
+
+	// errNameAddress refuses a room or stream name that spells an address
+	// while relay filtering is on (Server.checkName).
+	errNameAddress = &Error{CodeBadMessage, "room and stream names may not contain an IP address or .local name on this server"}
 
 	// errAddressLeak refuses a message of a relay-filtered sender that would
 	// still carry an address after filtering (invariant.go).

@@ -134,7 +134,7 @@ type stream struct {
 
 	mu        sync.Mutex // guards the following fields
 	publisher *Peer
-	viewers   map[*Peer]struct{}
+	viewers   map[string]*Peer // by id: Route finds one without a scan
 }
 
 // Limits bound what one peer and one room may hold.
@@ -142,6 +142,7 @@ type Limits struct {
 	MaxRoomPeers   int // peers per room
 	MaxPeerRooms   int // rooms per peer
 	MaxPeerStreams int // streams one peer publishes
+	MaxPeerPlays   int // streams one peer plays or waits for
 }
 
 // Hub knows peers, rooms, streams and who may reach whom. It is protocol
@@ -194,11 +195,13 @@ func (h *Hub) Join(p *Peer, name, rid string) error {
 	if err != nil {
 		return err
 	}
-	defer r.mu.Unlock()
 	added, err := h.addLocked(r, p)
 	if err != nil {
+		r.mu.Unlock()
+		h.dropRoomIfEmpty(r)
 		return err
 	}
+	defer r.mu.Unlock()
 	if added {
 		me := p.member()
 		for _, m := range r.members {
@@ -252,13 +255,21 @@ func (h *Hub) addLocked(r *room, p *Peer) (added bool, err error) {
 	if h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
 		return false, ErrRoomFull
 	}
-	r.members[p.id] = roomMember{peer: p, seq: h.joinSeq.Add(1)}
+	// The gone check and both sides of the membership under p.mu (and
+	// r.mu): Unregister, which sets gone and lists p.rooms under p.mu,
+	// either finds this room or makes the add fail. Checked only in
+	// openRoom, a Migrate racing the target's disconnect left a dead
+	// member behind.
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone {
+		return false, ErrClosed
+	}
 	if p.rooms == nil {
 		p.rooms = make(map[string]*room)
 	}
 	p.rooms[r.key] = r
-	p.mu.Unlock()
+	r.members[p.id] = roomMember{peer: p, seq: h.joinSeq.Add(1)}
 	return true, nil
 }
 
@@ -358,13 +369,21 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 		s.mu.Unlock()
 		return ErrStreamInUse
 	}
-	if _, viewing := s.viewers[p]; viewing {
+	if s.viewers[p.id] == p {
 		// It would be told it is its own publisher and viewer.
 		s.mu.Unlock()
 		return errOwnStream
 	}
-	s.publisher = p
 	p.mu.Lock()
+	if p.gone {
+		// Unregister ran since the check above and will not see s: add
+		// nothing, and forget s if it was opened for us.
+		p.mu.Unlock()
+		s.mu.Unlock()
+		h.dropStreamIfUnused(s)
+		return ErrClosed
+	}
+	s.publisher = p
 	p.pubs = append(p.pubs, s)
 	rooms := make([]*room, 0, len(p.rooms))
 	for _, r := range p.rooms {
@@ -372,7 +391,7 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 	}
 	p.mu.Unlock()
 	p.Notify(EvPublished{Stream: name, Rid: rid})
-	for v := range s.viewers {
+	for _, v := range s.viewers {
 		v.Notify(EvPlaying{Stream: name, Peer: p.id})
 		p.Notify(EvViewer{Stream: name, Peer: v.id})
 	}
@@ -418,7 +437,7 @@ func (h *Hub) endStream(p *Peer, s *stream) {
 		return
 	}
 	s.publisher = nil
-	for v := range s.viewers {
+	for _, v := range s.viewers {
 		v.Notify(EvStreamEnded{Stream: s.name})
 	}
 	h.dropStreamIfUnusedLocked(sh, s)
@@ -450,6 +469,32 @@ func (h *Hub) dropStreamIfUnusedLocked(sh *shard[*stream], s *stream) {
 	}
 }
 
+// dropStreamIfUnused forgets s when it has neither publisher nor viewers.
+// Neither the shard's nor s's lock may be held.
+func (h *Hub) dropStreamIfUnused(s *stream) {
+	sh := h.streams.get(s.key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.dropStreamIfUnusedLocked(sh, s)
+}
+
+// dropRoomIfEmpty forgets r when it has no member (a join that was
+// refused after openRoom created it). Neither the shard's nor r's lock
+// may be held.
+func (h *Hub) dropRoomIfEmpty(r *room) {
+	sh := h.rooms.get(r.key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.members) == 0 && sh.m[r.key] == r {
+		delete(sh.m, r.key)
+		h.roomCount.Add(-1)
+	}
+}
+
 // Play makes p a viewer of stream name. When it is live p gets EvPlaying
 // (rid) and the publisher EvViewer; otherwise p gets EvWaiting (rid) and the
 // play stays pending until a publisher appears or p goes away.
@@ -460,23 +505,37 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	_, again := p.plays[k]
+	if !again && h.limits.MaxPeerPlays > 0 && len(p.plays) >= h.limits.MaxPeerPlays {
+		p.mu.Unlock()
+		return ErrTooManyPlays
+	}
 	p.mu.Unlock()
 
 	s := h.openStream(k, name)
-	defer s.mu.Unlock()
 	if s.publisher == p {
+		s.mu.Unlock()
 		return errOwnStream
 	}
-	if s.viewers == nil {
-		s.viewers = make(map[*Peer]struct{})
-	}
-	s.viewers[p] = struct{}{}
+	// The peer's side first, under its lock with the gone check, so a
+	// concurrent Unregister either sees this play or refuses it.
 	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		s.mu.Unlock()
+		h.dropStreamIfUnused(s)
+		return ErrClosed
+	}
 	if p.plays == nil {
 		p.plays = make(map[string]*stream)
 	}
 	p.plays[k] = s
 	p.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.viewers == nil {
+		s.viewers = make(map[string]*Peer)
+	}
+	s.viewers[p.id] = p
 	if s.publisher == nil {
 		p.Notify(EvWaiting{Stream: name, Rid: rid})
 		return nil
@@ -528,13 +587,7 @@ func (h *Hub) Route(from *Peer, to string) (*Peer, error) {
 	}
 	for _, s := range pubs {
 		s.mu.Lock()
-		var found *Peer
-		for v := range s.viewers {
-			if v.id == to {
-				found = v
-				break
-			}
-		}
+		found := s.viewers[to]
 		s.mu.Unlock()
 		if found != nil {
 			return found, nil
@@ -581,7 +634,9 @@ func (h *Hub) stopPlaying(p *Peer, s *stream) {
 	defer sh.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.viewers, p)
+	if s.viewers[p.id] == p {
+		delete(s.viewers, p.id)
+	}
 	h.dropStreamIfUnusedLocked(sh, s)
 }
 

@@ -53,18 +53,18 @@ func (h *Hub) joinDirected(p *Peer, name, rid string, claim, moved bool) error {
 	if err != nil {
 		return err
 	}
-	defer r.mu.Unlock()
-	if _, member := r.members[p.id]; !member && h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
-		return ErrRoomFull // before claiming: a refused joiner directs nothing
+	// addLocked first, before claiming: a refused joiner directs nothing.
+	added, err := h.addLocked(r, p)
+	if err != nil {
+		r.mu.Unlock()
+		h.dropRoomIfEmpty(r)
+		return err
 	}
+	defer r.mu.Unlock()
 	became := false
 	if claim && r.director == nil {
 		r.director = p
 		became = true
-	}
-	added, err := h.addLocked(r, p)
-	if err != nil {
-		return err
 	}
 	if added {
 		me := p.member()

@@ -59,5 +59,5 @@ func scrubJSON(raw json.RawMessage) (json.RawMessage, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	return json.Marshal(privacy.ScrubAddressesDeep(v))
+	return marshal(privacy.ScrubAddressesDeep(v))
 }

@@ -491,7 +491,7 @@ func TestForcedRelaySmuggledSideFields(t *testing.T) {
 	}{
 		{nativeNS, `{"type":"signal","to":"PEER","data":{"candidate":{"candidate":"` + relayCand + `","sdpMid":"203.0.113.77","usernameFragment":"fe80::1%eth0"}}}`},
 		{nativeNS, `{"type":"debug","to":"PEER","data":{"relatedAddress":"192.168.1.2","ip":"10.0.0.1","address":"x.local","port":5}}`},
-		{vdoNS, `{"UUID":"PEER","candidate":{"candidate":"` + relayCand + `","sdpMid":"0"},"session":"10.0.0.1","streamID":"x.local"}`},
+		{vdoNS, `{"UUID":"PEER","candidate":{"candidate":"` + relayCand + `","sdpMid":"0"},"session":"10.0.0.1","streamID":"cam1"}`}, // a streamID spelling an address is refused outright (TestNamesSpellingAddressesRefused)
 		{peerjsNS, `{"type":"CANDIDATE","dst":"PEER","payload":{"candidate":{"candidate":"` + relayCand + `","sdpMid":"0"},"type":"data","connectionId":"10.0.0.1","label":"::ffff:7f00:1","metadata":{"ip":"192.168.1.2"}}}`},
 	} {
 		t.Run(tc.dialect, func(t *testing.T) {
@@ -584,3 +584,30 @@ func FuzzVDOInvariant(f *testing.F) { fuzzInvariant(f, vdoNS) }
 
 // FuzzPeerJSInvariant: the forced-relay invariant on the PeerJS dialect.
 func FuzzPeerJSInvariant(f *testing.F) { fuzzInvariant(f, peerjsNS) }
+
+// TestNamesSpellingAddressesRefused: the hub hands stream names to other
+// peers in its own events, which no final frame check sees, so while
+// relay filtering is on a room or stream name may not spell an address;
+// with relay off it may.
+func TestNamesSpellingAddressesRefused(t *testing.T) {
+	_, ts := newTestServer(t, Config{})
+	for _, name := range []string{"10.20.30.40", "cam-127.66.0.7", "x.local", "𝟏𝟐𝟕.𝟎.𝟎.𝟏"} {
+		t.Run(name, func(t *testing.T) {
+			c := dial(t, ts, "")
+			c.send(msg{"type": "publish", "stream": name, "rid": "p"})
+			assert.Contains(t, c.expectError(CodeBadMessage).str("message"), "IP address")
+			c.send(msg{"type": "join", "room": name, "rid": "j"})
+			c.expectError(CodeBadMessage)
+			v := dialVDO(t, ts, "")
+			v.send(msg{"request": "seed", "streamID": name})
+			v.expectErr(CodeBadMessage)
+		})
+	}
+
+	off := privacy.DefaultPolicy()
+	off.Relay = privacy.RelayOff
+	_, ts = newTestServer(t, Config{Policy: off})
+	c := dial(t, ts, "")
+	c.send(msg{"type": "publish", "stream": "10.20.30.40", "rid": "p"})
+	assert.Equal(t, "10.20.30.40", c.expect("published").str("stream"))
+}

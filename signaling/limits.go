@@ -104,6 +104,10 @@ func (c Config) withLimitDefaults() Config {
 		}
 	}
 	def(&c.MaxConnections, DefaultMaxConnections)
+	// The listener caps follow the WebSocket caps, with headroom for plain
+	// requests, unless set; no WebSocket cap means no listener cap.
+	def(&c.MaxHTTPConnections, httpConnCap(c.MaxConnections, httpConnHeadroom))
+	def(&c.MaxHTTPConnectionsPerIP, httpConnCap(c.MaxConnectionsPerIP, c.MaxConnectionsPerIP))
 	def(&c.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 	def(&c.ConnectRatePerIP, DefaultConnectRatePerIP)
 	def(&c.ConnectBurstPerIP, DefaultConnectBurstPerIP)
@@ -130,7 +134,19 @@ func (c Config) withLimitDefaults() Config {
 		}
 		c.TrustedProxies[i] = netip.PrefixFrom(addr.WithZone(""), bits).Masked()
 	}
+	if c.ListenerExempt == nil {
+		trusted := c.TrustedProxies
+		c.ListenerExempt = func(a netip.Addr) bool { return a.IsLoopback() || inPrefixes(a, trusted) }
+	}
 	return c
+}
+
+// httpConnCap is a WebSocket cap plus headroom, or -1 (none) without one.
+func httpConnCap(wsCap, headroom int) int {
+	if wsCap < 0 {
+		return -1
+	}
+	return wsCap + headroom
 }
 
 // validateLimits checks the abuse limits and access control fields.

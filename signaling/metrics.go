@@ -17,6 +17,7 @@ type metrics struct {
 	dropped     prometheus.Counter
 	relayedMsgs prometheus.Counter
 	addrRefused prometheus.Counter
+	httpConns   prometheus.Gauge
 }
 
 // knownTypes bounds the "type" label of veil_messages_total.
@@ -25,7 +26,7 @@ var knownTypes = map[string]bool{
 	"signal": true, "debug": true, "ping": true,
 }
 
-func newMetrics(h *Hub) *metrics {
+func newMetrics(h *Hub, q *sendBudget) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		conns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -53,12 +54,18 @@ func newMetrics(h *Hub) *metrics {
 			Name: "veil_address_refused_total",
 			Help: "Messages of relay-filtered senders refused because they would still carry an address after filtering.",
 		}),
+		httpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "veil_http_connections", Help: "TCP connections open through LimitListener.",
+		}),
 	}
-	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs, m.addrRefused,
+	m.reg.MustRegister(m.conns, m.connsTotal, m.messages, m.errs, m.limited, m.dropped, m.relayedMsgs, m.addrRefused, m.httpConns,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_rooms", Help: "Rooms with at least one member."},
 			func() float64 { return float64(h.Rooms()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_streams", Help: "Streams published or awaited."},
 			func() float64 { return float64(h.Streams()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "veil_send_queue_bytes", Help: "Bytes of frames waiting in send queues, all connections together.",
+		}, func() float64 { return float64(q.used.Load()) }),
 	)
 	return m
 }

@@ -109,6 +109,7 @@ type nativeSession struct {
 	senderPolicy
 	limiter *connLimiter
 	ice     iceGate
+	inLen   int // size of the message being handled; reader goroutine only
 }
 
 func newNativeSession(srv *Server, c *conn, r *http.Request) *nativeSession {
@@ -137,7 +138,7 @@ func (s *nativeSession) welcome(r *http.Request) {
 
 // write encodes v and queues it. Encoding our own structs cannot fail.
 func (s *nativeSession) write(v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		s.srv.log.Error("encode native message", "err", err)
 		return
@@ -223,6 +224,7 @@ func (s *nativeSession) handle(b []byte) {
 		return
 	}
 	s.srv.metrics.message(m.Type)
+	s.inLen = len(b)
 	if !s.limiter.allowMessage(len(b)) {
 		s.srv.metrics.rateLimited("messages")
 		s.fail(ErrRateLimited, m.Type, m.Rid)
@@ -308,12 +310,13 @@ func (s *nativeSession) signal(m *nativeIn) error {
 }
 
 // deliver encodes {"type":typ,"from":me,"data":data} once and queues it
-// for the recipient.
+// for the recipient, unless it would outgrow the client's message by more
+// than maxFrameGrowth.
 //
-// data must be compact JSON from json.Marshal (filterSignal and debug make
+// data must be compact JSON from marshal (filterSignal and debug make
 // it so): it is spliced in as is, because json.Marshal would re-validate
 // and re-compact a json.RawMessage field, a full extra scan of a ~4 KB
-// offer. The bytes are the same as json.Marshal(outSignal{...}) gives.
+// offer. The bytes are the same as marshal(outSignal{...}) gives.
 //
 // For a relay-filtered sender the frame must pass the forced-relay check
 // (leakFree); if it does not, nothing is queued and errAddressLeak is
@@ -332,6 +335,9 @@ func (s *nativeSession) deliver(to *Peer, typ string, data []byte) error {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
+	if err := checkGrowth(s.inLen, len(b)); err != nil {
+		return err
+	}
 	if s.filter && !s.srv.leakFree(b) {
 		return errAddressLeak
 	}
@@ -386,7 +392,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 		if !keep {
 			return nil, false, nil
 		}
-		d.Candidate, _ = json.Marshal(c)
+		d.Candidate, _ = marshal(c)
 	case d.Candidates != nil:
 		kept := d.Candidates[:0]
 		for i := range d.Candidates {
@@ -406,7 +412,7 @@ func (s *nativeSession) filterSignal(raw json.RawMessage) (out []byte, forward b
 			return nil, false, ErrSealedDenied
 		}
 	}
-	out, err = json.Marshal(d)
+	out, err = marshal(d)
 	return out, err == nil, err
 }
 
@@ -421,7 +427,7 @@ func (s *nativeSession) debug(m *nativeIn) error {
 		return err
 	}
 	var v any
-	if err := json.Unmarshal(m.Data, &v); err != nil {
+	if err := unmarshalAny(m.Data, &v); err != nil {
 		return newError(CodeBadMessage, "debug data must be a JSON object")
 	}
 	obj, ok := v.(map[string]any)
@@ -441,7 +447,7 @@ func (s *nativeSession) debug(m *nativeIn) error {
 		// VDO.Ninja dialect's app data.
 		clean = privacy.ScrubAddressesDeep(clean)
 	}
-	data, err := json.Marshal(clean)
+	data, err := marshal(clean)
 	if err != nil {
 		return newError(CodeBadMessage, "debug data cannot be encoded")
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
@@ -46,6 +47,13 @@ const (
 	peerjsHeldPerDst = 64   // messages waiting for one id
 	peerjsHeldPerSrc = 128  // messages one sender has waiting
 	peerjsHeldTotal  = 8192 // messages waiting, all ids together
+
+	// The same in bytes: a message may be 64 KiB, so the counts alone
+	// would let one sender hold 8 MiB and all of them 512 MiB. Metric:
+	// veil_peerjs_held_bytes.
+	peerjsHeldBytesPerDst = 256 << 10 // bytes waiting for one id
+	peerjsHeldBytesPerSrc = 512 << 10 // bytes one sender has waiting
+	peerjsHeldBytesTotal  = 16 << 20  // bytes waiting, all ids together
 )
 
 // Bounds of client-chosen ids and tokens. A PeerJS client validates its
@@ -179,6 +187,9 @@ func (s *Server) mountPeerJS() {
 	}
 	d := &peerjsDialect{srv: s, cfg: cfg, live: make(map[string]struct{})}
 	d.held.init(cfg.ExpireTimeout)
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "veil_peerjs_held_bytes", Help: "Bytes of PeerJS messages held for ids that are not connected.",
+	}, func() float64 { return float64(d.held.heldBytes()) }))
 	base := cfg.Path + cfg.Key
 	s.mux.HandleFunc("GET "+cfg.Path+"peerjs", d.serveWS)
 	s.mux.HandleFunc("GET "+base+"/id", d.serveID)
@@ -315,7 +326,7 @@ type peerjsMsgPayload struct {
 }
 
 func encodePeerJS(m peerjsOut) []byte {
-	b, _ := json.Marshal(m) // our own types always encode
+	b, _ := marshal(m) // our own types always encode
 	return b
 }
 
@@ -461,6 +472,7 @@ type peerjsSession struct {
 	token string
 	senderPolicy
 	limiter *connLimiter
+	inLen   int // size of the message being handled; reader goroutine only
 
 	lastSeen  atomic.Int64 // unix nanoseconds of the last client message
 	aliveMu   sync.Mutex   // guards aliveT
@@ -567,6 +579,7 @@ func (sess *peerjsSession) handle(b []byte) {
 		return
 	}
 	s.metrics.message(peerjsMetricType(m.Type))
+	sess.inLen = len(b)
 	if !sess.limiter.allowMessage(len(b)) {
 		s.metrics.rateLimited("messages")
 		sess.strike()
@@ -622,6 +635,9 @@ func (sess *peerjsSession) signal(m *peerjsIn) bool {
 		return true // a candidate the relay filter removed: nothing to send
 	}
 	f := encodePeerJS(peerjsOut{Type: m.Type, Src: sess.peer.id, Dst: m.Dst, Payload: out})
+	if checkGrowth(sess.inLen, len(f)) != nil {
+		return false
+	}
 	if sess.filter && !sess.d.srv.leakFree(f) {
 		// PeerJS has no error reply for a bad message: it is dropped and
 		// counts as a strike.
@@ -709,14 +725,19 @@ func (d *peerjsDialect) expire(dst string, srcs []string) {
 type heldStore struct {
 	expireAfter time.Duration
 
-	mu    sync.Mutex // guards the following fields
-	byDst map[string]*heldQueue
-	bySrc map[string]int
-	total int
+	mu         sync.Mutex // guards the following fields
+	byDst      map[string]*heldQueue
+	bySrc      map[string]heldCount
+	total      int
+	totalBytes int
 }
+
+// heldCount is what one sender has waiting.
+type heldCount struct{ msgs, bytes int }
 
 type heldQueue struct {
 	msgs  []heldMsg
+	bytes int
 	timer *time.Timer
 }
 
@@ -728,7 +749,14 @@ type heldMsg struct {
 func (h *heldStore) init(expireAfter time.Duration) {
 	h.expireAfter = expireAfter
 	h.byDst = make(map[string]*heldQueue)
-	h.bySrc = make(map[string]int)
+	h.bySrc = make(map[string]heldCount)
+}
+
+// heldBytes is what the store holds, in bytes (metrics).
+func (h *heldStore) heldBytes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.totalBytes
 }
 
 // add holds f for dst; false when a cap is reached. The destination is
@@ -744,8 +772,10 @@ func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
 	}
 	defer h.mu.Unlock()
 	q := h.byDst[dst]
-	if h.total >= peerjsHeldTotal || h.bySrc[src] >= peerjsHeldPerSrc ||
-		(q != nil && len(q.msgs) >= peerjsHeldPerDst) {
+	n, sc := len(f), h.bySrc[src]
+	if h.total >= peerjsHeldTotal || sc.msgs >= peerjsHeldPerSrc ||
+		h.totalBytes+n > peerjsHeldBytesTotal || sc.bytes+n > peerjsHeldBytesPerSrc ||
+		(q != nil && (len(q.msgs) >= peerjsHeldPerDst || q.bytes+n > peerjsHeldBytesPerDst)) {
 		return false
 	}
 	if q == nil {
@@ -754,8 +784,10 @@ func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
 		q.timer = time.AfterFunc(h.expireAfter, func() { h.expired(dst, q, d) })
 	}
 	q.msgs = append(q.msgs, heldMsg{src: src, frame: f})
-	h.bySrc[src]++
+	q.bytes += n
+	h.bySrc[src] = heldCount{sc.msgs + 1, sc.bytes + n}
 	h.total++
+	h.totalBytes += n
 	return true
 }
 
@@ -763,11 +795,17 @@ func (h *heldStore) add(src, dst string, f []byte, d *peerjsDialect) bool {
 func (h *heldStore) forgetLocked(dst string, q *heldQueue) {
 	delete(h.byDst, dst)
 	for _, m := range q.msgs {
-		if h.bySrc[m.src]--; h.bySrc[m.src] <= 0 {
+		sc := h.bySrc[m.src]
+		sc.msgs--
+		sc.bytes -= len(m.frame)
+		if sc.msgs <= 0 {
 			delete(h.bySrc, m.src)
+		} else {
+			h.bySrc[m.src] = sc
 		}
 	}
 	h.total -= len(q.msgs)
+	h.totalBytes -= q.bytes
 }
 
 // take returns and forgets what waits for dst.

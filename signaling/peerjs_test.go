@@ -566,7 +566,7 @@ func FuzzPeerJSSignal(f *testing.F) {
 			f.Add(typ, []byte(seed))
 		}
 	}
-	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(NewHub(Limits{}, nil))}}, senderPolicy: senderPolicy{filter: true, strip: true}}
+	sess := &peerjsSession{d: &peerjsDialect{srv: &Server{metrics: newMetrics(NewHub(Limits{}, nil), &sendBudget{})}}, senderPolicy: senderPolicy{filter: true, strip: true}}
 	f.Fuzz(func(t *testing.T, typ string, raw []byte) {
 		var p peerjsPayload
 		if json.Unmarshal(raw, &p) != nil {

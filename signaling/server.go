@@ -14,6 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/veilrtc/veil/privacy"
 )
 
 // Buffer sizes of the WebSocket layer. Reads go through a pooled buffer and
@@ -34,8 +36,10 @@ type Server struct {
 	hub      *Hub
 	metrics  *metrics
 	adm      *admission
+	queued   *sendBudget
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
+	handler  http.Handler // mux, bounded
 
 	mu     sync.Mutex // guards the following fields
 	conns  map[*conn]struct{}
@@ -63,9 +67,12 @@ func New(cfg Config) (*Server, error) {
 			MaxRoomPeers:   cfg.MaxRoomPeers,
 			MaxPeerRooms:   cfg.MaxPeerRooms,
 			MaxPeerStreams: cfg.MaxPeerStreams,
+			MaxPeerPlays:   cfg.MaxPeerPlays,
 		}, cfg.Directory),
 	}
-	s.metrics = newMetrics(s.hub)
+	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
+	s.metrics = newMetrics(s.hub, s.queued)
+	s.queued.limited = s.metrics.rateLimited
 	s.adm = newAdmission(cfg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
@@ -87,12 +94,15 @@ func New(cfg Config) (*Server, error) {
 	s.mountTURNCredentials()
 	s.mountPeerJS()
 	s.mountVDO()
+	s.handler = s.bounded(s.mux)
 	return s, nil
 }
 
 // Handler returns the HTTP handler serving veil's endpoints: /ws, /healthz
-// and /privacy.
-func (s *Server) Handler() http.Handler { return s.mux }
+// and /privacy. Every request it serves is bounded by RequestTimeout;
+// mount it in an http.Server with ReadHeaderTimeout set, on a listener
+// from LimitListener.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Hub returns the server's hub.
 func (s *Server) Hub() *Hub { return s.hub }
@@ -130,10 +140,18 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// checkName validates a room or stream name.
+// checkName validates a room or stream name. While relay filtering is on,
+// a name may not spell an address: the hub hands stream names to other
+// peers in its events (joined, stream-added, videoaddedtoroom), which are
+// no forwarded frames and so do not pass the final forced-relay check.
 func (s *Server) checkName(name string) error {
 	if !validName(name, s.cfg.MaxNameBytes) {
 		return newError(CodeBadMessage, "room and stream names must be 1-%d bytes of printable UTF-8", s.cfg.MaxNameBytes)
+	}
+	if s.cfg.Policy.Relay != privacy.RelayOff {
+		if _, found := privacy.FindAddress(name, nil); found {
+			return errNameAddress
+		}
 	}
 	return nil
 }
@@ -228,7 +246,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		release()
 		return nil // the upgrader answered already
 	}
-	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor)
+	c := newConn(ws, s.cfg.SendQueue, s.cfg.MaxMessageBytes, s.cfg.MaxMessageBytes*hardMaxFactor,
+		int64(s.cfg.SendQueueBytes), s.queued)
 	c.release = release
 	if !s.track(c) {
 		release()

@@ -249,6 +249,7 @@ type vdoSession struct {
 	maxPlays int
 	limiter  *connLimiter
 	urlToken string // the connection URL's operator token, if any
+	inLen    int    // size of the message being handled
 
 	stream  string              // the stream this socket seeds, if any
 	plays   map[string]struct{} // streams this socket plays or awaits
@@ -280,7 +281,7 @@ func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
 
 // write encodes v and queues it. Encoding our own structs cannot fail.
 func (s *vdoSession) write(v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		s.srv.log.Error("encode VDO.Ninja message", "err", err)
 		return
@@ -370,6 +371,7 @@ func (s *vdoSession) handle(b []byte) {
 		typ = "direct"
 	}
 	s.srv.metrics.message(typ)
+	s.inLen = len(b)
 	if !s.limiter.allowMessage(len(b)) {
 		s.srv.metrics.rateLimited("messages")
 		s.fail(ErrRateLimited)
@@ -554,9 +556,12 @@ func (s *vdoSession) direct(m *vdoIn) error {
 		return err
 	}
 	out.UUID = s.peer.id
-	b, err := json.Marshal(out)
+	b, err := marshal(out)
 	if err != nil {
 		return newError(CodeBadMessage, "message cannot be encoded")
+	}
+	if err := checkGrowth(s.inLen, len(b)); err != nil {
+		return err
 	}
 	if s.filter && !s.srv.leakFree(b) {
 		return errAddressLeak
@@ -633,7 +638,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 				return out, false, newError(CodeBadMessage, "candidate must be an RTCIceCandidate object")
 			}
 			if s.filterCandidate(&c) {
-				out.Candidate, err = json.Marshal(c)
+				out.Candidate, err = marshal(c)
 			}
 		default:
 			err = newError(CodeBadMessage, "candidate must be an object or an encrypted string")
@@ -659,7 +664,7 @@ func (s *vdoSession) filterDirect(m *vdoIn) (out vdoDirect, forward bool, err er
 				}
 			}
 			if len(kept) > 0 {
-				out.Candidates, err = json.Marshal(kept)
+				out.Candidates, err = marshal(kept)
 			}
 		default:
 			err = newError(CodeBadMessage, "candidates must be an array or an encrypted string")
@@ -776,7 +781,7 @@ func (s *vdoSession) filterDescription(raw json.RawMessage) (json.RawMessage, er
 	default:
 		return nil, newError(CodeBadMessage, "description.type must be offer, answer, pranswer or rollback")
 	}
-	return json.Marshal(d)
+	return marshal(d)
 }
 
 // filterCandidate applies the relay filter to one candidate.
@@ -790,7 +795,7 @@ func (s *vdoSession) filterCandidate(c *iceCandidate) bool {
 // scrubbed (privacy.ScrubAddressesDeep).
 func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (json.RawMessage, error) {
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := unmarshalAny(raw, &v); err != nil {
 		return nil, newError(CodeBadMessage, "%s is not valid JSON", field)
 	}
 	if _, ok := v.(map[string]any); object && !ok {
@@ -805,7 +810,7 @@ func (s *vdoSession) appData(raw json.RawMessage, field string, object bool) (js
 	if s.filter {
 		v = privacy.ScrubAddressesDeep(v)
 	}
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return nil, newError(CodeBadMessage, "%s cannot be encoded", field)
 	}
@@ -834,6 +839,6 @@ func scrubFlag(raw json.RawMessage) json.RawMessage {
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		return raw
 	}
-	b, _ := json.Marshal(privacy.ScrubAddresses(s))
+	b, _ := marshal(privacy.ScrubAddresses(s))
 	return b
 }

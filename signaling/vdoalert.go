@@ -1,9 +1,6 @@
 package signaling
 
-import (
-	"encoding/json"
-	"errors"
-)
+import "errors"
 
 // Refusals the VDO.Ninja app shows its user. The app only logs
 // {"request":"error"}; it shows {"request":"alert","message":...} in a
@@ -131,7 +128,7 @@ func alertAddressee(to *Peer, err error) {
 	if vs == nil || !vs.peerSealed.CompareAndSwap(false, true) {
 		return
 	}
-	if b, err := json.Marshal(vdoNotice{Request: "alert", Message: alertPeerSealed}); err == nil {
+	if b, err := marshal(vdoNotice{Request: "alert", Message: alertPeerSealed}); err == nil {
 		to.Notify(Frame(b))
 	}
 }

@@ -195,7 +195,7 @@ func (s *fanSession) Notify(ev Event) {
 // checked names, labels hold no dot or colon; under forced relay the frame
 // is still checked once more, as every forwarded frame is.
 func (s *fanSession) relay(m fanReq) {
-	b, err := json.Marshal(m)
+	b, err := marshal(m)
 	if err != nil {
 		return
 	}
@@ -249,6 +249,7 @@ func (s *fanSession) handle(b []byte) {
 		typ = "direct"
 	}
 	s.srv.metrics.message(typ)
+	s.inLen = len(b)
 	if !s.limiter.allowMessage(len(b)) {
 		s.srv.metrics.rateLimited("messages")
 		s.fail(ErrRateLimited)
@@ -354,7 +355,7 @@ func (s *fanSession) migrate(m *fanIn) error {
 		return err
 	}
 	if t := s.srv.hub.Lookup(vdoFanNS, m.Target); t != nil {
-		b, err := json.Marshal(fanReq{Request: "migrate", Room: m.Room, Target: m.Target, From: s.peer.id, Director: true})
+		b, err := marshal(fanReq{Request: "migrate", Room: m.Room, Target: m.Target, From: s.peer.id, Director: true})
 		if err == nil && (!s.filter || s.srv.leakFree(b)) {
 			t.Notify(Frame(b))
 		}
@@ -384,9 +385,12 @@ func (s *fanSession) direct(m *fanIn) error {
 			out.IsScene = scrubFlag(out.IsScene)
 		}
 	}
-	b, err := json.Marshal(out)
+	b, err := marshal(out)
 	if err != nil {
 		return newError(CodeBadMessage, "message cannot be encoded")
+	}
+	if err := checkGrowth(s.inLen, len(b)); err != nil {
+		return err
 	}
 	if s.filter && !s.srv.leakFree(b) {
 		return errAddressLeak

@@ -20,9 +20,14 @@ func TestPionLogsScrubbedAtDebug(t *testing.T) {
 	relay := allocate(t, newClient(t, ts.udpAddr, creds))
 	_, err := newClient(t, ts.udpAddr, Credentials{Username: creds.Username, Password: "forged"}).Allocate()
 	require.Error(t, err)
+	// A user name that is no TURN REST user name at all: pion logs it
+	// inside its "no such user exists" error.
+	_, err = newClient(t, ts.udpAddr, Credentials{Username: "bob@example.com", Password: "x"}).Allocate()
+	require.Error(t, err)
 	out := logs.String()
 	require.Contains(t, out, "AllocateRequest", "pion's lines must be logged")
-	for _, leak := range []string{"127.0.0.1", "127.0.0.2", relay.LocalAddr().String(), creds.Username, "Zk3vN8q0bT5pW2cY7dLm1xRa"} {
+	require.Contains(t, out, "Failed to handle datagram", "the line itself is kept")
+	for _, leak := range []string{"127.0.0.1", "127.0.0.2", relay.LocalAddr().String(), creds.Username, "Zk3vN8q0bT5pW2cY7dLm1xRa", "bob@example.com"} {
 		assert.NotContains(t, out, leak)
 	}
 }

@@ -65,12 +65,13 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("listen %s: %w", o.listen, err)
 	}
 	a.scheme = "http"
+	var tlsCfg *tls.Config // applied over the connection caps, below
 	if o.security.tlsCert != "" {
 		certs, err := newCertReloader(o.security.tlsCert, o.security.tlsKey, log)
 		if err != nil {
 			return nil, err
 		}
-		a.httpLn = tls.NewListener(a.httpLn, serverTLSConfig(certs))
+		tlsCfg = serverTLSConfig(certs)
 		a.scheme = "https"
 	}
 	if o.acme.enabled() {
@@ -116,6 +117,12 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 	a.sig, err = signaling.New(sigCfg)
 	if err != nil {
 		return nil, err
+	}
+	// Every TCP connection counts against the caps, plain requests too;
+	// refused ones are closed before any TLS handshake.
+	a.httpLn = a.sig.LimitListener(a.httpLn)
+	if tlsCfg != nil {
+		a.httpLn = tls.NewListener(a.httpLn, tlsCfg)
 	}
 	if a.turn != nil {
 		registerTURNMetrics(a.sig.MetricsRegistry(), a.turn)

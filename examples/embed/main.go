@@ -84,7 +84,7 @@ func run() error {
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "my application; veil signaling is at /rtc/ws, its client at /rtc/veil.js")
 	})
-	srv := &http.Server{Addr: httpAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	// http.Server.Shutdown ignores WebSockets; veil closes them (1001).
 	srv.RegisterOnShutdown(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -100,8 +100,14 @@ func run() error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return err
+	}
 	logger.Info("listening", "http", "http://"+httpAddr, "signaling", "ws://"+httpAddr+"/rtc/ws")
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	// LimitListener caps TCP connections in total and per client address,
+	// plain requests included (wrap it in tls.NewListener for HTTPS).
+	if err := srv.Serve(sig.LimitListener(ln)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
