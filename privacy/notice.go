@@ -31,6 +31,10 @@ type NoticeInfo struct {
 	// "error"); empty leaves it out. The notice says what that level
 	// logs, and that the redaction holds at it.
 	LogLevel string
+	// VDONinja is true when the server speaks VDO.Ninja's handshake
+	// dialects: the notice then says what it can and cannot guarantee for
+	// the VDO.Ninja app (VDONinjaText).
+	VDONinja bool
 }
 
 // noticeSection is one heading of the notice.
@@ -146,7 +150,33 @@ func buildNotice(n NoticeInfo, esc func(string) string) noticeDoc {
 	settings.Paras = append(settings.Paras, "The same settings are published as JSON at /privacy, so a client can check them before joining.")
 
 	d.Sections = []noticeSection{what, why, howLong, who, rights, settings}
+	if n.VDONinja {
+		d.Sections = append(d.Sections, noticeSection{Heading: "VDO.Ninja app", Paras: []string{VDONinjaText(p)}})
+	}
 	return d
+}
+
+// VDONinjaText says what a server with policy p can guarantee to users of
+// the VDO.Ninja web app, which sets its connections up through the server
+// but renegotiates them afterwards over its own data channel, peer to
+// peer, where no server can filter anything. The privacy notice and the
+// JSON at /privacy carry the same text. Safe for concurrent use.
+func VDONinjaText(p Policy) string {
+	const after = "After the first connection, the VDO.Ninja app renegotiates its connections (camera or screen changes, network changes) " +
+		"directly between the peers over its own data channel, not through this server, so this server cannot filter what is sent there. "
+	switch {
+	case p.Relay == RelayOff:
+		return "Network candidates are forwarded unchanged, so peers using the VDO.Ninja app may learn each other's IP addresses."
+	case p.Relay == RelayOptional:
+		return "Only VDO.Ninja pages that connect asking for relay have their handshake filtered. " + after +
+			"Your IP address stays hidden from other peers only if every page in the session was opened with &relay, which makes the app itself use the relay only."
+	}
+	s := "This server filters the handshake of the VDO.Ninja app as it does for every client: only relay candidates, no addresses. " + after +
+		"Your IP address stays hidden from other peers only if every page in the session was opened with &relay, which makes the app itself use the relay only."
+	if p.Sealed == SealedAllow {
+		return s + " Encrypted handshakes (the app's default password) are forwarded without inspection and may reveal addresses."
+	}
+	return s + " Encrypted handshakes (the app's default password) are refused; the app must be opened with &password=false."
 }
 
 func retentionText(p Policy) string {

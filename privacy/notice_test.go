@@ -144,3 +144,36 @@ func TestNoticeLogLevel(t *testing.T) {
 	full.Logs = LogsFull
 	assert.NotContains(t, NoticeMarkdown(NoticeInfo{Policy: full, LogLevel: "debug"}), "At this level too")
 }
+
+// TestVDONinjaText: what the notice and /privacy tell VDO.Ninja app users
+// never claims more than the policy holds: the app's data-channel
+// renegotiation bypasses the server, and &relay on every page is needed.
+func TestVDONinjaText(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		relay   RelayPolicy
+		sealed  SealedPolicy
+		want    []string
+		mustNot []string
+	}{
+		{"force, deny", RelayForce, SealedDeny, []string{"&relay", "data channel", "&password=false", "refused"}, []string{"without inspection"}},
+		{"force, allow", RelayForce, SealedAllow, []string{"&relay", "data channel", "without inspection"}, []string{"refused"}},
+		{"optional", RelayOptional, SealedDeny, []string{"asking for relay", "&relay", "data channel"}, nil},
+		{"off", RelayOff, SealedDeny, []string{"may learn each other's IP addresses"}, []string{"filters"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultPolicy()
+			p.Relay, p.Sealed = tc.relay, tc.sealed
+			text := VDONinjaText(p)
+			for _, w := range tc.want {
+				assert.Contains(t, text, w)
+			}
+			for _, w := range tc.mustNot {
+				assert.NotContains(t, text, w)
+			}
+			md := NoticeMarkdown(NoticeInfo{Policy: p, VDONinja: true})
+			assert.Contains(t, md, "VDO.Ninja app")
+			assert.NotContains(t, NoticeMarkdown(NoticeInfo{Policy: p}), "VDO.Ninja")
+		})
+	}
+}

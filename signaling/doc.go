@@ -10,7 +10,9 @@
 //
 //   - /ws: veil's native protocol v1 (docs/PROTOCOL.md);
 //   - /peerjs/: the PeerJS protocol, for unmodified PeerJS apps;
-//   - /vdo: the VDO.Ninja handshake dialect;
+//   - /vdo: the VDO.Ninja handshake dialect (the SDK, the app's &wss2=);
+//   - /vdo-fanout: VDO.Ninja's fan-out dialect (its self-host server, the
+//     app's &wss=), with client-chosen ids bound to one socket as labels;
 //   - /turn-credentials: short-lived TURN credentials over HTTP, for the
 //     dialects that cannot receive them in-band;
 //   - /privacy, /healthz, /veil.js and, with Config.Demo, the demo page.

@@ -214,14 +214,16 @@ func TestVDOURLToken(t *testing.T) {
 	anon := dialVDO(t, ts, "")
 	anon.send(msg{"request": "seed", "streamID": "s-1"})
 	anon.expectErr(CodeUnauthorized)
+	anon.expectAlert("&auth=TOKEN")
 	anon.send(msg{"request": "joinroom", "roomid": "s-room"})
-	anon.expectErr(CodeUnauthorized)
+	anon.expectErr(CodeUnauthorized) // alerted once per connection
 
 	pub := dialVDO(t, ts, "?token="+url.QueryEscape(tok))
 	pub.send(msg{"request": "seed", "streamID": "s-1"})
 	pub.sync()
 	pub.send(msg{"request": "seed", "streamID": "x-2"})
 	pub.expectErr(CodeUnauthorized) // the URL token grants s-* only
+	pub.expectAlert("access token")
 
 	viewer := dialVDO(t, ts, "?token="+url.QueryEscape(tok))
 	viewer.send(msg{"request": "play", "streamID": "s-1"})

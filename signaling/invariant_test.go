@@ -598,7 +598,7 @@ func FuzzPeerJSInvariant(f *testing.F) { fuzzInvariant(f, peerjsNS) }
 // with relay off it may.
 func TestNamesSpellingAddressesRefused(t *testing.T) {
 	_, ts := newTestServer(t, Config{})
-	for _, name := range []string{"10.20.30.40", "cam-127.66.0.7", "x.local", "𝟏𝟐𝟕.𝟎.𝟎.𝟏"} {
+	for i, name := range []string{"10.20.30.40", "cam-127.66.0.7", "x.local", "𝟏𝟐𝟕.𝟎.𝟎.𝟏"} {
 		t.Run(name, func(t *testing.T) {
 			c := dial(t, ts, "")
 			c.send(msg{"type": "publish", "stream": name, "rid": "p"})
@@ -608,6 +608,17 @@ func TestNamesSpellingAddressesRefused(t *testing.T) {
 			v := dialVDO(t, ts, "")
 			v.send(msg{"request": "seed", "streamID": name})
 			v.expectErr(CodeBadMessage)
+			// The fan-out dialect's names go through the same check.
+			f := dialFan(t, ts, fanLabel(fmt.Sprintf("N%d", i)), "")
+			for _, m := range []msg{
+				{"request": "seed", "streamID": name},
+				{"request": "play", "streamID": name},
+				{"request": "joinroom", "roomid": name},
+				{"request": "joinroom", "roomid": "r", "streamID": name},
+			} {
+				f.say(m)
+				f.expectErr(CodeBadMessage)
+			}
 		})
 	}
 

@@ -31,15 +31,22 @@ func (s *Server) servePrivacy(w http.ResponseWriter, r *http.Request) {
 		For  string   `json:"for"`
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// What the VDO.Ninja app can rely on: the same text as the notice.
+	vdo := ""
+	if !s.cfg.VDO.Disabled {
+		vdo = privacy.VDONinjaText(s.cfg.Policy)
+	}
 	_ = json.NewEncoder(w).Encode(struct {
 		privacy.Policy
 		Retained retained `json:"retained"`
-	}{s.cfg.Policy, retained{Data: []string{}, For: "nothing"}})
+		VDONinja string   `json:"vdo_ninja,omitempty"`
+	}{s.cfg.Policy, retained{Data: []string{}, For: "nothing"}, vdo})
 }
 
 // notice describes the running configuration for the privacy notice.
 func (s *Server) notice() privacy.NoticeInfo {
 	n := s.cfg.Notice
 	n.Policy = s.cfg.Policy
+	n.VDONinja = !s.cfg.VDO.Disabled
 	return n
 }

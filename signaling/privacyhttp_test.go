@@ -26,7 +26,8 @@ func TestPrivacyEndpoint(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 	assert.Equal(t, map[string]any{
 		"relay": "force", "sysinfo": "strip", "sealed": "allow", "retention": "none", "logs": "redacted",
-		"retained": map[string]any{"data": []any{}, "for": "nothing"},
+		"retained":  map[string]any{"data": []any{}, "for": "nothing"},
+		"vdo_ninja": privacy.VDONinjaText(p),
 	}, got)
 
 	// The same policy a client gets in welcome.
@@ -50,6 +51,18 @@ func TestPrivacyEndpoint(t *testing.T) {
 	assert.NotContains(t, html, "https://")
 	// sealed=allow must be disclosed, not hidden.
 	assert.Contains(t, html, "cannot")
+	// What the VDO.Ninja app can rely on: the same words as the JSON.
+	assert.Contains(t, html, "VDO.Ninja app")
+	assert.Contains(t, html, "renegotiates its connections")
+
+	// Without the VDO.Ninja dialects, neither says anything about them.
+	_, ts2 := newTestServer(t, Config{VDO: VDOConfig{Disabled: true}})
+	resp3, err := http.Get(ts2.URL + "/privacy")
+	require.NoError(t, err)
+	defer resp3.Body.Close()
+	got = nil
+	require.NoError(t, json.NewDecoder(resp3.Body).Decode(&got))
+	assert.NotContains(t, got, "vdo_ninja")
 }
 
 // TestHTMLPagesHeaders: the HTML pages (demo at / and the notice at

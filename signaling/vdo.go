@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/veilrtc/veil/privacy"
 
@@ -67,10 +68,10 @@ const (
 // and VDO.Ninja know it); every other error carries a veil Code.
 const codeStreamIDInUse Code = "STREAMID_IN_USE"
 
-// Alert texts the SDK matches on.
+// Alert texts the SDK and the VDO.Ninja app match on (exactly).
 const (
 	alertStreamInUse = "Stream ID is already in use."
-	alertClaimTaken  = "This room already has a director; you joined as a guest."
+	alertClaimTaken  = "Room is already claimed by someone else."
 )
 
 // VDOConfig configures the VDO.Ninja dialect. A zero field means its default.
@@ -84,6 +85,11 @@ type VDOConfig struct {
 	// MaxPlays bounds the streams one socket plays or waits for at once,
 	// so pending plays cannot grow without bound. Default DefaultVDOMaxPlays.
 	MaxPlays int
+	// FanoutPath is where the fan-out dialect (VDO.Ninja's &wss= and
+	// self-host websocket_server, vdofanout.go) is served; Disabled turns it
+	// off too. Default DefaultVDOFanoutPath ("/vdo-fanout"); same character
+	// rules as Path, and distinct from it.
+	FanoutPath string
 }
 
 func (c VDOConfig) withDefaults() VDOConfig {
@@ -92,6 +98,9 @@ func (c VDOConfig) withDefaults() VDOConfig {
 	}
 	if c.MaxPlays == 0 {
 		c.MaxPlays = DefaultVDOMaxPlays
+	}
+	if c.FanoutPath == "" {
+		c.FanoutPath = DefaultVDOFanoutPath
 	}
 	return c
 }
@@ -118,7 +127,7 @@ func (c VDOConfig) validate() error {
 	case "/ws", "/healthz", "/privacy":
 		return fmt.Errorf("%w: VDO.Path collides with a veil endpoint", errInvalidConfig)
 	}
-	return nil
+	return c.validateFanout()
 }
 
 // mountVDO registers the VDO.Ninja endpoint on s.mux. New has refused an
@@ -130,6 +139,7 @@ func (s *Server) mountVDO() {
 	}
 	s.cfg.VDO = cfg
 	s.mux.HandleFunc("GET "+cfg.Path, s.serveVDO)
+	s.mux.HandleFunc("GET "+cfg.FanoutPath, s.serveVDOFanout)
 }
 
 // serveVDO runs one VDO.Ninja dialect connection.
@@ -158,6 +168,8 @@ type vdoIn struct {
 	Claim   bool    `json:"claim"`
 	Target  string  `json:"target"`
 	Token   string  `json:"token"`
+	Auth    string  `json:"auth"` // the app's &auth=: a token for the connection
+	From    *string `json:"from"` // set only by fan-out dialect clients
 
 	Description json.RawMessage `json:"description"`
 	Candidate   json.RawMessage `json:"candidate"`
@@ -234,8 +246,12 @@ type vdoSession struct {
 	urlToken string // the connection URL's operator token, if any
 	inLen    int    // size of the message being handled
 
-	stream string              // the stream this socket seeds, if any
-	plays  map[string]struct{} // streams this socket plays or awaits
+	stream  string              // the stream this socket seeds, if any
+	plays   map[string]struct{} // streams this socket plays or awaits
+	alerted vdoAlerted          // refusals already shown (vdoalert.go)
+	// peerSealed is set once this socket was told that a peer's sealed
+	// message to it was refused (any goroutine; vdoalert.go).
+	peerSealed atomic.Bool
 }
 
 func newVDOSession(srv *Server, c *conn, r *http.Request) *vdoSession {
@@ -309,8 +325,8 @@ func (s *vdoSession) fail(err error) {
 	code, msg := toWire(err)
 	s.srv.metrics.errors(code)
 	s.write(vdoNotice{Request: "error", Code: code, Message: msg})
-	if code == codeStreamIDInUse {
-		s.alert(alertStreamInUse) // what the SDK resets its publishing state on
+	if a := s.alertFor(err, false); a != "" {
+		s.alert(a) // what the app shows its user (vdoalert.go)
 	}
 	s.c.strike()
 }
@@ -333,6 +349,9 @@ func (s *vdoSession) handle(b []byte) {
 	if _, err := decodeMessage(b, &m); err != nil {
 		s.fail(err)
 		return
+	}
+	if m.From != nil {
+		s.wrongDialect() // a &wss= (fan-out) client on this path
 	}
 	typ := m.Request
 	if typ == "" {
@@ -376,6 +395,9 @@ func (s *vdoSession) dispatch(m *vdoIn) error {
 			return nil
 		case truthy(m.Leave):
 			s.leaveRooms()
+			return nil
+		case m.Auth != "":
+			s.setAuth(m.Auth) // vdoalert.go
 			return nil
 		}
 		return newError(CodeBadMessage, "message has neither request nor UUID")
@@ -514,6 +536,7 @@ func (s *vdoSession) direct(m *vdoIn) error {
 	}
 	out, forward, err := s.filterDirect(m)
 	if err != nil || !forward {
+		alertAddressee(to, err)
 		return err
 	}
 	out.UUID = s.peer.ID()

@@ -40,6 +40,15 @@ func (c *vdoClient) expectErr(code Code) msg {
 	return m
 }
 
+// expectAlert reads the next message and requires an alert whose text
+// contains want: what the VDO.Ninja app shows its user.
+func (c *vdoClient) expectAlert(want string) msg {
+	c.t.Helper()
+	m := c.expectReq("alert")
+	require.Contains(c.t, m.str("message"), want)
+	return m
+}
+
 // sync proves the connection is healthy and everything sent before has
 // been processed, and that nothing else arrived meanwhile.
 func (c *vdoClient) sync() {
@@ -218,6 +227,7 @@ func TestVDOJoinRoom(t *testing.T) {
 	// One room per socket; the same room again answers with a new listing.
 	a.send(msg{"request": "joinroom", "roomid": "elsewhere"})
 	a.expectErr(CodeTooManyRooms)
+	a.expectAlert("already in another room")
 	l = a.joinRoom("roomhash01", false)
 	assert.Len(t, l["list"], 2)
 	b.sync()
@@ -286,6 +296,7 @@ func TestVDOMigrate(t *testing.T) {
 	// Only a director migrates.
 	other.send(msg{"request": "migrate", "roomid": "breakout", "target": gID})
 	other.expectErr(CodeUnauthorized)
+	other.expectAlert("director")
 	// Only members of the director's own room.
 	d.send(msg{"request": "migrate", "roomid": "breakout", "target": z2ID})
 	d.expectErr(CodeUnknownPeer)
@@ -313,6 +324,7 @@ func TestVDOMigrate(t *testing.T) {
 	// The destination's cap applies, and a failed move moves nothing.
 	d.send(msg{"request": "migrate", "roomid": "breakout", "target": oID})
 	d.expectErr(CodeRoomFull)
+	d.expectAlert(alertRoomFull)
 	other.send(msg{"UUID": dID, "bye": true})
 	assert.Equal(t, msg{"UUID": oID, "bye": true}, d.recv())
 
@@ -351,6 +363,8 @@ func TestVDOUnknownFieldsDropped(t *testing.T) {
 	pub, viewer, pubID, viewerID := vdoPair(t, ts, "", "s1")
 	viewer.send(msg{"UUID": pubID, "bye": true, "from": "spoofed", "request": "", "secret": "x", "session": "s1", "streamID": "s1abc"})
 	assert.Equal(t, msg{"UUID": viewerID, "bye": true, "session": "s1", "streamID": "s1abc"}, pub.recv())
+	// "from" marks a fan-out (&wss=) client on the official path: told once.
+	viewer.expectAlert("&wss2=")
 
 	// Malformed known fields are refused, not forwarded.
 	for _, tc := range []struct {
@@ -452,10 +466,34 @@ func TestVDOSealedPolicy(t *testing.T) {
 			viewer.send(msg{"UUID": pubID, "type": "remote", "candidates": "deadbeef", "vector": "00ff"})
 			viewer.send(msg{"UUID": pubID, "type": "remote", "candidate": "deadbeef", "vector": "00ff"})
 			if !tc.allowed {
-				m := pub.expectErr(CodeSealedDenied)
-				assert.Contains(t, m.str("message"), "password:false")
-				viewer.expectErr(CodeSealedDenied)
-				viewer.expectErr(CodeSealedDenied)
+				// Each side gets its own refusals (error, alert once, error)
+				// and, once, the alert that its peer's sealed message to it
+				// was refused, in any order between the two.
+				for _, c := range []*vdoClient{pub, viewer} {
+					own := 2
+					if c == viewer {
+						own = 3
+					}
+					var errs, alerts, peerAlerts int
+					for i := 0; i < own+1; i++ {
+						m := c.recv()
+						switch {
+						case m.str("request") == "error":
+							assert.Equal(t, string(CodeSealedDenied), m.str("code"))
+							assert.Contains(t, m.str("message"), "password:false")
+							errs++
+						case m.str("message") == alertSealed:
+							alerts++
+						case m.str("message") == alertPeerSealed:
+							peerAlerts++
+						default:
+							t.Fatalf("unexpected %v", m)
+						}
+					}
+					assert.Equal(t, own-1, errs)
+					assert.Equal(t, 1, alerts, "its own refusal is alerted once per connection")
+					assert.Equal(t, 1, peerAlerts, "the addressee learns why nothing arrives, once")
+				}
 				pub.sync()
 				viewer.sync()
 				return
@@ -585,6 +623,7 @@ func TestVDORoomCap(t *testing.T) {
 	b.joinRoom("small", false)
 	c.send(msg{"request": "joinroom", "roomid": "small"})
 	c.expectErr(CodeRoomFull)
+	c.expectAlert(alertRoomFull)
 	c.joinRoom("big", false)
 	a.expectReq("someonejoined")
 }
@@ -597,6 +636,7 @@ func TestVDOMaxPlays(t *testing.T) {
 	c.send(msg{"request": "play", "streamID": "one"}) // again: not a new play
 	c.send(msg{"request": "play", "streamID": "three"})
 	c.expectErr(CodeRateLimited)
+	c.expectAlert("faster than it allows")
 	c.send(msg{"request": "hangup"})
 	c.send(msg{"request": "play", "streamID": "three"})
 	c.sync()

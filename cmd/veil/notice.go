@@ -35,6 +35,7 @@ func noticeInfo(o options) privacy.NoticeInfo {
 		RateLimiting: o.security.connectRate >= 0 || o.security.maxConnsPerIP >= 0,
 		AuthTokens:   len(o.security.authSecret) > 0,
 		LogLevel:     strings.ToLower(o.logLevel.String()),
+		VDONinja:     !o.vdo.Disabled,
 	}
 }
 

@@ -125,6 +125,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.peerjs.Key, "peerjs-key", signaling.DefaultPeerJSKey, "PeerJS API `key` clients send (not a secret)")
 	fs.BoolVar(&vdoOn, "vdo", true, "serve the VDO.Ninja handshake dialect")
 	fs.StringVar(&o.vdo.Path, "vdo-path", signaling.DefaultVDOPath, "`path` of the VDO.Ninja WebSocket")
+	fs.StringVar(&o.vdo.FanoutPath, "vdo-fanout-path", signaling.DefaultVDOFanoutPath, "`path` of the VDO.Ninja fan-out dialect (the app's &wss=, VDO.Ninja's self-host server)")
 	fs.IntVar(&o.maxMessageBytes, "max-message-bytes", signaling.DefaultMaxMessageBytes, "largest client message in `bytes`")
 	fs.IntVar(&o.maxRoomPeers, "max-room-peers", signaling.DefaultMaxRoomPeers, "peers per room")
 	fs.IntVar(&o.maxPeerRooms, "max-peer-rooms", signaling.DefaultMaxPeerRooms, "rooms per peer")

@@ -70,6 +70,13 @@ func TestOptionsDialects(t *testing.T) {
 	assert.Equal(t, "myapp", o.peerjs.Key)
 	assert.False(t, o.vdo.Disabled)
 	assert.Equal(t, "/ninja", o.vdo.Path)
+	assert.Equal(t, "/vdo-fanout", o.vdo.FanoutPath)
+
+	o, err = parseOptions(nil, func(k string) string {
+		return map[string]string{"VEIL_VDO_FANOUT_PATH": "/ninja-fan"}[k]
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "/ninja-fan", o.vdo.FanoutPath)
 
 	a := startVeil(t, func(o *options) { o.peerjs.Disabled = true; o.vdo.Path = "/ninja" })
 	for path, want := range map[string]int{"/peerjs/peerjs/id": 404, "/vdo": 404} {
