@@ -29,7 +29,17 @@ func ScrubLog(s string) string {
 	s = ScrubIPs(s)
 	s = zeroPortsAfter(s, scrubbedIPv4+":")
 	s = zeroPortsAfter(s, "["+scrubbedIPv6+"]:")
-	return redactIdentifiers(s)
+	s = redactIdentifiers(s)
+	// A Redact tag ends in hex digits, which can join what follows into a
+	// new address ("~168ada88" + ".0.0.0"): scrub until nothing changes.
+	for range maxScrubPasses {
+		t := ScrubIPs(s)
+		if t == s {
+			break
+		}
+		s = t
+	}
+	return s
 }
 
 // zeroPortsAfter replaces the port after each occurrence of prefix by 0.
