@@ -104,6 +104,7 @@ type soakTURN struct {
 	// Rounds of the well-behaved client: a round allocates over UDP and
 	// over TCP and relays a datagram each way between the two.
 	goodOK, goodFailed atomic.Int64
+	goodRetried        atomic.Int64 // rounds that failed once and were retried
 	// goodErr is the first failure (an atomic.Value would panic on a
 	// second error of another concrete type).
 	goodErr atomic.Pointer[error]
@@ -147,7 +148,16 @@ func (st *soakTURN) runGood(ctx context.Context, httpAddr string) {
 		hc := soakHTTPClient(net.IPv4(127, 0, 0, 1))
 		defer hc.CloseIdleConnections()
 		for ctx.Err() == nil {
-			if err := soakTURNRound(hc, httpAddr); err != nil {
+			err := soakTURNRound(hc, httpAddr)
+			if err != nil && ctx.Err() == nil {
+				// A real client retries a timed-out transaction: on the
+				// loaded 2-core CI machine under -race, pion's TCP
+				// transaction can time out once without any cap refusing
+				// it. A round fails only if its retry fails too.
+				st.goodRetried.Add(1)
+				err = soakTURNRound(hc, httpAddr)
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return // cut short by the end of the soak
 				}
@@ -223,8 +233,8 @@ func (st *soakTURN) check(t *testing.T) {
 	t.Helper()
 	st.good.Wait()
 	s := st.srv.Stats()
-	t.Logf("TURN: %d good rounds (UDP+TCP allocate and relay), %d failed; allocations %d made, %d refused; refused %v; TCP first-message timeouts %d",
-		st.goodOK.Load(), st.goodFailed.Load(), s.AllocationsTotal, s.AllocationsRefused, s.Refused, s.TCPFirstMessageTimeouts)
+	t.Logf("TURN: %d good rounds (UDP+TCP allocate and relay), %d retried, %d failed; allocations %d made, %d refused; refused %v; TCP first-message timeouts %d",
+		st.goodOK.Load(), st.goodRetried.Load(), st.goodFailed.Load(), s.AllocationsTotal, s.AllocationsRefused, s.Refused, s.TCPFirstMessageTimeouts)
 	for _, r := range []string{
 		turn.ReasonAllocationsPerIP, turn.ReasonPeersPerAllocation, turn.ReasonPeersPerIP,
 		turn.ReasonRequestRate, turn.ReasonTCPPerIP,

@@ -65,7 +65,8 @@ func TestAllocationsCappedPerClientAddress(t *testing.T) {
 	}
 	assert.Equal(t, 5, got, "allocations from one address")
 	st := ts.srv.Stats()
-	assert.EqualValues(t, credentialSets-5, st.Refused[ReasonAllocationsPerIP])
+	// At least: a retransmitted Allocate (a loaded machine) is refused again.
+	assert.GreaterOrEqual(t, st.Refused[ReasonAllocationsPerIP], uint64(credentialSets-5))
 	assert.Equal(t, 5, st.AllocationsActive)
 
 	wellBehavedPair(t, ts, false)
