@@ -32,8 +32,9 @@ const (
 //     "[::]:443"; a DTLS fingerprint, which contains eight colon-separated
 //     hex groups, becomes "::" too);
 //   - otherwise a run of digits and dots that contains four consecutive
-//     fields of at most three digits each no greater than 255 is replaced as
-//     a whole by "0.0.0.0": leading zeros count ("010.001.002.003"), and so
+//     decimal fields each no greater than 255 is replaced as a whole by
+//     "0.0.0.0": leading zeros count, any number of them
+//     ("010.001.002.003", "0001.0002.0003.0004"), and so
 //     do overlapping forms ("1.2.3.4.5"), since other parsers read them as
 //     addresses. Version strings made of four small numbers
 //     ("Chrome/120.0.0.0") are replaced as well.
@@ -162,8 +163,8 @@ func containsIPv6(run string) bool {
 }
 
 // containsDottedQuad reports whether the digits-and-dots text t has four
-// consecutive dot-separated fields of one to three digits, each at most
-// 255: an IPv4 address as netip reads it once leading zeros are dropped.
+// consecutive dot-separated decimal fields, each at most 255: an IPv4
+// address as netip reads it once leading zeros are dropped.
 func containsDottedQuad(t string) bool {
 	run := 0
 	for f := range strings.SplitSeq(t, ".") {
@@ -180,13 +181,18 @@ func containsDottedQuad(t string) bool {
 }
 
 func isOctet(f string) bool {
-	if len(f) == 0 || len(f) > 3 {
+	if len(f) == 0 {
 		return false
 	}
+	// Any number of leading zeros: WHATWG URL parsing reads
+	// "0001.0002.0003.0004" as 1.2.3.4.
 	if q := strings.TrimLeft(f, "0"); q != "" {
 		f = q
 	} else {
 		f = "0"
+	}
+	if len(f) > 3 {
+		return false
 	}
 	// Validate with netip rather than by hand, on the canonical form.
 	_, err := netip.ParseAddr(f + ".0.0.0")

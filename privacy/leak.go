@@ -19,9 +19,9 @@ import (
 // and ScrubAddresses removes what FindAddress finds from free-form text.
 //
 // What counts as an address (decided once, here, for every caller):
-//   - an IPv4 dotted quad: four dot-separated decimal fields of one to
-//     three digits, each at most 255, leading zeros allowed
-//     ("010.001.002.003"), wherever it stands in a run of digits and dots
+//   - an IPv4 dotted quad: four dot-separated decimal fields, each at most
+//     255, with any number of leading zeros ("010.001.002.003",
+//     "0001.0002.0003.0004", which a URL parser reads as 1.2.3.4), wherever it stands in a run of digits and dots
 //     ("1.2.3.4.5" holds two), with or without ":port";
 //   - an IPv6 literal as net/netip parses it (full, compressed, with an
 //     IPv4 tail, IPv4-mapped "::ffff:7f00:1" or "::ffff:127.0.0.1", NAT64),

@@ -73,6 +73,10 @@ var addressSpellings = []string{
 	`127\u{2e}66\u{2e}0\u{2e}1`,
 	`127\05666\0560\0561`,
 	`127\.66\.0\.1`,
+	// Zero-padded past three digits: a URL parser still reads an address.
+	"0001.0002.0003.0004",
+	"192.168.001.0001",
+	"00127.66.0.1",
 }
 
 // notAddresses must not be found: legitimate SDP and statistics text.
