@@ -103,17 +103,7 @@ func TestTURNTCPFloodKeepsVeilServing(t *testing.T) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
 	conn, err := d.Dial("tcp4", addr)
 	require.NoError(t, err)
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: addr,
-		TURNServerAddr: addr,
-		Conn:           pionturn.NewSTUNConn(conn),
-		Username:       s["username"].(string),
-		Password:       s["credential"].(string),
-		Realm:          "veil",
-	})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Listen())
+	c := streamTURNClient(t, addr, conn, s)
 	relay, err := c.Allocate()
 	require.NoError(t, err, "a TCP allocation next to the flood")
 	_ = relay.Close()

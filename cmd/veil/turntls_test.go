@@ -31,19 +31,28 @@ func TestTURNOverTLS(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(a.tlsPort)
 	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
 	require.NoError(t, err)
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: addr,
-		TURNServerAddr: addr,
-		Conn:           pionturn.NewSTUNConn(conn),
-		Username:       s["username"].(string),
-		Password:       s["credential"].(string),
-		Realm:          "veil",
-	})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Listen())
+	c := streamTURNClient(t, addr, conn, s)
 	relay, err := c.Allocate()
 	require.NoError(t, err, "allocation over TURN/TLS")
 	defer relay.Close()
 	assert.Equal(t, relayIP.String(), relay.LocalAddr().(*net.UDPAddr).IP.String(), "relayed from the relay address")
+}
+
+// streamTURNClient is a TURN client over conn (TCP or TLS) to addr, with
+// the credentials of ice, an iceServers entry of welcome. It is closed
+// when the test ends.
+func streamTURNClient(t *testing.T, addr string, conn net.Conn, ice map[string]any) *pionturn.Client {
+	t.Helper()
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: addr,
+		TURNServerAddr: addr,
+		Conn:           pionturn.NewSTUNConn(conn),
+		Username:       ice["username"].(string),
+		Password:       ice["credential"].(string),
+		Realm:          "veil",
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.Listen())
+	return c
 }
