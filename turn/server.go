@@ -665,9 +665,11 @@ func (s *Server) EndPeer(peerID string) {
 		return true
 	})
 	for _, rc := range mine {
+		// Counted first: Close releases the slot, and a reader who sees
+		// the allocation gone must also see why.
+		s.stats.peerEnded.Add(1)
 		// pion's relay reader then fails and deletes the allocation.
 		_ = rc.Close()
-		s.stats.peerEnded.Add(1)
 	}
 }
 
