@@ -27,6 +27,11 @@ import (
 // open-file limit with room for the process's own files.
 const perChild = 9000
 
+// peerjsHeartbeat is how often an idle PeerJS client says it is alive (the
+// peerjs client sends one every 5 s; the servers drop one silent for 60 s
+// or 90 s).
+const peerjsHeartbeat = 20 * time.Second
+
 // childReport is what an idle child prints, as one JSON line, once its
 // connections are open (or it gave up).
 type childReport struct {
@@ -167,6 +172,19 @@ func idleChild(c config) int {
 	}
 	b, _ := json.Marshal(rep)
 	fmt.Println(string(b))
+	if c.mode == "peerjs" {
+		// The PeerJS client's heartbeat: `peer` drops a client silent for
+		// its alive_timeout (60 s).
+		go func() {
+			for range time.Tick(peerjsHeartbeat) {
+				for _, ws := range conns {
+					if ws != nil {
+						_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"HEARTBEAT"}`))
+					}
+				}
+			}
+		}()
+	}
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
 	select {

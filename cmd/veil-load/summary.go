@@ -136,7 +136,11 @@ func runSummary(args []string, w io.Writer) error {
 				cells = append(cells, "–")
 				continue
 			}
-			cells = append(cells, spread(vs, "%.3g")+" "+m.unit)
+			format := "%.3g"
+			if vs[0] >= 1000 {
+				format = "%.0f"
+			}
+			cells = append(cells, strings.TrimSpace(spread(vs, format)+" "+m.unit))
 		}
 		for _, r := range byLabel[label] {
 			errs += len(r.Errors)
