@@ -64,12 +64,46 @@ const maxIPv6Groups = 8
 //
 // Safe for concurrent use if allowed is.
 func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bool) {
+	if !mayHoldAddress(s) {
+		return "", false
+	}
 	for _, v := range spellings(s) {
 		if leak, found = findAddress(v, allowed); found {
 			return leak, true
 		}
 	}
 	return "", false
+}
+
+// mayHoldAddress reports whether FindAddress could find anything in s,
+// in one pass without allocating: false means ASCII text without an
+// escape that could spell an address ('%', '\\', '&'), without ".local",
+// and in which no maximal run of hex digits, dots and colons has the three
+// dots of a dotted quad or the two colons of an IPv6 literal: exactly the
+// runs findAddress and ScrubIPs look into. Most SDP lines and candidate
+// extensions ("generation 0", "a=rtpmap:111 opus/48000/2") skip the
+// decoding passes this way.
+func mayHoldAddress(s string) bool {
+	dots, colons := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf || c == '%' || c == '\\' || c == '&':
+			return true
+		case c == '.':
+			if dots++; dots >= 3 || i+len(mdnsTLD) < len(s) && strings.EqualFold(s[i+1:i+1+len(mdnsTLD)], mdnsTLD) {
+				return true
+			}
+		case c == ':':
+			if colons++; colons >= 2 {
+				return true
+			}
+		case isHexDigit(c):
+		default:
+			dots, colons = 0, 0 // the run ends
+		}
+	}
+	return false
 }
 
 // spellings returns s and the normalised forms of it that FindAddress also
@@ -430,6 +464,9 @@ const maxScrubPasses = 8
 //
 // Safe for concurrent use.
 func ScrubAddresses(s string) string {
+	if !mayHoldAddress(s) {
+		return s
+	}
 	out := scrubMDNS(ScrubIPs(s))
 	for range maxScrubPasses {
 		if _, found := FindAddress(out, nil); !found {

@@ -173,9 +173,8 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 		st.LinesDropped++
 		return "", false, nil
 	}
-	lower := strings.ToLower(name)
 	switch {
-	case strings.HasPrefix(lower, "candidate"):
+	case hasPrefixFold(name, "candidate"):
 		// Anything named like a candidate must pass the filter as one;
 		// FilterRelayCandidate drops variant spellings.
 		if out, ok := FilterRelayCandidate(line, true, opt.TrustedRelays); ok && out != "" {
@@ -184,12 +183,19 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 		}
 		st.CandidatesDropped++
 		return "", false, nil
-	case strings.HasPrefix(lower, "remote-candidates"):
+	case hasPrefixFold(name, "remote-candidates"):
 		return "", false, nil
-	case lower == "rtcp" && hasParam:
+	case asciiEqualFold(name, "rtcp") && hasParam:
 		return scrubRTCP(param)
 	}
 	return line, true, nil
+}
+
+// hasPrefixFold reports whether strings.ToLower(s) starts with the
+// lower-case ASCII word prefix, for s an RFC 8866 token (ASCII): without
+// allocating the lowered copy.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && asciiEqualFold(s[:len(prefix)], prefix)
 }
 
 // isToken reports whether s is an RFC 8866 token: one or more of ALPHA,
