@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"encoding/json"
 	"html"
 	"net/netip"
 	"strings"
@@ -583,34 +582,16 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
 func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
-	if !json.Valid(b) {
+	// One pass validates and yields every string decoded (jsonscan.go).
+	valid, stopped := scanJSON(string(b), func(s string) bool {
+		leak, found = FindLeak(s, trusted)
+		return !found
+	})
+	switch {
+	case stopped:
+		return leak, true
+	case !valid:
 		return "invalid JSON", true
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '"' {
-			continue
-		}
-		// Valid JSON: outside strings there is no quote, inside one a quote
-		// is escaped.
-		j, escaped := i+1, false
-		for ; j < len(b) && b[j] != '"'; j++ {
-			if b[j] == '\\' {
-				escaped = true
-				j++
-			}
-		}
-		var s string
-		if escaped {
-			if json.Unmarshal(b[i:j+1], &s) != nil {
-				return "invalid JSON string", true
-			}
-		} else {
-			s = string(b[i+1 : j])
-		}
-		if leak, found = FindLeak(s, trusted); found {
-			return leak, true
-		}
-		i = j
 	}
 	return "", false
 }
