@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -322,4 +323,26 @@ func FuzzMayHoldAddress(f *testing.F) {
 			t.Fatalf("%q: fast path said no address, scrubbing gave %q", s, out)
 		}
 	})
+}
+
+// BenchmarkScrubSDPOffer scrubs the load tool's ~4.4 KB offer under
+// forced relay (cmd/veil-load/offer.sdp, CRLF as browsers send it).
+func BenchmarkScrubSDPOffer(b *testing.B) {
+	raw, err := os.ReadFile("../cmd/veil-load/offer.sdp")
+	require.NoError(b, err)
+	sdp := strings.ReplaceAll(string(raw), "\n", "\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(sdp)))
+	for b.Loop() {
+		if _, _, err := ScrubSDP(sdp, SDPOptions{ForceRelay: true, StripSysinfo: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestHiddenConnLineIsClean: ScrubSDP skips the leak check for the c=
+// line it writes itself; the check would pass it.
+func TestHiddenConnLineIsClean(t *testing.T) {
+	_, found := FindLeak(hiddenConnLine, nil)
+	assert.False(t, found)
 }

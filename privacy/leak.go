@@ -85,25 +85,49 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 func mayHoldAddress(s string) bool {
 	dots, colons := 0, 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= utf8.RuneSelf || c == '%' || c == '\\' || c == '&':
-			return true
-		case c == '.':
+		switch addrClass[s[i]] {
+		case classOther:
+			dots, colons = 0, 0 // the run ends
+		case classDot:
 			if dots++; dots >= 3 || i+len(mdnsTLD) < len(s) && strings.EqualFold(s[i+1:i+1+len(mdnsTLD)], mdnsTLD) {
 				return true
 			}
-		case c == ':':
+		case classColon:
 			if colons++; colons >= 2 {
 				return true
 			}
-		case isHexDigit(c):
-		default:
-			dots, colons = 0, 0 // the run ends
+		case classEscape:
+			return true
 		}
 	}
 	return false
 }
+
+// Byte classes of mayHoldAddress.
+const (
+	classOther  = iota // ends a run
+	classHex           // continues a run
+	classDot           // '.'
+	classColon         // ':'
+	classEscape        // '%', '\\', '&' or a byte of a non-ASCII character
+)
+
+// addrClass is the class of each byte, for mayHoldAddress's single pass.
+var addrClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf || c == '%' || c == '\\' || c == '&':
+			t[c] = classEscape
+		case c == '.':
+			t[c] = classDot
+		case c == ':':
+			t[c] = classColon
+		case isHexDigit(byte(c)):
+			t[c] = classHex
+		}
+	}
+	return t
+}()
 
 // spellings returns s and the normalised forms of it that FindAddress also
 // searches: Unicode folded to ASCII where it reads as ASCII (foldUnicode),

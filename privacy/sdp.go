@@ -37,6 +37,9 @@ type SDPStats struct {
 // either.
 const hiddenConnAddr = "IN IP4 0.0.0.0"
 
+// hiddenConnLine is every c= line once scrubbed.
+const hiddenConnLine = "c=" + hiddenConnAddr
+
 // ScrubSDP scrubs a session description (RFC 8866) line by line.
 //
 // Under opt.ForceRelay it:
@@ -146,6 +149,9 @@ func scrubLine(line string, opt SDPOptions, st *SDPStats) (out string, keep bool
 	if err != nil || !keep {
 		return "", false, err
 	}
+	if out == hiddenConnLine {
+		return out, true, nil // our own constant: nothing to find in it
+	}
 	if _, leak := FindLeak(out, opt.TrustedRelays); leak {
 		st.LinesDropped++
 		return "", false, nil
@@ -159,7 +165,7 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 	case 'o':
 		return scrubOrigin(line, opt)
 	case 'c':
-		return "c=" + hiddenConnAddr, true, nil
+		return hiddenConnLine, true, nil
 	case 'a':
 	default:
 		return line, true, nil
