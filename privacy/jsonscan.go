@@ -1,6 +1,8 @@
 package privacy
 
 import (
+	"slices"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -160,6 +162,12 @@ func skipWS(doc string, i int) int {
 // escape.
 func scanString(doc string, i int) (end int, escaped bool) {
 	for j := i + 1; j < len(doc); j++ {
+		for j < len(doc) && strPlain[doc[j]] {
+			j++ // the bulk of an SDP: no quote, backslash or control byte
+		}
+		if j >= len(doc) {
+			break
+		}
 		switch c := doc[j]; {
 		case c == '"':
 			return j + 1, escaped
@@ -172,19 +180,28 @@ func scanString(doc string, i int) (end int, escaped bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j++
 			case 'u':
-				if j+5 >= len(doc) || !isHexDigit(doc[j+2]) || !isHexDigit(doc[j+3]) || !isHexDigit(doc[j+4]) || !isHexDigit(doc[j+5]) {
+				if j+5 >= len(doc) || !isHex4(doc[j+2:j+6]) {
 					return -1, false
 				}
 				j += 5
 			default:
 				return -1, false
 			}
-		case c < 0x20:
+		default: // a control byte
 			return -1, false
 		}
 	}
 	return -1, false
 }
+
+// strPlain marks the bytes a JSON string holds as they are: not '"', not
+// '\\', not a control byte (encoding/json does not check UTF-8 here).
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // scanNumber validates the number at doc[i] and returns the index after it.
 func scanNumber(doc string, i int) int {
@@ -237,48 +254,55 @@ func scanLiteral(doc string, i int, lit string) int {
 // surrogate pair joined, an unpaired surrogate and each byte of invalid
 // UTF-8 written as U+FFFD.
 func appendUnquoted(b []byte, s string) []byte {
+	b = slices.Grow(b, len(s))
 	for r := 0; r < len(s); {
-		c := s[r]
-		switch {
-		case c == '\\':
-			switch s[r+1] {
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				rr := hex4(s[r+2 : r+6])
-				r += 6
-				if utf16.IsSurrogate(rr) {
-					if r+6 <= len(s) && s[r] == '\\' && s[r+1] == 'u' && isHex4(s[r+2:r+6]) {
-						if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != utf8.RuneError {
-							b = utf8.AppendRune(b, dec)
-							r += 6
-							continue
-						}
-					}
-					rr = utf8.RuneError
-				}
-				b = utf8.AppendRune(b, rr)
-				continue
-			default: // '"', '\\', '/'
-				b = append(b, s[r+1])
-			}
-			r += 2
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			r++
-		default:
-			rr, size := utf8.DecodeRuneInString(s[r:])
-			b = utf8.AppendRune(b, rr)
-			r += size
+		// Copy up to the next escape in one piece when it is valid UTF-8.
+		k := strings.IndexByte(s[r:], '\\')
+		if k < 0 {
+			k = len(s) - r
 		}
+		if chunk := s[r : r+k]; utf8.ValidString(chunk) {
+			b = append(b, chunk...)
+		} else {
+			for _, rr := range chunk { // each invalid byte reads as U+FFFD
+				b = utf8.AppendRune(b, rr)
+			}
+		}
+		r += k
+		if r >= len(s) {
+			break
+		}
+		// s[r] is a backslash starting a valid escape.
+		switch s[r+1] {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			rr := hex4(s[r+2 : r+6])
+			r += 6
+			if utf16.IsSurrogate(rr) {
+				if r+6 <= len(s) && s[r] == '\\' && s[r+1] == 'u' && isHex4(s[r+2:r+6]) {
+					if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != utf8.RuneError {
+						b = utf8.AppendRune(b, dec)
+						r += 6
+						continue
+					}
+				}
+				rr = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, rr)
+			continue
+		default: // '"', '\\', '/'
+			b = append(b, s[r+1])
+		}
+		r += 2
 	}
 	return b
 }
