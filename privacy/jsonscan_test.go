@@ -3,6 +3,7 @@ package privacy
 import (
 	"encoding/json"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -108,9 +109,23 @@ func TestScanJSONSeeds(t *testing.T) {
 }
 
 func BenchmarkFindLeakJSON(b *testing.B) {
-	sdp := "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n" + strings.Repeat("a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n", 50) +
-		"a=candidate:3 1 udp 41885439 203.0.113.7 61000 typ relay raddr 0.0.0.0 rport 0 generation 0\r\n"
-	frame := []byte(`{"type":"signal","from":"abcdefghijklmnopqrstuvwx","data":{"sdp":{"type":"offer","sdp":"` + sdp + `"}}}`)
+	raw, err := os.ReadFile("../cmd/veil-load/offer.sdp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The offer as veil forwards it under forced relay: scrubbed.
+	sdp, _, err := ScrubSDP(strings.ReplaceAll(string(raw), "\n", "\r\n"), SDPOptions{ForceRelay: true, StripSysinfo: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame, err := json.Marshal(map[string]any{"type": "signal", "from": "abcdefghijklmnopqrstuvwx",
+		"data": map[string]any{"sdp": map[string]string{"type": "offer", "sdp": sdp}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, found := FindLeakJSON(frame, nil); found {
+		b.Fatal("the scrubbed offer leaks")
+	}
 	b.Run("before", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(frame)))
@@ -159,4 +174,64 @@ func findLeakJSONRef(b []byte, trusted func(netip.AddrPort) bool) (leak string, 
 		i = j
 	}
 	return "", false
+}
+
+// findDottedQuadRef is findDottedQuad before it stopped allocating.
+func findDottedQuadRef(run string, allowed func(netip.Addr) bool) (string, bool) {
+	canon := func(f string) string {
+		if q := strings.TrimLeft(f, "0"); q != "" {
+			return q
+		}
+		return "0"
+	}
+	octet := func(f string) bool {
+		if f == "" {
+			return false
+		}
+		f = canon(f)
+		if len(f) > 3 {
+			return false
+		}
+		_, err := netip.ParseAddr(f + ".0.0.0")
+		return err == nil
+	}
+	for i := 0; i < len(run); {
+		if !isDigit(run[i]) {
+			i++
+			continue
+		}
+		end := i
+		for end < len(run) && (isDigit(run[end]) || run[end] == '.') {
+			end++
+		}
+		fields := strings.Split(run[i:end], ".")
+		for k := 0; k+4 <= len(fields); k++ {
+			q := fields[k : k+4]
+			if !octet(q[0]) || !octet(q[1]) || !octet(q[2]) || !octet(q[3]) {
+				continue
+			}
+			a, err := netip.ParseAddr(canon(q[0]) + "." + canon(q[1]) + "." + canon(q[2]) + "." + canon(q[3]))
+			if err == nil && !passes(a, allowed) {
+				return strings.Join(q, "."), true
+			}
+		}
+		i = end
+	}
+	return "", false
+}
+
+func FuzzFindDottedQuadMatchesRef(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "0.0.0.0", "1.2.3.4.5", "0001.0002.0003.0004", "256.1.1.1.2", "1..2.3.4.", "a1.2.3.4b", "127.0.0.1:80", "9.9.9", ""} {
+		f.Add(s)
+	}
+	allowed := func(a netip.Addr) bool { return a == netip.MustParseAddr("1.2.3.4") }
+	f.Fuzz(func(t *testing.T, run string) {
+		for _, al := range []func(netip.Addr) bool{nil, allowed} {
+			wl, wf := findDottedQuadRef(run, al)
+			gl, gf := findDottedQuad(run, al)
+			if wl != gl || wf != gf {
+				t.Fatalf("%q: (%q, %v), before (%q, %v)", run, gl, gf, wl, wf)
+			}
+		}
+	})
 }

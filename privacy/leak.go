@@ -405,27 +405,38 @@ func findDottedQuad(run string, allowed func(netip.Addr) bool) (string, bool) {
 		for end < len(run) && (isDigit(run[end]) || run[end] == '.') {
 			end++
 		}
-		fields := strings.Split(run[i:end], ".")
-		for k := 0; k+4 <= len(fields); k++ {
-			q := fields[k : k+4]
-			if !isOctet(q[0]) || !isOctet(q[1]) || !isOctet(q[2]) || !isOctet(q[3]) {
-				continue
+		// The last four dot-separated fields: where each starts and its
+		// value, or ok false.
+		var (
+			starts [4]int
+			vals   [4]byte
+			oks    [4]bool
+			n      int
+		)
+		for fs := i; ; {
+			fe := fs + strings.IndexByte(run[fs:end], '.')
+			if fe < fs {
+				fe = end
 			}
-			a, err := netip.ParseAddr(canonOctet(q[0]) + "." + canonOctet(q[1]) + "." + canonOctet(q[2]) + "." + canonOctet(q[3]))
-			if err == nil && !passes(a, allowed) {
-				return strings.Join(q, "."), true
+			k := n % 4
+			starts[k] = fs
+			vals[k], oks[k] = octetValue(run[fs:fe])
+			n++
+			if n >= 4 && oks[0] && oks[1] && oks[2] && oks[3] {
+				f := n % 4 // the oldest of the four
+				a := netip.AddrFrom4([4]byte{vals[f], vals[(f+1)%4], vals[(f+2)%4], vals[(f+3)%4]})
+				if !passes(a, allowed) {
+					return run[starts[f]:fe], true
+				}
 			}
+			if fe == end {
+				break
+			}
+			fs = fe + 1
 		}
 		i = end
 	}
 	return "", false
-}
-
-func canonOctet(f string) string {
-	if q := strings.TrimLeft(f, "0"); q != "" {
-		return q
-	}
-	return "0"
 }
 
 // mdnsTLD is the top-level label mDNS resolves (RFC 6762).
