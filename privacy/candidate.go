@@ -2,11 +2,8 @@ package privacy
 
 import (
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/pion/ice/v4"
 )
 
 // Positions of the fields of a candidate attribute (RFC 8839 section 5.1)
@@ -20,8 +17,6 @@ const (
 	candFieldPort      = 5
 	candFieldTyp       = 6
 	candFieldType      = 7
-	candFieldRaddr     = 8  // "raddr", when present
-	candFieldRport     = 10 // "rport", when raddr is present
 	candMinFields      = 8
 )
 
@@ -104,57 +99,109 @@ func FilterRelayCandidate(cand string, forceRelay bool, trusted func(netip.AddrP
 	// pion strips one more "candidate:" and reads empty fields (double
 	// spaces) as zero values; a browser may read either differently, and the
 	// field positions below assume neither.
-	if strings.HasPrefix(body, "candidate:") {
+	if strings.HasPrefix(body, "candidate:") || !candSingleSpaced(body) {
 		return "", false
 	}
-	fields := strings.Split(body, " ")
-	if len(fields) < candMinFields || slices.Contains(fields, "") || !isFoundation(fields[0]) ||
-		fields[candFieldTyp] != "typ" || fields[candFieldType] != "relay" {
+	var f [candMinFields]string
+	rest := body
+	for i := range f {
+		var found bool
+		if f[i], rest, found = strings.Cut(rest, " "); !found && i < candMinFields-1 {
+			return "", false // fewer than candMinFields fields
+		}
+	}
+	if !isFoundation(f[0]) || f[candFieldTyp] != "typ" || f[candFieldType] != "relay" {
 		return "", false
 	}
-	c, err := ice.UnmarshalCandidate(body)
-	if err != nil || c.Type() != ice.CandidateTypeRelay {
+	// parseCandidate reads as pion's UnmarshalCandidate does
+	// (FuzzParseCandidateMatchesPion), without allocating.
+	c, ok := parseCandidate(body)
+	if !ok || c.typ != "relay" {
 		return "", false
 	}
 	// pion drops an IPv6 zone before parsing; a zone names the sender's
 	// interface and has no business in a relay address.
-	a, err := netip.ParseAddr(fields[candFieldAddress])
-	if err != nil || a.Zone() != "" {
+	if strings.IndexByte(f[candFieldAddress], '%') >= 0 {
 		return "", false
 	}
-	if trusted != nil && !trustedRelay(fields, a, trusted) {
+	a, err := netip.ParseAddr(f[candFieldAddress])
+	if err != nil {
 		return "", false
 	}
-	ext := candMinFields
-	if len(fields) > candFieldRaddr && fields[candFieldRaddr] == "raddr" {
-		if len(fields) <= candFieldRport+1 || fields[candFieldRport] != "rport" {
-			return "", false
-		}
-		fields[candFieldRaddr+1] = hiddenRelatedAddr
-		fields[candFieldRport+1] = hiddenRelatedPort
-		ext = candFieldRport + 2
+	if trusted != nil && !trustedRelay(f[candFieldTransport], f[candFieldPort], a, trusted) {
+		return "", false
 	}
-	for i := ext; i < len(fields); i++ {
-		if fields[i] = ScrubAddresses(fields[i]); fields[i] == "" {
-			return "", false
-		}
-	}
-	body = strings.Join(fields, " ")
 
-	if !isHiddenRelay(body) {
+	// What follows the type: "raddr A rport P" (pion has checked its
+	// shape), then extensions, every field of which is scrubbed.
+	head := len(body) - len(rest) // up to and including "typ relay "
+	// b holds the rewritten candidate once something changes (one
+	// allocation); until then the input is the output.
+	var b strings.Builder
+	changed := false
+	if c.related {
+		// rest is "raddr A rport P[ ext...]".
+		_, r1, _ := strings.Cut(rest, " ")
+		addr, r2, _ := strings.Cut(r1, " ")
+		_, r3, _ := strings.Cut(r2, " ")
+		port, ext, hasExt := strings.Cut(r3, " ")
+		if addr != hiddenRelatedAddr || port != hiddenRelatedPort {
+			changed = true
+			b.Grow(len(prefix) + len(body) + len(hiddenRelatedAddr))
+			b.WriteString(prefix)
+			b.WriteString(body[:head])
+			b.WriteString("raddr " + hiddenRelatedAddr + " rport " + hiddenRelatedPort)
+			if hasExt {
+				b.WriteByte(' ')
+			}
+		}
+		rest = ext
+	}
+	for rest != "" {
+		field, next, more := strings.Cut(rest, " ")
+		scrubbed := ScrubAddresses(field)
+		if scrubbed == "" {
+			return "", false
+		}
+		if !changed && scrubbed != field {
+			changed = true
+			b.Grow(len(prefix) + len(body) + len(scrubbedIPv4))
+			b.WriteString(prefix)
+			b.WriteString(body[:len(body)-len(rest)])
+		}
+		if changed {
+			b.WriteString(scrubbed)
+			if more {
+				b.WriteByte(' ')
+			}
+		}
+		rest = next
+	}
+	out = cand
+	if changed {
+		out = b.String()
+	}
+	if !isHiddenRelay(out[len(prefix):]) {
 		return "", false
 	}
-	return prefix + body, true
+	return out, true
 }
 
-// trustedRelay reports whether the relay candidate split into fields, at
-// address a, is a UDP candidate at a transport address trusted accepts.
-func trustedRelay(fields []string, a netip.Addr, trusted func(netip.AddrPort) bool) bool {
-	if !strings.EqualFold(fields[candFieldTransport], "udp") {
+// candSingleSpaced reports whether body is fields separated by single
+// spaces: not empty, no space at either end, no two spaces in a row.
+func candSingleSpaced(body string) bool {
+	return body != "" && body[0] != ' ' && body[len(body)-1] != ' ' && !strings.Contains(body, "  ")
+}
+
+// trustedRelay reports whether a relay candidate with this transport and
+// port field, at address a, is a UDP candidate at a transport address
+// trusted accepts.
+func trustedRelay(transport, portField string, a netip.Addr, trusted func(netip.AddrPort) bool) bool {
+	if !strings.EqualFold(transport, "udp") {
 		return false
 	}
-	port, err := strconv.ParseUint(fields[candFieldPort], 10, 16)
-	if err != nil || strconv.FormatUint(port, 10) != fields[candFieldPort] {
+	port, err := strconv.ParseUint(portField, 10, 16)
+	if err != nil || strconv.FormatUint(port, 10) != portField {
 		return false
 	}
 	return trusted(netip.AddrPortFrom(a.Unmap(), uint16(port))) //nolint:gosec // parsed with bitSize 16
@@ -183,10 +230,6 @@ func isFoundation(f string) bool {
 // isHiddenRelay re-parses a rewritten candidate: it must still be a relay
 // candidate to pion, with no related address other than 0.0.0.0:0.
 func isHiddenRelay(body string) bool {
-	c, err := ice.UnmarshalCandidate(body)
-	if err != nil || c.Type() != ice.CandidateTypeRelay {
-		return false
-	}
-	r := c.RelatedAddress()
-	return r == nil || ((r.Address == "" || r.Address == hiddenRelatedAddr) && r.Port == 0)
+	c, ok := parseCandidate(body)
+	return ok && c.typ == "relay" && (c.relAddr == "" || c.relAddr == hiddenRelatedAddr) && c.relPort == 0
 }

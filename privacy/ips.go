@@ -181,20 +181,31 @@ func containsDottedQuad(t string) bool {
 }
 
 func isOctet(f string) bool {
-	if len(f) == 0 {
-		return false
+	_, ok := octetValue(f)
+	return ok
+}
+
+// octetValue reads a dotted-quad field: decimal digits, any number of
+// leading zeros, at most 255. It allocates nothing.
+func octetValue(f string) (byte, bool) {
+	if f == "" {
+		return 0, false
 	}
 	// Any number of leading zeros: WHATWG URL parsing reads
 	// "0001.0002.0003.0004" as 1.2.3.4.
-	if q := strings.TrimLeft(f, "0"); q != "" {
-		f = q
-	} else {
-		f = "0"
-	}
+	f = strings.TrimLeft(f, "0")
 	if len(f) > 3 {
-		return false
+		return 0, false
 	}
-	// Validate with netip rather than by hand, on the canonical form.
-	_, err := netip.ParseAddr(f + ".0.0.0")
-	return err == nil
+	v := 0
+	for i := 0; i < len(f); i++ {
+		if !isDigit(f[i]) {
+			return 0, false
+		}
+		v = v*10 + int(f[i]-'0')
+	}
+	if v > 255 {
+		return 0, false
+	}
+	return byte(v), true
 }

@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"encoding/json"
 	"html"
 	"net/netip"
 	"strings"
@@ -64,6 +63,9 @@ const maxIPv6Groups = 8
 //
 // Safe for concurrent use if allowed is.
 func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bool) {
+	if !mayHoldAddress(s) {
+		return "", false
+	}
 	for _, v := range spellings(s) {
 		if leak, found = findAddress(v, allowed); found {
 			return leak, true
@@ -71,6 +73,61 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 	}
 	return "", false
 }
+
+// mayHoldAddress reports whether FindAddress could find anything in s,
+// in one pass without allocating: false means ASCII text without an
+// escape that could spell an address ('%', '\\', '&'), without ".local",
+// and in which no maximal run of hex digits, dots and colons has the three
+// dots of a dotted quad or the two colons of an IPv6 literal: exactly the
+// runs findAddress and ScrubIPs look into. Most SDP lines and candidate
+// extensions ("generation 0", "a=rtpmap:111 opus/48000/2") skip the
+// decoding passes this way.
+func mayHoldAddress(s string) bool {
+	dots, colons := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch addrClass[s[i]] {
+		case classOther:
+			dots, colons = 0, 0 // the run ends
+		case classDot:
+			if dots++; dots >= 3 || i+len(mdnsTLD) < len(s) && strings.EqualFold(s[i+1:i+1+len(mdnsTLD)], mdnsTLD) {
+				return true
+			}
+		case classColon:
+			if colons++; colons >= 2 {
+				return true
+			}
+		case classEscape:
+			return true
+		}
+	}
+	return false
+}
+
+// Byte classes of mayHoldAddress.
+const (
+	classOther  = iota // ends a run
+	classHex           // continues a run
+	classDot           // '.'
+	classColon         // ':'
+	classEscape        // '%', '\\', '&' or a byte of a non-ASCII character
+)
+
+// addrClass is the class of each byte, for mayHoldAddress's single pass.
+var addrClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf || c == '%' || c == '\\' || c == '&':
+			t[c] = classEscape
+		case c == '.':
+			t[c] = classDot
+		case c == ':':
+			t[c] = classColon
+		case isHexDigit(byte(c)):
+			t[c] = classHex
+		}
+	}
+	return t
+}()
 
 // spellings returns s and the normalised forms of it that FindAddress also
 // searches: Unicode folded to ASCII where it reads as ASCII (foldUnicode),
@@ -348,27 +405,38 @@ func findDottedQuad(run string, allowed func(netip.Addr) bool) (string, bool) {
 		for end < len(run) && (isDigit(run[end]) || run[end] == '.') {
 			end++
 		}
-		fields := strings.Split(run[i:end], ".")
-		for k := 0; k+4 <= len(fields); k++ {
-			q := fields[k : k+4]
-			if !isOctet(q[0]) || !isOctet(q[1]) || !isOctet(q[2]) || !isOctet(q[3]) {
-				continue
+		// The last four dot-separated fields: where each starts and its
+		// value, or ok false.
+		var (
+			starts [4]int
+			vals   [4]byte
+			oks    [4]bool
+			n      int
+		)
+		for fs := i; ; {
+			fe := fs + strings.IndexByte(run[fs:end], '.')
+			if fe < fs {
+				fe = end
 			}
-			a, err := netip.ParseAddr(canonOctet(q[0]) + "." + canonOctet(q[1]) + "." + canonOctet(q[2]) + "." + canonOctet(q[3]))
-			if err == nil && !passes(a, allowed) {
-				return strings.Join(q, "."), true
+			k := n % 4
+			starts[k] = fs
+			vals[k], oks[k] = octetValue(run[fs:fe])
+			n++
+			if n >= 4 && oks[0] && oks[1] && oks[2] && oks[3] {
+				f := n % 4 // the oldest of the four
+				a := netip.AddrFrom4([4]byte{vals[f], vals[(f+1)%4], vals[(f+2)%4], vals[(f+3)%4]})
+				if !passes(a, allowed) {
+					return run[starts[f]:fe], true
+				}
 			}
+			if fe == end {
+				break
+			}
+			fs = fe + 1
 		}
 		i = end
 	}
 	return "", false
-}
-
-func canonOctet(f string) string {
-	if q := strings.TrimLeft(f, "0"); q != "" {
-		return q
-	}
-	return "0"
 }
 
 // mdnsTLD is the top-level label mDNS resolves (RFC 6762).
@@ -430,6 +498,9 @@ const maxScrubPasses = 8
 //
 // Safe for concurrent use.
 func ScrubAddresses(s string) string {
+	if !mayHoldAddress(s) {
+		return s
+	}
 	out := scrubMDNS(ScrubIPs(s))
 	for range maxScrubPasses {
 		if _, found := FindAddress(out, nil); !found {
@@ -546,34 +617,16 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 //
 // leak is an address: never log it. Safe for concurrent use if trusted is.
 func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
-	if !json.Valid(b) {
+	// One pass validates and yields every string decoded (jsonscan.go).
+	valid, stopped := scanJSON(string(b), func(s string) bool {
+		leak, found = FindLeak(s, trusted)
+		return !found
+	})
+	switch {
+	case stopped:
+		return leak, true
+	case !valid:
 		return "invalid JSON", true
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '"' {
-			continue
-		}
-		// Valid JSON: outside strings there is no quote, inside one a quote
-		// is escaped.
-		j, escaped := i+1, false
-		for ; j < len(b) && b[j] != '"'; j++ {
-			if b[j] == '\\' {
-				escaped = true
-				j++
-			}
-		}
-		var s string
-		if escaped {
-			if json.Unmarshal(b[i:j+1], &s) != nil {
-				return "invalid JSON string", true
-			}
-		} else {
-			s = string(b[i+1 : j])
-		}
-		if leak, found = FindLeak(s, trusted); found {
-			return leak, true
-		}
-		i = j
 	}
 	return "", false
 }

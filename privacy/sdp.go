@@ -37,6 +37,9 @@ type SDPStats struct {
 // either.
 const hiddenConnAddr = "IN IP4 0.0.0.0"
 
+// hiddenConnLine is every c= line once scrubbed.
+const hiddenConnLine = "c=" + hiddenConnAddr
+
 // ScrubSDP scrubs a session description (RFC 8866) line by line.
 //
 // Under opt.ForceRelay it:
@@ -146,6 +149,9 @@ func scrubLine(line string, opt SDPOptions, st *SDPStats) (out string, keep bool
 	if err != nil || !keep {
 		return "", false, err
 	}
+	if out == hiddenConnLine {
+		return out, true, nil // our own constant: nothing to find in it
+	}
 	if _, leak := FindLeak(out, opt.TrustedRelays); leak {
 		st.LinesDropped++
 		return "", false, nil
@@ -159,7 +165,7 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 	case 'o':
 		return scrubOrigin(line, opt)
 	case 'c':
-		return "c=" + hiddenConnAddr, true, nil
+		return hiddenConnLine, true, nil
 	case 'a':
 	default:
 		return line, true, nil
@@ -173,9 +179,8 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 		st.LinesDropped++
 		return "", false, nil
 	}
-	lower := strings.ToLower(name)
 	switch {
-	case strings.HasPrefix(lower, "candidate"):
+	case hasPrefixFold(name, "candidate"):
 		// Anything named like a candidate must pass the filter as one;
 		// FilterRelayCandidate drops variant spellings.
 		if out, ok := FilterRelayCandidate(line, true, opt.TrustedRelays); ok && out != "" {
@@ -184,12 +189,19 @@ func scrubForcedLine(line string, opt SDPOptions, st *SDPStats) (string, bool, e
 		}
 		st.CandidatesDropped++
 		return "", false, nil
-	case strings.HasPrefix(lower, "remote-candidates"):
+	case hasPrefixFold(name, "remote-candidates"):
 		return "", false, nil
-	case lower == "rtcp" && hasParam:
+	case asciiEqualFold(name, "rtcp") && hasParam:
 		return scrubRTCP(param)
 	}
 	return line, true, nil
+}
+
+// hasPrefixFold reports whether strings.ToLower(s) starts with the
+// lower-case ASCII word prefix, for s an RFC 8866 token (ASCII): without
+// allocating the lowered copy.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && asciiEqualFold(s[:len(prefix)], prefix)
 }
 
 // isToken reports whether s is an RFC 8866 token: one or more of ALPHA,

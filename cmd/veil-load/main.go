@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Bounds that are not flags.
@@ -35,15 +37,50 @@ const (
 	maxMessages   = 10_000_000
 	maxDuration   = 10 * time.Minute
 	defaultWindow = 16 // below veil's DefaultSendQueue (64): a fast sender never gets its peer dropped
+	maxSources    = 60000
+	// maxConcurrency bounds dials in flight (the storm's reconnects).
+	maxConcurrency = 2000
+	maxProcs       = 16
 )
+
+// dialerFor returns the dialer of the i-th connection: spread over
+// c.sources loopback source addresses when set.
+func (c config) dialerFor(i int) *websocket.Dialer {
+	if c.sources == 0 {
+		return dialer
+	}
+	return dialerFrom(sourceAddr(i % c.sources))
+}
 
 const usage = `veil-load: bounded load against a signaling server on loopback.
 
 Usage:
-  veil-load [flags]                 run one measurement, print a summary (and --out JSON)
+  veil-load [flags]                 run one paced measurement, print a summary (and --out JSON)
+  veil-load saturate [flags]        the saturation workload (below)
+  veil-load storm [flags]           the reconnect storm (below)
+  veil-load idle [flags]            the largest idle run (below)
+  veil-load relay --listen ADDR     serve the no-policy relay, the limit baseline (below)
   veil-load table [--vs LABEL] FILE...
                                     print result files as a Markdown table, with
                                     ratios against the result labelled LABEL
+  veil-load summary FILE...         print the ratios of docs/BENCHMARKS.md from the
+                                    results .ci/bench labels (see summary.go)
+
+saturate: --pairs pairs, each keeping --window offer/answer round trips in
+  flight (offer of a ~4.4 KB SDP, answered at once with one of the same
+  size), unpaced, for --warmup then a measured --run. Reports round trips/s,
+  round-trip p50/p99 and server CPU per relayed message (2 per round trip).
+storm: --peers connections over --sources loopback source addresses, all
+  dropped at once (TCP reset), all reconnected (--concurrency dials in flight;
+  a 429/503 is retried after its Retry-After). Reports the time from the drop
+  to the last welcome (native) / OPEN (PeerJS), per-peer p50/p99, retries.
+idle: --idle connections held by --procs generator processes (each a
+  veil-load idle-child; a process may hold at most ~19 000 open files here)
+  over --sources loopback source addresses; server RSS per connection as in
+  the idle phase below.
+relay: a no-policy relay (no decode, no filter): a top-level scan finds the
+  routing keys and the payload is spliced through. Native protocol at /ws
+  (welcome, join/joined/peer-joined, signal) and PeerJS at {--path}peerjs.
 
 A run has three phases, each optional:
   1. idle:  open --idle connections (native: up to welcome; peerjs: up to OPEN),
@@ -71,6 +108,13 @@ Flags:
 // config is the command line.
 type config struct {
 	mode, baseURL, path, key, label, out string
+	vdoPath                              string
+	sources                              int
+	workload                             string        // "" (paced), saturate, storm, idle, idle-child
+	warmup, runFor                       time.Duration // saturate
+	peers                                int           // storm
+	procs                                int           // idle
+	sourceOffset                         int           // idle-child
 	serverPID                            int
 	pairs, idle, messages, concurrency   int
 	window                               int
@@ -79,11 +123,18 @@ type config struct {
 	allowRemote                          bool
 }
 
-func parseFlags(args []string) (config, error) {
-	var c config
+func parseFlags(workload string, args []string) (config, error) {
+	c := config{workload: workload}
 	fs := flag.NewFlagSet("veil-load", flag.ContinueOnError)
+	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "saturate: load before the measured window")
+	fs.DurationVar(&c.runFor, "run", 15*time.Second, "saturate: the measured window")
+	fs.IntVar(&c.peers, "peers", 10000, "storm: peers connected, dropped at once and reconnected")
+	fs.IntVar(&c.procs, "procs", 0, "idle: generator processes holding the --idle connections (0: one per 9000)")
+	fs.IntVar(&c.sourceOffset, "source-offset", 0, "idle-child: index of the first source address")
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.mode, "mode", "native", "protocol: native (veil protocol v1 at /ws) or peerjs (PeerJS at {path}peerjs)")
+	fs.StringVar(&c.mode, "mode", "native", "protocol: native (veil protocol v1 at /ws), peerjs (PeerJS at {path}peerjs) or vdo (VDO.Ninja at --vdo-path)")
+	fs.StringVar(&c.vdoPath, "vdo-path", "/vdo", "VDO.Ninja dialect `path`")
+	fs.IntVar(&c.sources, "sources", 0, "spread connections over this many loopback source addresses (127.100.0.1 onwards), so per-address limits see distinct clients (0: the kernel's choice)")
 	fs.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "server base `URL` (http://host:port)")
 	fs.StringVar(&c.path, "path", "/peerjs/", "PeerJS mount `path` (the client's path option); veil and `peerjs --path /peerjs/` use /peerjs/")
 	fs.StringVar(&c.key, "key", "peerjs", "PeerJS API `key`")
@@ -116,10 +167,15 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.label == "" {
 		c.label = c.mode
+		if c.workload != "" {
+			c.label = c.workload + "-" + c.mode
+		}
 	}
 	switch {
-	case c.mode != "native" && c.mode != "peerjs":
-		return c, fmt.Errorf("--mode must be native or peerjs, not %q", c.mode)
+	case c.mode != "native" && c.mode != "peerjs" && c.mode != "vdo":
+		return c, fmt.Errorf("--mode must be native, peerjs or vdo, not %q", c.mode)
+	case c.sources < 0 || c.sources > maxSources:
+		return c, fmt.Errorf("--sources must be 0..%d", maxSources)
 	case c.pairs < 0 || c.pairs > maxPairs:
 		return c, fmt.Errorf("--pairs must be 0..%d", maxPairs)
 	case c.idle < 0 || c.idle > maxIdle:
@@ -128,8 +184,14 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("--messages must be 0..%d", maxMessages)
 	case c.duration <= 0 || c.duration > maxDuration:
 		return c, fmt.Errorf("--duration must be in (0, %v]", maxDuration)
-	case c.rate < 0 || c.window < 1 || c.concurrency < 1:
-		return c, errors.New("--rate must be >= 0, --window and --concurrency >= 1")
+	case c.rate < 0 || c.window < 1 || c.concurrency < 1 || c.concurrency > maxConcurrency:
+		return c, fmt.Errorf("--rate must be >= 0, --window >= 1, --concurrency 1..%d", maxConcurrency)
+	case c.peers < 1 || c.peers > maxIdle:
+		return c, fmt.Errorf("--peers must be 1..%d", maxIdle)
+	case c.procs < 0 || c.procs > maxProcs:
+		return c, fmt.Errorf("--procs must be 0..%d", maxProcs)
+	case c.warmup < 0 || c.runFor <= 0 || c.warmup+c.runFor >= c.duration:
+		return c, errors.New("--warmup + --run must be shorter than --duration")
 	}
 	u, err := url.Parse(c.baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -151,6 +213,9 @@ func isLoopback(host string) bool {
 
 func (c config) protocol() protocol {
 	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(c.baseURL, "/"), "http")
+	if c.mode == "vdo" {
+		return vdo{wsURL: ws + c.vdoPath}
+	}
 	if c.mode == "peerjs" {
 		p := c.path
 		if !strings.HasPrefix(p, "/") {
@@ -165,6 +230,28 @@ func (c config) protocol() protocol {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "relay" {
+		if err := runRelay(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "veil-load relay:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "summary" {
+		if err := runSummary(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "veil-load summary:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "idle-child" {
+		cfg, err := parseFlags("idle-child", os.Args[2:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "veil-load idle-child:", err)
+			os.Exit(2)
+		}
+		os.Exit(idleChild(cfg))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "table" {
 		if err := runTable(os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "veil-load table:", err)
@@ -172,7 +259,11 @@ func main() {
 		}
 		return
 	}
-	cfg, err := parseFlags(os.Args[1:])
+	workload, args := "", os.Args[1:]
+	if len(args) > 0 && (args[0] == "saturate" || args[0] == "storm" || args[0] == "idle") {
+		workload, args = args[0], args[1:]
+	}
+	cfg, err := parseFlags(workload, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}

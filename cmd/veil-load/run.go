@@ -41,6 +41,27 @@ type result struct {
 	ServerCPUSeconds  float64 `json:"serverCPUSeconds"`
 	ServerCPUPerMsgUS float64 `json:"serverCPUPerMsgUs"`
 
+	// Saturation workload (saturate.go).
+	Workload         string  `json:"workload,omitempty"` // "" (paced), saturate, storm, idle
+	RoundTrips       int64   `json:"roundTrips,omitempty"`
+	RoundTripsPerSec float64 `json:"roundTripsPerSec,omitempty"`
+	RTTP50           float64 `json:"rttP50ms,omitempty"`
+	RTTP99           float64 `json:"rttP99ms,omitempty"`
+	Lost             int     `json:"lost,omitempty"`
+	OtherFrames      int     `json:"otherFrames,omitempty"`
+
+	// Storm workload (storm.go).
+	StormPeers     int     `json:"stormPeers,omitempty"`
+	StormSources   int     `json:"stormSources,omitempty"`
+	StormSeconds   float64 `json:"stormSeconds,omitempty"` // drop to the last welcome
+	StormP50       float64 `json:"stormP50ms,omitempty"`
+	StormP99       float64 `json:"stormP99ms,omitempty"`
+	StormRetries   int64   `json:"stormRetries,omitempty"`
+	StormRefused   int64   `json:"stormRefused,omitempty"` // 429/503 answers among the retries
+	StormWelcomed  int     `json:"stormWelcomed,omitempty"`
+	IdleProcesses  int     `json:"idleProcesses,omitempty"`
+	IdleSourceAddr int     `json:"idleSources,omitempty"`
+
 	Errors []string `json:"errors,omitempty"`
 }
 
@@ -54,6 +75,30 @@ func run(ctx context.Context, c config) *result {
 		Pairs: c.pairs, Idle: c.idle, Messages: c.messages, Rate: c.rate, Window: c.window,
 	}
 	p := c.protocol()
+	r.Workload = c.workload
+	if c.workload != "" {
+		r.Idle, r.Messages, r.Rate = 0, 0, 0
+		if c.workload != "saturate" {
+			r.Pairs, r.Window = 0, 0
+		}
+	}
+	switch c.workload {
+	case "storm":
+		storm(ctx, c, p, r)
+		return r
+	case "idle":
+		idleFleet(ctx, c, r)
+		return r
+	case "saturate":
+		if pairs := joinPhase(ctx, c, p, r); len(pairs) > 0 {
+			saturate(ctx, c, p, pairs, r)
+			for _, pr := range pairs {
+				closeWS(pr.a.ws)
+				closeWS(pr.b.ws)
+			}
+		}
+		return r
+	}
 	if c.idle > 0 {
 		idlePhase(ctx, c, p, r)
 	}
@@ -91,6 +136,11 @@ func percentile(sorted []time.Duration, q float64) float64 {
 // openMany opens n connections, at most c.concurrency at once, recording
 // how long each took from dial to usable.
 func openMany(ctx context.Context, c config, p protocol, n int) ([]*websocket.Conn, []string, []time.Duration, error) {
+	return openManyWith(ctx, c, p, n, c.dialerFor)
+}
+
+// openManyWith is openMany with the i-th connection dialled by dialerFor(i).
+func openManyWith(ctx context.Context, c config, p protocol, n int, dialerFor func(int) *websocket.Dialer) ([]*websocket.Conn, []string, []time.Duration, error) {
 	conns := make([]*websocket.Conn, n)
 	ids := make([]string, n)
 	lat := make([]time.Duration, n)
@@ -110,7 +160,7 @@ func openMany(ctx context.Context, c config, p protocol, n int) ([]*websocket.Co
 					return
 				}
 				start := time.Now()
-				ws, id, err := p.open(ctx)
+				ws, id, err := p.open(ctx, dialerFor(i))
 				if err != nil {
 					errOnce.Do(func() { first = err })
 					return
@@ -190,7 +240,8 @@ func joinPhase(ctx context.Context, c config, p protocol, r *result) []pairConns
 	for i := range pairs {
 		a, b := 2*i, 2*i+1
 		start := time.Now()
-		if err := p.pair(ctx, conns[a], conns[b], fmt.Sprintf("load-%d-%s", i, randomHex(4))); err != nil {
+		toB, toA, err := p.pair(ctx, conns[a], conns[b], ids[a], ids[b], fmt.Sprintf("load-%d-%s", i, randomHex(4)))
+		if err != nil {
 			r.fail("join: pair %d: %v", i, err)
 			for _, ws := range conns {
 				closeWS(ws)
@@ -203,8 +254,8 @@ func joinPhase(ctx context.Context, c config, p protocol, r *result) []pairConns
 		lat[a] += took
 		lat[b] += took
 		pairs[i] = pairConns{
-			a: side{ws: conns[a], id: ids[a], frames: p.frames(ids[b], true)},
-			b: side{ws: conns[b], id: ids[b], frames: p.frames(ids[a], false)},
+			a: side{ws: conns[a], id: ids[a], frames: p.frames(toB, true)},
+			b: side{ws: conns[b], id: ids[b], frames: p.frames(toA, false)},
 		}
 	}
 	slices.Sort(lat)
@@ -338,6 +389,9 @@ func cpuOf(pid int) (time.Duration, error) {
 func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "%s (%s)\n", r.Label, r.Mode)
 	if r.Idle > 0 {
+		if r.IdleProcesses > 0 {
+			fmt.Fprintf(w, "  idle:  held by %d processes over %d source addresses\n", r.IdleProcesses, r.IdleSourceAddr)
+		}
 		fmt.Fprintf(w, "  idle:  %d connections, connect p50 %.2f ms p99 %.2f ms", r.IdleOpened, r.ConnectP50, r.ConnectP99)
 		if r.RSSPerIdleConn != 0 {
 			fmt.Fprintf(w, ", server RSS %.1f -> %.1f MiB = %.2f KiB per connection",
@@ -354,6 +408,18 @@ func (r *result) print(w io.Writer) {
 			fmt.Fprintf(w, ", server CPU %.2f s = %.1f µs per message", r.ServerCPUSeconds, r.ServerCPUPerMsgUS)
 		}
 		fmt.Fprintln(w)
+	}
+	if r.RoundTrips > 0 {
+		fmt.Fprintf(w, "  saturate: window %d, %d round trips in %.2f s = %.0f round trips/s (%.0f msgs/s), round trip p50 %.2f ms p99 %.2f ms",
+			r.Window, r.RoundTrips, r.RelaySeconds, r.RoundTripsPerSec, r.MsgsPerSec, r.RTTP50, r.RTTP99)
+		if r.ServerCPUSeconds > 0 {
+			fmt.Fprintf(w, ", server CPU %.2f s = %.1f µs per message", r.ServerCPUSeconds, r.ServerCPUPerMsgUS)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.StormPeers > 0 {
+		fmt.Fprintf(w, "  storm: %d peers over %d source addresses: %d back in %.2f s after the drop (per peer p50 %.0f ms p99 %.0f ms), %d retries (%d refused by a limit)\n",
+			r.StormPeers, r.StormSources, r.StormWelcomed, r.StormSeconds, r.StormP50, r.StormP99, r.StormRetries, r.StormRefused)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
