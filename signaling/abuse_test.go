@@ -72,26 +72,6 @@ func requireRefused(t *testing.T, ts *httptest.Server, ip string, status, minWai
 	assert.GreaterOrEqual(t, wait, minWait)
 }
 
-// metricValue reads one sample of srv's metrics by name and label value.
-func metricValue(t *testing.T, srv *Server, name, label string) float64 {
-	t.Helper()
-	mfs, err := srv.MetricsRegistry().Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
 func TestConnectRatePerIP(t *testing.T) {
 	srv, ts := newTestServer(t, Config{TrustedProxies: loopbackProxy, ConnectBurstPerIP: 3, ConnectRatePerIP: 1})
 	for range 3 {

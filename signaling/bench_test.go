@@ -3,7 +3,7 @@ package signaling
 // Benchmarks of the signaling server. Speed and memory targets live here
 // and in cmd/veil-load, never in timed unit tests. Run them with
 //
-//	go test -run '^$' -bench . -benchtime 2000x -cpu 1,2 ./signaling/
+//	go test -run '^$' -bench . -benchtime 2000x -cpu 1,2 ./signaling/ ./signaling/native/
 //
 // and read docs/BENCHMARKS.md for the method and the last measured
 // figures. Every figure is meant to be read as a ratio against the
@@ -481,13 +481,4 @@ func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
 	perConn = (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / n
 	rssPerConn = (float64(after.RSS) - float64(before.RSS)) / n
 	return perConn, rssPerConn
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

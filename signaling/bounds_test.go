@@ -467,21 +467,6 @@ func TestLimitListenerCaps(t *testing.T) {
 	}
 }
 
-// metricValueNoLabel reads an unlabeled gauge or counter of srv.
-func metricValueNoLabel(t *testing.T, srv *Server, name string) float64 {
-	t.Helper()
-	mfs, err := srv.MetricsRegistry().Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("%s is not exported", name)
-	return 0
-}
-
 // TestHalfSentMessageTimesOut: a message whose first fragment arrived must
 // arrive whole within messageWait; pongs, which may come between
 // fragments, do not extend it, so a peer cannot park a half-sent message

@@ -116,8 +116,8 @@ type Config struct {
 	// level or above. Default slog.Default().
 	Logger *slog.Logger
 
-	// Abuse limits (limits.go). A zero field means its default, a negative
-	// one no limit.
+	// Abuse limits (limits.go; enforced by signaling/internal/edge). A
+	// zero field means its default, a negative one no limit.
 
 	// MaxConnections caps open connections in total; beyond it upgrades
 	// get 503 with Retry-After. Default DefaultMaxConnections.
@@ -170,12 +170,12 @@ type Config struct {
 	// connections carry many clients.
 	ListenerExempt func(netip.Addr) bool
 
-	// Access control (authorize.go, signaling/auth).
+	// Access control (signaling/auth; every door: signaling/internal/edge/doors.go).
 
 	// AuthSecret, when set, requires an HS256 operator token (auth.Mint) on
 	// every door: each join, publish and play, PeerJS connections (the
 	// client's token must grant join on its id) and TURN credentials
-	// (welcome, /turn-credentials); see doors.go. At least
+	// (welcome, /turn-credentials); see edge/doors.go. At least
 	// auth.MinSecretBytes. Default none: names alone admit.
 	AuthSecret []byte
 	// RequireUnguessable refuses (unauthorized) room and stream names

@@ -7,7 +7,7 @@ import (
 )
 
 // HTTP-level bounds. A WebSocket's life is bounded by its own read and
-// write deadlines (conn.go); everything else is bounded here, because the
+// write deadlines (signaling/internal/edge); everything else is bounded here, because the
 // http.Server veil is mounted in may set only ReadHeaderTimeout: a request
 // that announces a body and never sends it would otherwise hold its
 // connection for good.

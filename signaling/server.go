@@ -69,8 +69,8 @@ func New(cfg Config) (*Server, error) {
 // protocol (/ws), /healthz, /privacy, /turn-credentials, /veil.js, the
 // demo page (/, /demo.js, /demo.css, with Config.Demo), the PeerJS
 // endpoints (under PeerJSConfig.Path: peerjs, <key>/id, <key>/peers,
-// <key>/turn and the info page) and the VDO.Ninja endpoint
-// (VDOConfig.Path), the last two unless disabled. Metrics are apart
+// <key>/turn and the info page) and the VDO.Ninja endpoints
+// (VDOConfig.Path and FanoutPath), the last two unless disabled. Metrics are apart
 // (MetricsHandler). Every request it serves is bounded by RequestTimeout;
 // mount it in an http.Server with ReadHeaderTimeout set, on a listener
 // from LimitListener. Safe for concurrent use.

@@ -15,15 +15,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The shared helpers (package internal/testutil), under the names these
 // tests have always used.
-type (
-	msg      = testutil.Msg
-	wsClient = testutil.Client
-)
+type msg = testutil.Msg
 
-var (
-	dial    = testutil.Dial
-	dialRaw = testutil.DialRaw
-)
+var dial = testutil.Dial
 
 // newTestServer starts a real signaling.Server behind httptest on loopback.
 func newTestServer(t *testing.T, cfg signaling.Config) (*signaling.Server, *httptest.Server) {

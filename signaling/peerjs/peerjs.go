@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,26 +20,10 @@ import (
 	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
-// The PeerJS dialect speaks the wire protocol of the `peerjs` npm client
-// (1.5.5) as the `peer` server (1.0.2) does, so an unmodified PeerJS app
-// only changes host, port and path. Peers address each other by id
-// directly; there are no rooms. What veil adds: OFFER, ANSWER and CANDIDATE
-// go through the privacy filter, forwarded messages are rebuilt from known
-// fields, ids minted by veil are unguessable, and peer listing is off.
-
 // Namespace is the hub namespace of PeerJS peers and their metrics label.
 // The Directory is shared by every protocol; a PeerJS message only ever
 // reaches a peer in this namespace.
 const Namespace = "peerjs"
-
-// Defaults of PeerJSConfig. ExpireTimeout and AliveTimeout are those of
-// the `peer` server 1.0.2 (expire_timeout 5000, alive_timeout 90000).
-const (
-	DefaultPath          = "/peerjs/"
-	DefaultKey           = "peerjs"
-	DefaultExpireTimeout = 5 * time.Second
-	DefaultAliveTimeout  = 90 * time.Second
-)
 
 // Bounds of what the dialect holds for ids that are not connected. A
 // message waits at most ExpireTimeout; these caps bound memory when many
@@ -77,93 +60,6 @@ const (
 	// control. The client reports any ERROR as a server-error.
 	errToken = "Invalid token provided"
 )
-
-// Config configures the PeerJS dialect (signaling.Config.PeerJS). A zero
-// field means its default.
-type Config struct {
-	// Disabled turns the dialect off. Default: false, the PeerJS endpoints
-	// are mounted.
-	Disabled bool
-	// Path is where the dialect is mounted, as the PeerJS client's `path`
-	// option: WebSocket at {Path}peerjs, HTTP at {Path}{Key}/id and so on.
-	// A missing leading or trailing slash is added. Default
-	// DefaultPath ("/peerjs/").
-	Path string
-	// Key is the PeerJS API key clients must send (the client's `key`
-	// option). It is not a secret: it is in every client's code. Default
-	// DefaultKey ("peerjs").
-	Key string
-	// Discovery serves the list of connected PeerJS ids at
-	// GET {Path}{Key}/peers. Default: false, the request gets 401, since a
-	// list of ids lets anyone call anyone.
-	Discovery bool
-	// ExpireTimeout is how long a message for an id that is not connected
-	// is held before the sender gets EXPIRE (peer-unavailable). Default
-	// DefaultExpireTimeout (5 s).
-	ExpireTimeout time.Duration
-	// AliveTimeout drops a client that sent nothing, not even a HEARTBEAT
-	// (the client sends one every 5 s), for this long. Default
-	// DefaultAliveTimeout (90 s).
-	AliveTimeout time.Duration
-}
-
-// WithDefaults returns c with its zero fields set to their defaults.
-func (c Config) WithDefaults() Config {
-	if c.Path == "" {
-		c.Path = DefaultPath
-	}
-	if !strings.HasPrefix(c.Path, "/") {
-		c.Path = "/" + c.Path
-	}
-	if !strings.HasSuffix(c.Path, "/") {
-		c.Path += "/"
-	}
-	if c.Key == "" {
-		c.Key = DefaultKey
-	}
-	if c.ExpireTimeout == 0 {
-		c.ExpireTimeout = DefaultExpireTimeout
-	}
-	if c.AliveTimeout == 0 {
-		c.AliveTimeout = DefaultAliveTimeout
-	}
-	return c
-}
-
-// Validate checks a config that went through WithDefaults. Path and Key
-// become http.ServeMux patterns, so only plain URL path characters pass.
-func (c Config) Validate() error {
-	if c.Disabled {
-		return nil
-	}
-	if !plainPath(c.Path, true) || strings.Contains(c.Path, "//") {
-		return fmt.Errorf("%w: Path must be a URL path of letters, digits and - . _ ~ /", errConfig)
-	}
-	if !plainPath(c.Key, false) {
-		return fmt.Errorf("%w: Key must be letters, digits and - . _ ~", errConfig)
-	}
-	if c.ExpireTimeout < 0 || c.AliveTimeout < 0 {
-		return fmt.Errorf("%w: timeouts must not be negative", errConfig)
-	}
-	return nil
-}
-
-func plainPath(s string, slash bool) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '.', c == '_', c == '~':
-		case c == '/' && slash:
-		default:
-			return false
-		}
-	}
-	return true
-}
 
 // Dialect is the PeerJS dialect's state on one signaling server. Safe for
 // concurrent use.
@@ -249,7 +145,7 @@ func (d *Dialect) servePeers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.srv.TokenValid(edge.RequestToken(r)) {
-		// With an AuthSecret the list is for token holders only (doors.go).
+		// With an AuthSecret the list is for token holders only (edge/doors.go).
 		http.Error(w, "a valid token is required", http.StatusUnauthorized)
 		return
 	}
@@ -698,131 +594,4 @@ func (d *Dialect) expire(dst string, srcs []string) {
 			p.Notify(hub.Frame(encode(serverMsg{Type: "EXPIRE", Src: dst, Dst: src})))
 		}
 	}
-}
-
-// heldStore holds messages for ids that are not connected, in memory
-// only, each for at most ExpireTimeout. Safe for concurrent use; its lock
-// is taken only for messages to absent ids and when an id connects.
-type heldStore struct {
-	expireAfter time.Duration
-
-	mu         sync.Mutex // guards the following fields
-	byDst      map[string]*heldQueue
-	bySrc      map[string]heldCount
-	total      int
-	totalBytes int
-}
-
-// heldCount is what one sender has waiting.
-type heldCount struct{ msgs, bytes int }
-
-type heldQueue struct {
-	msgs  []heldMsg
-	bytes int
-	timer *time.Timer
-}
-
-type heldMsg struct {
-	src   string
-	frame []byte
-}
-
-func (h *heldStore) init(expireAfter time.Duration) {
-	h.expireAfter = expireAfter
-	h.byDst = make(map[string]*heldQueue)
-	h.bySrc = make(map[string]heldCount)
-}
-
-// heldBytes is what the store holds, in bytes (metrics).
-func (h *heldStore) heldBytes() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.totalBytes
-}
-
-// add holds f for dst; false when a cap is reached. The destination is
-// looked up again under the lock: take runs after the id is registered, so
-// a message is either delivered here or found by take, never stranded.
-func (h *heldStore) add(src, dst string, f []byte, d *Dialect) bool {
-	h.mu.Lock()
-	if to := d.lookup(dst); to != nil {
-		h.mu.Unlock()
-		d.srv.Metrics.Relayed()
-		to.Notify(hub.Frame(f))
-		return true
-	}
-	defer h.mu.Unlock()
-	q := h.byDst[dst]
-	n, sc := len(f), h.bySrc[src]
-	if h.total >= heldTotal || sc.msgs >= heldPerSrc ||
-		h.totalBytes+n > heldBytesTotal || sc.bytes+n > heldBytesPerSrc ||
-		(q != nil && (len(q.msgs) >= heldPerDst || q.bytes+n > heldBytesPerDst)) {
-		return false
-	}
-	if q == nil {
-		q = &heldQueue{}
-		h.byDst[dst] = q
-		q.timer = time.AfterFunc(h.expireAfter, func() { h.expired(dst, q, d) })
-	}
-	q.msgs = append(q.msgs, heldMsg{src: src, frame: f})
-	q.bytes += n
-	h.bySrc[src] = heldCount{sc.msgs + 1, sc.bytes + n}
-	h.total++
-	h.totalBytes += n
-	return true
-}
-
-// forgetLocked drops q's accounting; h.mu must be held.
-func (h *heldStore) forgetLocked(dst string, q *heldQueue) {
-	delete(h.byDst, dst)
-	for _, m := range q.msgs {
-		sc := h.bySrc[m.src]
-		sc.msgs--
-		sc.bytes -= len(m.frame)
-		if sc.msgs <= 0 {
-			delete(h.bySrc, m.src)
-		} else {
-			h.bySrc[m.src] = sc
-		}
-	}
-	h.total -= len(q.msgs)
-	h.totalBytes -= q.bytes
-}
-
-// take returns and forgets what waits for dst.
-func (h *heldStore) take(dst string) [][]byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	q := h.byDst[dst]
-	if q == nil {
-		return nil
-	}
-	q.timer.Stop()
-	h.forgetLocked(dst, q)
-	out := make([][]byte, len(q.msgs))
-	for i, m := range q.msgs {
-		out[i] = m.frame
-	}
-	return out
-}
-
-// expired answers every sender of q with EXPIRE once, as the `peer`
-// server does per (sender, destination) pair.
-func (h *heldStore) expired(dst string, q *heldQueue, d *Dialect) {
-	h.mu.Lock()
-	if h.byDst[dst] != q {
-		h.mu.Unlock()
-		return // taken meanwhile
-	}
-	h.forgetLocked(dst, q)
-	h.mu.Unlock()
-	var srcs []string
-	seen := make(map[string]bool, 2)
-	for _, m := range q.msgs {
-		if !seen[m.src] {
-			seen[m.src] = true
-			srcs = append(srcs, m.src)
-		}
-	}
-	d.expire(dst, srcs)
 }

@@ -9,51 +9,10 @@ import (
 	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
-// The VDO.Ninja fan-out dialect: what the VDO.Ninja app speaks when it is
-// given a server with &wss= (or session.customWSS in a self-hosted copy's
-// index.html), and what VDO.Ninja's self-host server (websocket_server)
-// relays. There is no server-assigned id: every message carries "from",
-// the page's own random id (20 characters, about 116 bits), and a page
-// drops every message whose "UUID" is not its own id. The self-host
-// server broadcasts; veil does not. It keeps its relation rule (a message
-// reaches only room members and publisher/viewer pairs) and the privacy
-// filter of the official dialect, and answers in the forms the app reacts
-// to, all carrying the sender's label as "from":
-//
-// Client -> server (every message also has "from":LABEL, and in a room
-// "roomid"; a director page adds "director":true, which veil ignores):
-//
-//	{"request":"seed","streamID":S}              publish S
-//	{"request":"play","streamID":S}              view S, now or once seeded
-//	{"request":"joinroom","roomid":R,"streamID"?:S,"claim"?:true}
-//	{"request":"migrate","roomid":R2,"target":LABEL}   director only
-//	{"auth":TOKEN}                               operator token (&auth=)
-//	{"UUID":LABEL, description|candidates|..., session, streamID, type, vector, isScene}
-//
-// Server -> client:
-//
-//	{"request":"play","streamID":S,"from":V,"director"?:true}
-//	        to S's publisher, once per viewer V (the app then offers to V)
-//	{"request":"joinroom","streamID"?:S,"from":G,"director"?:true}
-//	        to each member when G joins (each plays S and offers to G)
-//	{"request":"migrate","roomid":R2,"target":T,"from":D,"director":true}
-//	        to T, moved by its director D into R2 (T then re-joins R2)
-//	{"request":"alert","message":...}            a refusal, shown to the user
-//	{"request":"error","code":C,"message":...}   every refusal (logged by the app)
-//	direct messages with "UUID" = the recipient's label, "from" = the sender's
-//
-// Labels: the first message binds its "from" to the socket, first come
-// (the hub's directory, as PeerJS ids), until the socket closes. A label
-// is 16-64 letters, digits, '-' or '_'; it is never another socket's: a
-// label that is in use is refused generically and the socket closed with
-// 1013, so the app's reconnect (every 5 s, same label) gets it once the
-// old socket is gone. Every later message must carry the same "from".
-// Labels are chosen by clients, not handed out by veil; the refusal says
-// only that a string the client already knows is in use (see README).
-
-// FanoutNamespace is the hub namespace of the fan-out dialect. The app never mixes
-// the two dialects in one session, so they share no room or stream, and
-// labels cannot shadow server-assigned ids.
+// FanoutNamespace is the hub namespace of the fan-out dialect and its
+// metrics label. The app never mixes the two dialects in one session, so
+// they share no room or stream, and labels cannot shadow server-assigned
+// ids.
 const FanoutNamespace = "vdofan"
 
 // DefaultFanoutPath is Config.FanoutPath's default.

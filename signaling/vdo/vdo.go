@@ -15,38 +15,6 @@ import (
 	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
-// The VDO.Ninja dialect: the handshake protocol of VDO.Ninja's apps and of
-// its SDK (vdoninja-sdk.js), which take the server as a full ws(s):// URL
-// (the "wss" URL parameter, the SDK's "host" option). JSON text frames; a
-// message with "request" asks the server for something, a message without
-// one is direct: "UUID" names the peer it is for.
-//
-// Client -> server:
-//
-//	{"request":"seed","streamID":S}            publish S (one stream per socket)
-//	{"request":"play","streamID":S}            view S, now or when it is seeded
-//	{"request":"joinroom","roomid":R,"claim"?:true}
-//	{"request":"migrate","roomid":R,"target":UUID}   director only
-//	{"request":"ping"}                          -> {"request":"pong"}
-//	{"request":"leave"} or {"leave":true}       leave the room
-//	{"request":"bye"|"hangup"} or {"bye"|"hangup":true} without UUID:
-//	                                            leave, unseed, stop every play
-//	{"UUID":U, description|candidate|candidates|..., session, streamID, type, vector}
-//
-// Server -> client:
-//
-//	{"request":"offerSDP","UUID":VIEWER}        to a publisher: send VIEWER an offer
-//	{"request":"listing","list":[{"UUID":..,"streamID"?:..}],"director"?:UUID,"claim"?:bool}
-//	{"request":"transferred","list":[...],"director"?:UUID}
-//	{"request":"someonejoined","UUID":..,"streamID"?:..,"director"?:true}
-//	{"request":"videoaddedtoroom","UUID":..,"streamID":S}
-//	{"request":"alert","message":..}
-//	{"request":"error","code":C,"message":..}   C: STREAMID_IN_USE or a veil code
-//	direct messages, with "UUID" rewritten to the sender's
-//
-// Room IDs and stream IDs arrive hashed by the client; veil still treats
-// them as secrets and never logs them.
-
 // Namespace is the hub namespace of the VDO.Ninja dialect: its rooms and
 // streams never meet the native protocol's.
 const Namespace = "vdo"
@@ -418,7 +386,7 @@ func (s *session) dispatch(m *in) error {
 			s.leaveRooms()
 			return nil
 		case m.Auth != "":
-			s.setAuth(m.Auth) // vdoalert.go
+			s.setAuth(m.Auth) // alert.go
 			return nil
 		}
 		return edge.NewError(hub.CodeBadMessage, "message has neither request nor UUID")

@@ -10,8 +10,8 @@ import (
 )
 
 func TestErrorsAreDistinct(t *testing.T) {
-	assert.False(t, errors.Is(hub.ErrNotDirector, ErrUnauthorized), "same code, different error")
-	assert.True(t, errors.Is(hub.ErrNotDirector, hub.ErrNotDirector))
+	assert.NotErrorIs(t, hub.ErrNotDirector, ErrUnauthorized, "same code, different error")
+	assert.ErrorIs(t, hub.ErrNotDirector, hub.ErrNotDirector)
 	code, msg := ToWire(errors.New("disk on fire at 10.0.0.1"))
 	assert.Equal(t, hub.Code("internal"), code)
 	assert.Equal(t, "internal error", msg, "internal text never reaches a client")
