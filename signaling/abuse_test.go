@@ -20,6 +20,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/veilrtc/veil/signaling/internal/edge"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -36,7 +38,7 @@ func tryDial(ts *httptest.Server, ip string, h http.Header) (*websocket.Conn, *h
 	if ip != "" {
 		h.Set("X-Forwarded-For", ip)
 	}
-	ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), h)
+	ws, resp, err := websocket.DefaultDialer.Dial(testutil.WSURL(ts, "/ws"), h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -49,9 +51,9 @@ func dialFrom(t *testing.T, ts *httptest.Server, ip string) *wsClient {
 	ws, _, err := tryDial(ts, ip, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
-	c.welcome = c.expect("welcome")
-	c.id = c.welcome.str("id")
+	c := &wsClient{T: t, WS: ws}
+	c.Welcome = c.Expect("welcome")
+	c.ID = c.Welcome.Str("id")
 	return c
 }
 
@@ -70,75 +72,55 @@ func requireRefused(t *testing.T, ts *httptest.Server, ip string, status, minWai
 	assert.GreaterOrEqual(t, wait, minWait)
 }
 
-// metricValue reads one sample of srv's metrics by name and label value.
-func metricValue(t *testing.T, srv *Server, name, label string) float64 {
-	t.Helper()
-	mfs, err := srv.MetricsRegistry().Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
 func TestConnectRatePerIP(t *testing.T) {
 	srv, ts := newTestServer(t, Config{TrustedProxies: loopbackProxy, ConnectBurstPerIP: 3, ConnectRatePerIP: 1})
 	for range 3 {
 		c := dialFrom(t, ts, "203.0.113.1")
-		require.NoError(t, c.ws.Close())
+		require.NoError(t, c.WS.Close())
 	}
 	// The burst is spent; at one per minute the wait is about a minute.
 	requireRefused(t, ts, "203.0.113.1", http.StatusTooManyRequests, 50)
 	// The same /64 is the same account; another address is not.
-	dialFrom(t, ts, "203.0.113.2").roundTrip()
+	dialFrom(t, ts, "203.0.113.2").RoundTrip()
 	for i := range 3 {
 		dialFrom(t, ts, "2001:db8:1:2::"+strconv.Itoa(i+1))
 	}
 	requireRefused(t, ts, "2001:db8:1:2:aaaa::1", http.StatusTooManyRequests, 50)
-	dialFrom(t, ts, "2001:db8:1:3::1").roundTrip()
-	assert.EqualValues(t, 2, metricValue(t, srv, "veil_rate_limited_total", limitConnectRate))
+	dialFrom(t, ts, "2001:db8:1:3::1").RoundTrip()
+	assert.EqualValues(t, 2, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", edge.LimitConnectRate))
 }
 
 func TestMaxConnectionsPerIP(t *testing.T) {
 	srv, ts := newTestServer(t, Config{TrustedProxies: loopbackProxy, MaxConnectionsPerIP: 2})
 	a := dialFrom(t, ts, "203.0.113.1")
 	dialFrom(t, ts, "203.0.113.1")
-	requireRefused(t, ts, "203.0.113.1", http.StatusTooManyRequests, int(retryAfterBusy/time.Second))
-	dialFrom(t, ts, "203.0.113.2").roundTrip()
-	require.NoError(t, a.ws.Close())
+	requireRefused(t, ts, "203.0.113.1", http.StatusTooManyRequests, int(edge.RetryAfterBusy/time.Second))
+	dialFrom(t, ts, "203.0.113.2").RoundTrip()
+	require.NoError(t, a.WS.Close())
 	require.Eventually(t, func() bool {
 		ws, _, err := tryDial(ts, "203.0.113.1", nil)
 		if err == nil {
 			_ = ws.Close()
 		}
 		return err == nil
-	}, recvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
-	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", limitIPConnections), 1.0)
+	}, testutil.RecvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
+	assert.GreaterOrEqual(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", edge.LimitIPConnections), 1.0)
 }
 
 func TestMaxConnections(t *testing.T) {
 	srv, ts := newTestServer(t, Config{MaxConnections: 2})
 	a := dial(t, ts, "")
 	dial(t, ts, "")
-	requireRefused(t, ts, "", http.StatusServiceUnavailable, int(retryAfterBusy/time.Second))
-	require.NoError(t, a.ws.Close())
+	requireRefused(t, ts, "", http.StatusServiceUnavailable, int(edge.RetryAfterBusy/time.Second))
+	require.NoError(t, a.WS.Close())
 	require.Eventually(t, func() bool {
 		ws, _, err := tryDial(ts, "", nil)
 		if err == nil {
 			_ = ws.Close()
 		}
 		return err == nil
-	}, recvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
-	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", limitConnections), 1.0)
+	}, testutil.RecvTimeout, 10*time.Millisecond, "a closed connection frees its slot")
+	assert.GreaterOrEqual(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", edge.LimitConnections), 1.0)
 }
 
 func TestLoopbackSkipsPerIPLimitsUnlessTrusted(t *testing.T) {
@@ -156,114 +138,65 @@ func TestLoopbackSkipsPerIPLimitsUnlessTrusted(t *testing.T) {
 	assert.NotContains(t, logs.String(), "203.0.113.1")
 }
 
-func TestIdleIPEntriesExpire(t *testing.T) {
-	srv, err := New(Config{TrustedProxies: loopbackProxy, ConnectBurstPerIP: 2, ConnectRatePerIP: 1})
-	require.NoError(t, err)
-	a := srv.adm
-	now := time.Unix(1_000_000, 0)
-	a.now = func() time.Time { return now }
-	admitFrom := func(ip string) (func(), int) {
-		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
-		r.RemoteAddr = "127.0.0.1:5000"
-		r.Header.Set("X-Forwarded-For", ip)
-		w := httptest.NewRecorder()
-		release, ok := srv.admit(w, r)
-		if !ok {
-			return nil, w.Code
-		}
-		return release, http.StatusOK
-	}
-	relA, code := admitFrom("203.0.113.1")
-	require.Equal(t, http.StatusOK, code)
-	relB, code := admitFrom("203.0.113.2")
-	require.Equal(t, http.StatusOK, code)
-	relA()
-	relA() // release is idempotent
-	assert.EqualValues(t, 1, a.open.Load())
-	require.Equal(t, 2, a.trackedIPs())
-
-	// A minute later A's bucket has refilled and it has no connection: the
-	// next admit sweeps it. B still has a connection and stays.
-	now = now.Add(a.ipTTL + ipSweepInterval)
-	relC, code := admitFrom("203.0.113.3")
-	require.Equal(t, http.StatusOK, code)
-	assert.Equal(t, 2, a.trackedIPs(), "A forgotten, B kept, C added")
-
-	// Forgetting never comes early: a spent bucket outlives a sweep.
-	relC2, code := admitFrom("203.0.113.3")
-	require.Equal(t, http.StatusOK, code)
-	_, code = admitFrom("203.0.113.3")
-	require.Equal(t, http.StatusTooManyRequests, code)
-	relC()
-	relC2()
-	now = now.Add(ipSweepInterval)
-	relD, _ := admitFrom("203.0.113.4")
-	_, code = admitFrom("203.0.113.3")
-	assert.Equal(t, http.StatusTooManyRequests, code, "a sweep before the bucket refilled must not reset it")
-	relB()
-	relD()
-	assert.Zero(t, a.open.Load())
-}
-
 func TestMessageRateLimit(t *testing.T) {
 	srv, ts := newTestServer(t, Config{MessageRate: 1, MessageBurst: 5})
 	a := dial(t, ts, "")
 	// Sent back to back, so no token refills in between even on a slow machine.
 	for range 5 {
-		a.send(msg{"type": "ping"})
+		a.Send(msg{"type": "ping"})
 	}
-	a.send(msg{"type": "ping", "rid": "over"})
+	a.Send(msg{"type": "ping", "rid": "over"})
 	for range 5 {
-		a.expect("pong")
+		a.Expect("pong")
 	}
-	e := a.expectError(CodeRateLimited)
-	assert.Equal(t, "over", e.str("rid"))
-	assert.Equal(t, "ping", e.str("ref"))
+	e := a.ExpectError(CodeRateLimited)
+	assert.Equal(t, "over", e.Str("rid"))
+	assert.Equal(t, "ping", e.Str("ref"))
 	// A client that keeps going is closed with 1008.
-	for range maxStrikes + 1 {
-		a.send(msg{"type": "ping"})
+	for range edge.MaxStrikes + 1 {
+		a.Send(msg{"type": "ping"})
 	}
-	assert.Equal(t, websocket.ClosePolicyViolation, a.expectClose())
-	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", "messages"), float64(maxStrikes))
+	assert.Equal(t, websocket.ClosePolicyViolation, a.ExpectClose())
+	assert.GreaterOrEqual(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", "messages"), float64(edge.MaxStrikes))
 }
 
 func TestActionRateLimit(t *testing.T) {
 	_, ts := newTestServer(t, Config{ActionRate: 1, ActionBurst: 2})
 	a := dial(t, ts, "")
-	a.send(msg{"type": "join", "room": "one"})
-	a.send(msg{"type": "play", "stream": "s"})
-	a.send(msg{"type": "publish", "stream": "p", "rid": "x"})
-	a.expect("joined")
-	a.expect("waiting")
-	e := a.expectError(CodeRateLimited)
-	assert.Equal(t, "x", e.str("rid"))
-	a.roundTrip() // other messages still pass
+	a.Send(msg{"type": "join", "room": "one"})
+	a.Send(msg{"type": "play", "stream": "s"})
+	a.Send(msg{"type": "publish", "stream": "p", "rid": "x"})
+	a.Expect("joined")
+	a.Expect("waiting")
+	e := a.ExpectError(CodeRateLimited)
+	assert.Equal(t, "x", e.Str("rid"))
+	a.RoundTrip() // other messages still pass
 }
 
 func TestByteRateLimit(t *testing.T) {
 	_, ts := newTestServer(t, Config{MaxMessageBytes: 1024, ByteRate: 10, ByteBurst: 2048})
 	a := dial(t, ts, "")
 	pad := strings.Repeat("p", 900)
-	a.send(msg{"type": "ping", "pad": pad})
-	a.expect("pong")
-	a.send(msg{"type": "ping", "pad": pad})
-	a.expect("pong")
-	a.send(msg{"type": "ping", "pad": pad})
-	a.expectError(CodeRateLimited)
+	a.Send(msg{"type": "ping", "pad": pad})
+	a.Expect("pong")
+	a.Send(msg{"type": "ping", "pad": pad})
+	a.Expect("pong")
+	a.Send(msg{"type": "ping", "pad": pad})
+	a.ExpectError(CodeRateLimited)
 }
 
 func TestJoinLeaveFlood(t *testing.T) {
 	cfg := Config{ActionRate: 2, ActionBurst: 10}
 	_, ts := newTestServer(t, cfg)
 	bystander, flooder := dial(t, ts, ""), dial(t, ts, "")
-	bystander.joinRoom("r")
+	bystander.JoinRoom("r")
 
 	// The flooder joins and leaves as fast as it can, reading in the
 	// background, until it is closed. Bounded: 20000 messages or 5 s.
 	closed := make(chan int, 1)
 	go func() {
 		for {
-			_, _, err := flooder.ws.ReadMessage()
+			_, _, err := flooder.WS.ReadMessage()
 			if err != nil {
 				var ce *websocket.CloseError
 				code := 0
@@ -282,27 +215,27 @@ func TestJoinLeaveFlood(t *testing.T) {
 			typ = "leave"
 		}
 		b, _ := json.Marshal(msg{"type": typ, "room": "r"})
-		if flooder.ws.WriteMessage(websocket.TextMessage, b) != nil {
+		if flooder.WS.WriteMessage(websocket.TextMessage, b) != nil {
 			break
 		}
 	}
 	select {
 	case code := <-closed:
 		assert.Equal(t, websocket.ClosePolicyViolation, code)
-	case <-time.After(recvTimeout):
+	case <-time.After(testutil.RecvTimeout):
 		t.Fatal("the flooder was not closed")
 	}
 	elapsed := time.Since(start)
 
 	// The bystander saw only what the action budget let through, and is fine.
-	bystander.send(msg{"type": "ping", "rid": "sync"})
+	bystander.Send(msg{"type": "ping", "rid": "sync"})
 	joins := 0
 	for {
-		m := bystander.recv()
-		if m.str("type") == "pong" {
+		m := bystander.Recv()
+		if m.Str("type") == "pong" {
 			break
 		}
-		if m.str("type") == "peer-joined" {
+		if m.Str("type") == "peer-joined" {
 			joins++
 		}
 	}
@@ -315,7 +248,7 @@ func TestCompressionIsNeverNegotiated(t *testing.T) {
 	// limit (a decompression bomb); veil never enables it.
 	_, ts := newTestServer(t, Config{})
 	d := websocket.Dialer{EnableCompression: true}
-	ws, resp, err := d.Dial(wsURL(ts, "/ws"), nil)
+	ws, resp, err := d.Dial(testutil.WSURL(ts, "/ws"), nil)
 	require.NoError(t, err)
 	defer func() { _ = ws.Close() }()
 	_ = resp.Body.Close()
@@ -340,7 +273,7 @@ func TestCrossSiteWebSocketHijacking(t *testing.T) {
 	} {
 		t.Run(origin, func(t *testing.T) {
 			h := http.Header{"Origin": {origin}}
-			ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), h)
+			ws, resp, err := websocket.DefaultDialer.Dial(testutil.WSURL(ts, "/ws"), h)
 			if ws != nil {
 				_ = ws.Close()
 			}
@@ -349,10 +282,10 @@ func TestCrossSiteWebSocketHijacking(t *testing.T) {
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 		})
 	}
-	assert.Zero(t, srv.hub.Peers(), "no peer was created for a refused origin")
-	assert.Zero(t, srv.adm.open.Load(), "a refused origin holds no connection slot")
+	assert.Zero(t, srv.edge.Hub.Peers(), "no peer was created for a refused origin")
+	assert.Zero(t, srv.edge.Admitted(), "a refused origin holds no connection slot")
 	for _, origin := range []string{ts.URL, "https://app.example", "https://APP.example"} {
-		ws, _, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), http.Header{"Origin": {origin}})
+		ws, _, err := websocket.DefaultDialer.Dial(testutil.WSURL(ts, "/ws"), http.Header{"Origin": {origin}})
 		require.NoError(t, err, origin)
 		_ = ws.Close()
 	}
@@ -430,12 +363,12 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 	// them silently, so until the budget runs out nothing comes back and
 	// every reply it reads is the limiter's.
 	accomplice := dialFrom(t, ts, "203.0.113.65")
-	accomplice.joinRoom("den")
+	accomplice.JoinRoom("den")
 	flooder, _, err := tryDial(ts, "203.0.113.66", nil)
 	require.NoError(t, err)
 	require.NoError(t, flooder.WriteJSON(msg{"type": "join", "room": "den"}))
-	accomplice.expect("peer-joined")
-	junk, err := json.Marshal(msg{"type": "signal", "to": accomplice.id, "data": msg{"candidate": msg{"candidate": hostCand}}})
+	accomplice.Expect("peer-joined")
+	junk, err := json.Marshal(msg{"type": "signal", "to": accomplice.ID, "data": msg{"candidate": msg{"candidate": testutil.HostCand}}})
 	require.NoError(t, err)
 	go func() {
 		var res floodResult
@@ -465,7 +398,7 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 		}
 		select {
 		case <-readDone:
-		case <-time.After(recvTimeout):
+		case <-time.After(testutil.RecvTimeout):
 		}
 		_ = flooder.Close()
 		<-readDone
@@ -510,17 +443,17 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 	}
 	for i, p := range clients {
 		room := "pair-" + strconv.Itoa(i)
-		p[0].joinRoom(room)
-		p[1].joinRoom(room)
-		p[0].expect("peer-joined")
+		p[0].JoinRoom(room)
+		p[1].JoinRoom(room)
+		p[0].Expect("peer-joined")
 	}
 	for _, p := range clients {
 		a, b := p[0], p[1]
-		a.send(msg{"type": "signal", "to": b.id, "data": offer})
-		got := b.expect("signal")
-		require.Equal(t, a.id, got.str("from"))
-		b.send(msg{"type": "signal", "to": a.id, "data": answer})
-		got = a.expect("signal")
+		a.Send(msg{"type": "signal", "to": b.ID, "data": offer})
+		got := b.Expect("signal")
+		require.Equal(t, a.ID, got.Str("from"))
+		b.Send(msg{"type": "signal", "to": a.ID, "data": answer})
+		got = a.Expect("signal")
 		require.Equal(t, "answer", got["data"].(map[string]any)["sdp"].(map[string]any)["type"])
 	}
 
@@ -529,7 +462,7 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 	t.Logf("flooder sent %d, saw %d rate-limited, close %d %q; burst ok %d refused %d",
 		flood.sent, flood.limited, flood.closeCode, flood.closeText, burst.ok, burst.refused)
 	assert.Positive(t, flood.limited, "the flooder is told rate-limited")
-	assert.GreaterOrEqual(t, metricValue(t, srv, "veil_rate_limited_total", "messages"), float64(flood.limited))
+	assert.GreaterOrEqual(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", "messages"), float64(flood.limited))
 	assert.Less(t, flood.sent, 20000, "the flooder could not go on")
 	assert.Equal(t, websocket.ClosePolicyViolation, flood.closeCode, "then closed with 1008")
 	refilled := int(burst.took.Seconds() * DefaultConnectRatePerIP / 60)
@@ -542,13 +475,13 @@ func TestFloodLeavesOthersUnaffected(t *testing.T) {
 		_ = ws.Close()
 	}
 	for _, p := range clients {
-		_ = p[0].ws.Close()
-		_ = p[1].ws.Close()
+		_ = p[0].WS.Close()
+		_ = p[1].WS.Close()
 	}
-	_ = accomplice.ws.Close()
+	_ = accomplice.WS.Close()
 	require.Eventually(t, func() bool {
-		return srv.adm.open.Load() == 0 && srv.hub.Peers() == 0 && srv.hub.Rooms() == 0
-	}, recvTimeout, 10*time.Millisecond)
+		return srv.edge.Admitted() == 0 && srv.edge.Hub.Peers() == 0 && srv.edge.Hub.Rooms() == 0
+	}, testutil.RecvTimeout, 10*time.Millisecond)
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))

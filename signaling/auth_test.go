@@ -15,9 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/signaling/auth"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
-
-var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
 // signRaw builds a JWT by hand so tests can forge any header and payload.
 func signRaw(secret []byte, header, payload string) string {
@@ -28,18 +27,11 @@ func signRaw(secret []byte, header, payload string) string {
 	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
-func mint(t *testing.T, g auth.Grant, ttl time.Duration) string {
-	t.Helper()
-	tok, err := auth.Mint(testSecret, g, ttl, time.Now())
-	require.NoError(t, err)
-	return tok
-}
-
 func TestTokens(t *testing.T) {
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret})
 	now := time.Now()
 	hs := func(claims jwt.MapClaims) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testSecret)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testutil.Secret)
 		require.NoError(t, err)
 		return tok
 	}
@@ -48,7 +40,7 @@ func TestTokens(t *testing.T) {
 		SignedString(jwt.UnsafeAllowNoneSignatureType)
 	require.NoError(t, err)
 	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": exp}).
-		SignedString(testSecret)
+		SignedString(testutil.Secret)
 	require.NoError(t, err)
 	payload := `{"room":"lobby","actions":["join"],"exp":` + jsonInt(exp) + `}`
 
@@ -59,10 +51,10 @@ func TestTokens(t *testing.T) {
 		token  string
 		ok     bool
 	}{
-		{name: "valid room token", typ: "join", target: "lobby", token: mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour), ok: true},
-		{name: "valid stream token publish", typ: "publish", target: "cam-1", token: mint(t, auth.Grant{Stream: "cam-1", Actions: []auth.Action{auth.ActionPublish}}, time.Hour), ok: true},
-		{name: "valid stream token play", typ: "play", target: "cam-2", token: mint(t, auth.Grant{Stream: "cam-2", Actions: []auth.Action{auth.ActionPlay}}, time.Hour), ok: true},
-		{name: "valid prefix token", typ: "join", target: "team-blue", token: mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin, auth.ActionPublish}}, time.Hour), ok: true},
+		{name: "valid room token", typ: "join", target: "lobby", token: testutil.Mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour), ok: true},
+		{name: "valid stream token publish", typ: "publish", target: "cam-1", token: testutil.Mint(t, auth.Grant{Stream: "cam-1", Actions: []auth.Action{auth.ActionPublish}}, time.Hour), ok: true},
+		{name: "valid stream token play", typ: "play", target: "cam-2", token: testutil.Mint(t, auth.Grant{Stream: "cam-2", Actions: []auth.Action{auth.ActionPlay}}, time.Hour), ok: true},
+		{name: "valid prefix token", typ: "join", target: "team-blue", token: testutil.Mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin, auth.ActionPublish}}, time.Hour), ok: true},
 		{name: "missing token", typ: "join", target: "lobby", token: ""},
 		{name: "garbage", typ: "join", target: "lobby", token: "not.a.token"},
 		{name: "expired", typ: "join", target: "lobby", token: hs(jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": now.Add(-time.Hour).Unix()})},
@@ -70,14 +62,14 @@ func TestTokens(t *testing.T) {
 		{name: "not yet valid", typ: "join", target: "lobby", token: hs(jwt.MapClaims{"room": "lobby", "actions": []string{"join"}, "exp": exp, "nbf": now.Add(time.Hour).Unix()})},
 		{name: "forged signature", typ: "join", target: "lobby", token: signRaw([]byte("another-secret-another-secret-xx"), `{"alg":"HS256","typ":"JWT"}`, payload)},
 		{name: "alg none", typ: "join", target: "lobby", token: noneTok},
-		{name: "alg none hand made", typ: "join", target: "lobby", token: strings.Join(strings.Split(signRaw(testSecret, `{"alg":"none"}`, payload), ".")[:2], ".") + "."},
-		{name: "rs256 header signed with the secret", typ: "join", target: "lobby", token: signRaw(testSecret, `{"alg":"RS256","typ":"JWT"}`, payload)},
+		{name: "alg none hand made", typ: "join", target: "lobby", token: strings.Join(strings.Split(signRaw(testutil.Secret, `{"alg":"none"}`, payload), ".")[:2], ".") + "."},
+		{name: "rs256 header signed with the secret", typ: "join", target: "lobby", token: signRaw(testutil.Secret, `{"alg":"RS256","typ":"JWT"}`, payload)},
 		{name: "hs512", typ: "join", target: "lobby", token: hs512},
-		{name: "wrong room", typ: "join", target: "other-room", token: mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)},
-		{name: "wrong action", typ: "publish", target: "cam-3", token: mint(t, auth.Grant{Stream: "cam-3", Actions: []auth.Action{auth.ActionPlay}}, time.Hour)},
-		{name: "room token does not grant the stream of that name", typ: "publish", target: "lobby", token: mint(t, auth.Grant{Room: "lobby", Stream: "x", Actions: []auth.Action{auth.ActionJoin, auth.ActionPublish}}, time.Hour)},
-		{name: "prefix mismatch", typ: "join", target: "red-team", token: mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)},
-		{name: "tampered payload", typ: "join", target: "admin", token: swapPayload(mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour), `{"room":"admin","actions":["join"],"exp":`+jsonInt(exp)+`}`)},
+		{name: "wrong room", typ: "join", target: "other-room", token: testutil.Mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)},
+		{name: "wrong action", typ: "publish", target: "cam-3", token: testutil.Mint(t, auth.Grant{Stream: "cam-3", Actions: []auth.Action{auth.ActionPlay}}, time.Hour)},
+		{name: "room token does not grant the stream of that name", typ: "publish", target: "lobby", token: testutil.Mint(t, auth.Grant{Room: "lobby", Stream: "x", Actions: []auth.Action{auth.ActionJoin, auth.ActionPublish}}, time.Hour)},
+		{name: "prefix mismatch", typ: "join", target: "red-team", token: testutil.Mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)},
+		{name: "tampered payload", typ: "join", target: "admin", token: swapPayload(testutil.Mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour), `{"room":"admin","actions":["join"],"exp":`+jsonInt(exp)+`}`)},
 		{name: "huge token", typ: "join", target: "lobby", token: strings.Repeat("a", auth.MaxTokenBytes+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,18 +78,18 @@ func TestTokens(t *testing.T) {
 			if tc.typ != "join" {
 				field = "stream"
 			}
-			c.send(msg{"type": tc.typ, field: tc.target, "token": tc.token, "rid": "t"})
+			c.Send(msg{"type": tc.typ, field: tc.target, "token": tc.token, "rid": "t"})
 			if tc.ok {
-				m := c.recv()
-				assert.NotEqual(t, "error", m.str("type"), "got %v", m)
+				m := c.Recv()
+				assert.NotEqual(t, "error", m.Str("type"), "got %v", m)
 				return
 			}
-			e := c.expectError(CodeUnauthorized)
+			e := c.ExpectError(CodeUnauthorized)
 			// Nothing but the fixed message: not why, not the name.
-			assert.Equal(t, ErrUnauthorized.Message, e.str("message"))
-			assert.Equal(t, "t", e.str("rid"))
-			assert.Equal(t, tc.typ, e.str("ref"))
-			c.roundTrip()
+			assert.Equal(t, ErrUnauthorized.Message, e.Str("message"))
+			assert.Equal(t, "t", e.Str("rid"))
+			assert.Equal(t, tc.typ, e.Str("ref"))
+			c.RoundTrip()
 		})
 	}
 }
@@ -114,8 +106,8 @@ func swapPayload(tok, payload string) string {
 func TestTokensIgnoredWithoutSecret(t *testing.T) {
 	_, ts := newTestServer(t, Config{})
 	c := dial(t, ts, "")
-	c.send(msg{"type": "join", "room": "lobby", "token": "junk"})
-	c.expect("joined")
+	c.Send(msg{"type": "join", "room": "lobby", "token": "junk"})
+	c.Expect("joined")
 }
 
 func TestRequireUnguessable(t *testing.T) {
@@ -127,15 +119,15 @@ func TestRequireUnguessable(t *testing.T) {
 		{"type": "play", "stream": "cam"},
 		{"type": "join", "room": "ééééééééééééééé"}, // 15 characters, 30 bytes
 	} {
-		c.send(tc)
-		e := c.expectError(CodeUnauthorized)
-		assert.Contains(t, e.str("message"), "16 characters")
-		assert.NotContains(t, e.str("message"), "lobby")
+		c.Send(tc)
+		e := c.ExpectError(CodeUnauthorized)
+		assert.Contains(t, e.Str("message"), "16 characters")
+		assert.NotContains(t, e.Str("message"), "lobby")
 	}
-	c.send(msg{"type": "join", "room": "q7Vd2xWm9LpK3sTz"})
-	c.expect("joined")
-	c.send(msg{"type": "play", "stream": "éééééééééééééééé"})
-	c.expect("waiting")
+	c.Send(msg{"type": "join", "room": "q7Vd2xWm9LpK3sTz"})
+	c.Expect("joined")
+	c.Send(msg{"type": "play", "stream": "éééééééééééééééé"})
+	c.Expect("waiting")
 }
 
 func TestLimitsConfigValidate(t *testing.T) {

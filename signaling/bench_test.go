@@ -3,7 +3,7 @@ package signaling
 // Benchmarks of the signaling server. Speed and memory targets live here
 // and in cmd/veil-load, never in timed unit tests. Run them with
 //
-//	go test -run '^$' -bench . -benchtime 2000x -cpu 1,2 ./signaling/
+//	go test -run '^$' -bench . -benchtime 2000x -cpu 1,2 ./signaling/ ./signaling/native/
 //
 // and read docs/BENCHMARKS.md for the method and the last measured
 // figures. Every figure is meant to be read as a ratio against the
@@ -32,8 +32,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/veilrtc/veil/privacy"
-
-	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
 
 // A Chrome-like offer (audio, video with the usual codec list, a data
@@ -190,7 +189,7 @@ func benchRelay(b *testing.B, p privacy.Policy) {
 	}
 	type pair struct{ a, b side }
 	pairs := make([]pair, benchPairs)
-	url := wsURL(ts, "/ws")
+	url := testutil.WSURL(ts, "/ws")
 	for i := range pairs {
 		a, aid := benchDial(b, url)
 		bb, bid := benchDial(b, url)
@@ -276,74 +275,6 @@ func benchRelay(b *testing.B, p privacy.Policy) {
 		b.Fatalf("relay failed after %d of %d messages", received.Load(), b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-}
-
-// benchRouteClient drops every event.
-type benchRouteClient struct{}
-
-func (benchRouteClient) Notify(hub.Event) {}
-
-// BenchmarkDecodeOffer compares what the server spends on one ~4 KB
-// offer: encoding/json alone (the baseline, into a generic map and into
-// veil's own structs) against veil's whole decode, validate, filter and
-// re-encode (nativeSession.filterSignal and deliver) under each policy.
-func BenchmarkDecodeOffer(b *testing.B) {
-	frame := benchSignalFrames(b, "0123456789abcdefghijklmnopqrstuv", "offer")[0]
-	b.Logf("frame: %d bytes, sdp: %d bytes", len(frame), len(benchOfferSDP))
-	srv, err := New(benchConfig(privacy.DefaultPolicy()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("json=any", func(b *testing.B) {
-		b.SetBytes(int64(len(frame)))
-		b.ReportAllocs()
-		for b.Loop() {
-			var v any
-			if err := json.Unmarshal(frame, &v); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("json=struct", func(b *testing.B) {
-		b.SetBytes(int64(len(frame)))
-		b.ReportAllocs()
-		for b.Loop() {
-			var m nativeIn
-			var d signalData
-			if err := json.Unmarshal(frame, &m); err != nil {
-				b.Fatal(err)
-			}
-			if err := json.Unmarshal(m.Data, &d); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	for _, bc := range []struct {
-		name          string
-		filter, strip bool
-	}{
-		{"veil/relay=off", false, false},
-		{"veil/relay=force", true, true},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s := &nativeSession{srv: srv, senderPolicy: senderPolicy{forceRelay: bc.filter, stripSysinfo: bc.strip, sealedOK: true}}
-			s.peer = hub.NewPeer(nativeNS, benchRouteClient{})
-			to := hub.NewPeer(nativeNS, benchRouteClient{})
-			b.SetBytes(int64(len(frame)))
-			b.ReportAllocs()
-			for b.Loop() {
-				var m nativeIn
-				if err := json.Unmarshal(frame, &m); err != nil {
-					b.Fatal(err)
-				}
-				data, fwd, err := s.filterSignal(m.Data)
-				if err != nil || !fwd {
-					b.Fatal(err)
-				}
-				s.deliver(to, "signal", data)
-			}
-		})
-	}
 }
 
 // BenchmarkFilterSDP measures privacy.ScrubSDP alone on the ~4 KB offer.
@@ -550,52 +481,4 @@ func benchIdle(b *testing.B, base, proto string) (perConn, rssPerConn float64) {
 	perConn = (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / n
 	rssPerConn = (float64(after.RSS) - float64(before.RSS)) / n
 	return perConn, rssPerConn
-}
-
-// captureClient keeps the last frame it was given.
-type captureClient struct{ last []byte }
-
-func (c *captureClient) Notify(ev hub.Event) {
-	if f, ok := ev.(hub.Frame); ok {
-		c.last = f
-	}
-}
-
-// TestDeliverMatchesMarshal pins the hand-built relay frame of deliver to
-// what marshal of outSignal gives, so the shortcut that
-// BenchmarkDecodeOffer measures cannot drift from the wire format.
-func TestDeliverMatchesMarshal(t *testing.T) {
-	srv, err := New(benchConfig(benchNoPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct{ name, typ, data string }{
-		{"candidate", "signal", `{"candidate":{"candidate":"candidate:1 1 udp 1 203.0.113.7 1 typ relay raddr 0.0.0.0 rport 0"}}`},
-		{"html escaped", "debug", `{"note":"\u003cb\u003e \u0026"}`},
-		{"offer", "signal", string(mustMarshal(t, map[string]any{"sdp": map[string]string{"type": "offer", "sdp": benchOfferSDP}}))},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := &captureClient{}
-			// The client's message held the same data and an envelope.
-			s := &nativeSession{srv: srv, inLen: len(tc.data) + 64}
-			s.peer = hub.NewPeer(nativeNS, benchRouteClient{})
-			s.deliver(hub.NewPeer(nativeNS, got), tc.typ, []byte(tc.data))
-			want, err := marshal(outSignal{Type: tc.typ, From: s.peer.ID(), Data: json.RawMessage(tc.data)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got.last) != string(want) {
-				t.Fatalf("deliver built\n%s\nwant\n%s", got.last, want)
-			}
-		})
-	}
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -3,7 +3,6 @@ package signaling
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -27,59 +25,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/veilrtc/veil/privacy"
-
-	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/edge"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
 
 // Tests of issue 12's bounds: bytes of queued and held data, the size of
 // forwarded frames, HTTP requests and connections, hub state.
 
-// recvRaw returns the next frame as sent, failing after recvTimeout.
-func (c *wsClient) recvRaw() []byte {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(recvTimeout))
-	_, b, err := c.ws.ReadMessage()
-	require.NoError(c.t, err)
-	return b
-}
-
-// hostileSDP is an offer whose session name is n bytes of s: text the
-// privacy filter keeps, and which json.Marshal would escape six-fold.
-func hostileSDP(s string, n int) string {
-	return "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=" + strings.Repeat(s, n/len(s)) + "\r\nt=0 0\r\n"
-}
-
-// rawJSON undoes json.Marshal's escaping of <, >, & and U+2028/9: what a
-// browser's JSON.stringify sends.
-var rawJSON = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\u2028`, "\u2028", `\u2029`, "\u2029")
-
-// fitSDP returns the largest message, built by build around a hostileSDP
-// of s, that fits in limit bytes as sent: escaped by json.Marshal as Go
-// clients send it, or raw as browsers do.
-func fitSDP(t *testing.T, s string, limit int, raw bool, build func(sdp string) any) []byte {
-	t.Helper()
-	enc := func(m any) []byte {
-		b, err := json.Marshal(m)
-		require.NoError(t, err)
-		if raw {
-			b = []byte(rawJSON.Replace(string(b)))
-		}
-		return b
-	}
-	overhead := len(enc(build(hostileSDP(s, 0))))
-	per := len(s)
-	if !raw {
-		per = len(mustMarshal(t, s)) - 2
-	}
-	b := enc(build(hostileSDP(s, (limit-overhead)/per*len(s))))
-	require.LessOrEqual(t, len(b), limit)
-	require.Greater(t, len(b), limit-2*per-16)
-	return b
-}
-
 // TestForwardedFrameNeverOutgrowsItsMessage: in every protocol, an offer
 // full of characters that encoding/json escapes ('<', U+2028) and sent raw
-// or escaped leaves veil at most maxFrameGrowth bytes larger than it came.
+// or escaped leaves veil at most edge.MaxFrameGrowth bytes larger than it came.
 func TestForwardedFrameNeverOutgrowsItsMessage(t *testing.T) {
 	_, ts := newTestServer(t, Config{MessageRate: -1, ByteRate: -1})
 	for _, chars := range []string{"<", "&>", "\u2028", "\u2029<"} {
@@ -89,21 +44,21 @@ func TestForwardedFrameNeverOutgrowsItsMessage(t *testing.T) {
 			// escaped as Go clients do.
 			for _, raw := range []bool{true, false} {
 				send := func(c *wsClient, b []byte) int {
-					c.sendRaw(b)
+					c.SendRaw(b)
 					return len(b)
 				}
 
 				a, b := dial(t, ts, ""), dial(t, ts, "")
 				room := fmt.Sprintf("grow-%t-%x", raw, chars)
-				a.joinRoom(room)
-				b.joinRoom(room)
-				a.expect("peer-joined")
-				m := fitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
-					return msg{"type": "signal", "to": b.id, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}
+				a.JoinRoom(room)
+				b.JoinRoom(room)
+				a.Expect("peer-joined")
+				m := testutil.FitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
+					return msg{"type": "signal", "to": b.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}
 				})
 				in := send(a, m)
-				out := b.recvRaw()
-				assert.LessOrEqual(t, len(out), in+maxFrameGrowth, "native: %d bytes in", in)
+				out := b.RecvRaw()
+				assert.LessOrEqual(t, len(out), in+edge.MaxFrameGrowth, "native: %d bytes in", in)
 				if chars[0] < utf8.RuneSelf {
 					assert.Contains(t, string(out), chars, "forwarded raw")
 				} else {
@@ -112,22 +67,22 @@ func TestForwardedFrameNeverOutgrowsItsMessage(t *testing.T) {
 					assert.NotContains(t, string(out), "s=", "the session-name line is dropped")
 				}
 
-				pa := pjDial(t, ts, fmt.Sprintf("pa%t%x", raw, chars), "t")
-				pb := pjDial(t, ts, fmt.Sprintf("pb%t%x", raw, chars), "t")
-				m = fitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
-					return msg{"type": "OFFER", "dst": pb.id, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
+				pa := testutil.PJDial(t, ts, fmt.Sprintf("pa%t%x", raw, chars), "t")
+				pb := testutil.PJDial(t, ts, fmt.Sprintf("pb%t%x", raw, chars), "t")
+				m = testutil.FitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
+					return msg{"type": "OFFER", "dst": pb.ID, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
 				})
 				in = send(pa, m)
-				out = pb.recvRaw()
-				assert.LessOrEqual(t, len(out), in+maxFrameGrowth, "peerjs: %d bytes in", in)
+				out = pb.RecvRaw()
+				assert.LessOrEqual(t, len(out), in+edge.MaxFrameGrowth, "peerjs: %d bytes in", in)
 
-				pub, viewer, pubID, _ := vdoPair(t, ts, "", fmt.Sprintf("s%t%x", raw, chars))
-				m = fitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
+				pub, viewer, pubID, _ := testutil.VDOPair(t, ts, "", fmt.Sprintf("s%t%x", raw, chars))
+				m = testutil.FitSDP(t, chars, DefaultMaxMessageBytes, raw, func(sdp string) any {
 					return msg{"UUID": pubID, "session": "s1", "description": msg{"type": "offer", "sdp": sdp}}
 				})
-				in = send(viewer.wsClient, m)
-				out = pub.recvRaw()
-				assert.LessOrEqual(t, len(out), in+maxFrameGrowth, "vdo: %d bytes in", in)
+				in = send(viewer.Client, m)
+				out = pub.RecvRaw()
+				assert.LessOrEqual(t, len(out), in+edge.MaxFrameGrowth, "vdo: %d bytes in", in)
 			}
 		})
 	}
@@ -135,118 +90,40 @@ func TestForwardedFrameNeverOutgrowsItsMessage(t *testing.T) {
 
 // TestGrowingPayloadRefused: a debug payload whose numbers are spelled
 // short and would be written long, or whose values turn into null, is
-// either forwarded within maxFrameGrowth or refused.
+// either forwarded within edge.MaxFrameGrowth or refused.
 func TestGrowingPayloadRefused(t *testing.T) {
 	_, ts := newTestServer(t, Config{MessageRate: -1, ByteRate: -1, Policy: policyPass()})
 	a, b := dial(t, ts, ""), dial(t, ts, "")
-	a.joinRoom("r")
-	b.joinRoom("r")
-	a.expect("peer-joined")
+	a.JoinRoom("r")
+	b.JoinRoom("r")
+	a.Expect("peer-joined")
 	nums := "[" + strings.Repeat("1e20,", 10000) + "1]"
 	deep := strings.Repeat("[", 40) + strings.Repeat("]", 40)
 	for _, data := range []string{`{"n":` + nums + `}`, `{"d":` + deep + `}`} {
-		in := []byte(`{"type":"debug","to":"` + b.id + `","data":` + data + `}`)
-		a.sendRaw(in)
-		a.send(msg{"type": "ping", "rid": "sync"})
+		in := []byte(`{"type":"debug","to":"` + b.ID + `","data":` + data + `}`)
+		a.SendRaw(in)
+		a.Send(msg{"type": "ping", "rid": "sync"})
 		for {
-			m := a.recv()
-			if m.str("type") == "pong" {
+			m := a.Recv()
+			if m.Str("type") == "pong" {
 				break
 			}
-			require.Equal(t, string(CodeBadMessage), m.str("code"), "got %v", m)
+			require.Equal(t, string(CodeBadMessage), m.Str("code"), "got %v", m)
 		}
-		b.send(msg{"type": "ping", "rid": "sync"})
+		b.Send(msg{"type": "ping", "rid": "sync"})
 		for {
-			out := b.recvRaw()
+			out := b.RecvRaw()
 			if strings.Contains(string(out), `"pong"`) {
 				break
 			}
-			assert.LessOrEqual(t, len(out), len(in)+maxFrameGrowth)
+			assert.LessOrEqual(t, len(out), len(in)+edge.MaxFrameGrowth)
 		}
 	}
-}
-
-// FuzzForwardedFrameSize feeds arbitrary signal and debug payloads to a
-// native session routed to a peer: whatever is forwarded is at most
-// maxFrameGrowth bytes larger than the message that carried it.
-func FuzzForwardedFrameSize(f *testing.F) {
-	for _, s := range []string{
-		`{"sdp":{"type":"offer","sdp":"v=0\r\ns=<<<\u2028\r\n"}}`,
-		`{"candidate":{"candidate":"` + relayCand + `","sdpMid":"<"}}`,
-		`{"candidates":[{"candidate":"` + relayCand + `"}]}`,
-		`{"bytesSent":1e20,"x":"<>&"}`, `{"a":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}`,
-	} {
-		for _, signal := range []bool{true, false} {
-			f.Add(s, signal, true)
-			f.Add(s, signal, false)
-		}
-	}
-	// One sender and one recipient per policy: the default (filter and
-	// strip) and pass (nothing removed, so nothing shrinks).
-	type rig struct {
-		s  *nativeSession
-		to *sizeClient
-		id string
-	}
-	var rigs [2]rig
-	for i, pol := range []Config{{}, {Policy: policyPass()}} {
-		srv, err := New(pol)
-		require.NoError(f, err)
-		to := &sizeClient{}
-		target := hub.NewPeer(nativeNS, to)
-		require.NoError(f, srv.hub.Register(target))
-		s := &nativeSession{srv: srv, c: writerlessConn(), senderPolicy: srv.senderPolicy(false), limiter: &connLimiter{log: srv.log}}
-		s.peer = hub.NewPeer(nativeNS, s)
-		require.NoError(f, srv.hub.Register(s.peer))
-		require.NoError(f, srv.hub.Join(target, "r", ""))
-		require.NoError(f, srv.hub.Join(s.peer, "r", ""))
-		rigs[i] = rig{s, to, target.ID()}
-	}
-	var mu sync.Mutex // the rigs are shared by parallel fuzz workers
-	f.Fuzz(func(t *testing.T, data string, signal, pass bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		r := rigs[0]
-		if pass {
-			r = rigs[1]
-		}
-		typ := "debug"
-		if signal {
-			typ = "signal"
-		}
-		in := []byte(`{"type":"` + typ + `","to":"` + r.id + `","data":` + data + `}`)
-		r.to.max = 0
-		r.s.handle(in)
-		for len(r.s.c.queue) > 0 {
-			<-r.s.c.queue
-		}
-		if r.to.max > len(in)+maxFrameGrowth {
-			t.Fatalf("forwarded %d bytes for a %d byte message", r.to.max, len(in))
-		}
-	})
-}
-
-// sizeClient records the largest frame it is sent.
-type sizeClient struct{ max int }
-
-func (c *sizeClient) Notify(ev hub.Event) {
-	if f, ok := ev.(hub.Frame); ok {
-		c.max = max(c.max, len(f))
-	}
-}
-
-// writerlessConn is a conn whose queue nobody writes out: frames stay in
-// the queue for the test to inspect. Its writer flag is set so no writer
-// goroutine (which needs a socket) ever starts.
-func writerlessConn() *conn {
-	c := &conn{queue: make(chan []byte, 1024), done: make(chan struct{}), closed: make(chan struct{})}
-	c.writing.Store(true)
-	return c
 }
 
 // policyPass relays everything as sent: no filter shrinks a payload.
 func policyPass() privacy.Policy {
-	return policy(privacy.RelayOff, privacy.SysinfoPass, privacy.SealedAllow)
+	return testutil.Policy(privacy.RelayOff, privacy.SysinfoPass, privacy.SealedAllow)
 }
 
 // vmRSS is the test process's resident set in bytes (server and clients
@@ -298,36 +175,6 @@ func rssSampler(t *testing.T) (stop func() int64) {
 	}
 }
 
-// dialTinyWindow dials path with a 4 KiB receive buffer: a client that
-// never reads then stalls the server's writes after a few kilobytes, so
-// what piles up is veil's queue, not the kernel's buffers.
-func dialTinyWindow(t *testing.T, ts *httptest.Server, path string) *wsClient {
-	t.Helper()
-	nd := net.Dialer{Control: tinyRcvBuf}
-	d := websocket.Dialer{NetDial: nd.Dial}
-	ws, resp, err := d.Dial(wsURL(ts, path), nil)
-	require.NoError(t, err)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
-	w := c.recv()
-	c.id = w.str("id")
-	return c
-}
-
-// tinyRcvBuf is a net.Dialer Control that sets a 4 KiB receive buffer.
-func tinyRcvBuf(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
 // TestNeverReadingReceiversAreDropped: never-reading receivers fed with
 // 64 KiB offers of '<' within the default rate limits are dropped once
 // their queue holds SendQueueBytes, and the process grows by at most a few
@@ -346,18 +193,18 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 	)
 	srv, ts := newTestServer(t, Config{}) // default limits
 	good1, good2 := dial(t, ts, ""), dial(t, ts, "")
-	good1.joinRoom("good")
-	good2.joinRoom("good")
-	good1.expect("peer-joined")
+	good1.JoinRoom("good")
+	good2.JoinRoom("good")
+	good1.Expect("peer-joined")
 
 	type pair struct{ from, to *wsClient }
 	pairs := make([]pair, receivers)
 	for i := range pairs {
-		to := dialTinyWindow(t, ts, "/ws")
+		to := testutil.DialTinyWindow(t, ts, "/ws")
 		from := dial(t, ts, "")
 		room := fmt.Sprintf("flood%d", i)
-		to.joinRoom(room)
-		from.joinRoom(room)
+		to.JoinRoom(room)
+		from.JoinRoom(room)
 		pairs[i] = pair{from, to}
 	}
 	runtime.GC()
@@ -368,8 +215,8 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 	var wg sync.WaitGroup
 	var droppedN atomic.Int32
 	for _, p := range pairs {
-		b := fitSDP(t, "<", DefaultMaxMessageBytes, true, func(sdp string) any {
-			return msg{"type": "signal", "to": p.to.id, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}
+		b := testutil.FitSDP(t, "<", DefaultMaxMessageBytes, true, func(sdp string) any {
+			return msg{"type": "signal", "to": p.to.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}
 		})
 		wg.Add(1)
 		go func() {
@@ -380,8 +227,8 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 			go func() {
 				defer close(left)
 				for {
-					_ = p.from.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-					_, f, err := p.from.ws.ReadMessage()
+					_ = p.from.WS.SetReadDeadline(time.Now().Add(30 * time.Second))
+					_, f, err := p.from.WS.ReadMessage()
 					if err != nil {
 						return
 					}
@@ -396,7 +243,7 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 			tick := time.NewTicker(time.Second * time.Duration(len(b)) / DefaultByteRate)
 			defer tick.Stop()
 			for range sendLimit {
-				if p.from.ws.WriteMessage(websocket.TextMessage, b) != nil {
+				if p.from.WS.WriteMessage(websocket.TextMessage, b) != nil {
 					return
 				}
 				select {
@@ -416,61 +263,10 @@ func TestNeverReadingReceiversAreDropped(t *testing.T) {
 	if !raceEnabled {
 		assert.LessOrEqual(t, growth, int64(receivers*perReceiver+fixed), "RSS grows by a few MB per receiver at most")
 	}
-	good1.send(msg{"type": "signal", "to": good2.id, "data": msg{"candidate": msg{"candidate": relayCand}}})
-	good2.expect("signal")
-	require.Eventually(t, func() bool { return srv.queued.used.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
+	good1.Send(msg{"type": "signal", "to": good2.ID, "data": msg{"candidate": msg{"candidate": testutil.RelayCand}}})
+	good2.Expect("signal")
+	require.Eventually(t, func() bool { return srv.edge.QueuedBytes() == 0 }, 5*time.Second, 10*time.Millisecond,
 		"dropped queues are given back to the budget")
-}
-
-// TestSendQueueByteBudgets: a receiver over its own byte budget, or
-// backlogged while the total budget is spent, is dropped; one that keeps
-// up is not.
-func TestSendQueueByteBudgets(t *testing.T) {
-	budget := &sendBudget{max: 100, share: 10}
-	var dropped []string
-	budget.limited = func(l string) { dropped = append(dropped, l) }
-	mk := func(maxBytes int64) *conn {
-		c := writerlessConn()
-		c.maxBytes, c.budget = maxBytes, budget
-		c.ws = serverWS(t) // drop cuts the socket's writes
-		return c
-	}
-	a := mk(50)
-	require.True(t, a.send(make([]byte, 30)))
-	require.True(t, a.send(make([]byte, 20)))
-	assert.False(t, a.send(make([]byte, 1)), "over its 50 bytes")
-	assert.Equal(t, []string{limitSendQueue}, dropped)
-
-	b, c := mk(1000), mk(1000)
-	require.True(t, b.send(make([]byte, 50)))
-	assert.Equal(t, int64(100), budget.used.Load())
-	assert.False(t, b.send(make([]byte, 5)), "backlogged while the total is spent")
-	assert.True(t, c.send(make([]byte, 5)), "an empty queue still gets its frame")
-	assert.Equal(t, []string{limitSendQueue, limitSendQueueTotal}, dropped)
-
-	for _, x := range []*conn{a, b, c} {
-		x.releaseQueue()
-	}
-	assert.Zero(t, budget.used.Load(), "released queues give their bytes back")
-}
-
-// serverWS returns the server side of a fresh loopback WebSocket.
-func serverWS(t *testing.T) *websocket.Conn {
-	t.Helper()
-	got := make(chan *websocket.Conn, 1)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err == nil {
-			got <- ws
-		}
-	}))
-	t.Cleanup(ts.Close)
-	cl, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/"), nil)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	ws := <-got
-	t.Cleanup(func() { _ = cl.Close(); _ = ws.Close() })
-	return ws
 }
 
 // TestOversizeFrameCloses1009: a frame over the hard read limit gets a
@@ -478,17 +274,19 @@ func serverWS(t *testing.T) *websocket.Conn {
 // client is still writing it.
 func TestOversizeFrameCloses1009(t *testing.T) {
 	srv, ts := newTestServer(t, Config{})
-	for _, size := range []int{DefaultMaxMessageBytes*hardMaxFactor + 1, 4 << 20} {
+	for _, size := range []int{DefaultMaxMessageBytes*edge.HardMaxFactor + 1, 4 << 20} {
 		a := dial(t, ts, "")
-		go func() { _ = a.ws.WriteMessage(websocket.TextMessage, make([]byte, size)) }()
-		_ = a.ws.SetReadDeadline(time.Now().Add(recvTimeout))
-		_, _, err := a.ws.ReadMessage()
+		go func() { _ = a.WS.WriteMessage(websocket.TextMessage, make([]byte, size)) }()
+		_ = a.WS.SetReadDeadline(time.Now().Add(testutil.RecvTimeout))
+		_, _, err := a.WS.ReadMessage()
 		var ce *websocket.CloseError
 		require.ErrorAs(t, err, &ce, "size %d", size)
 		assert.Equal(t, websocket.CloseMessageTooBig, ce.Code)
 	}
 	// gorilla's own 1009 can reach the client before the server counts.
-	assert.Eventually(t, func() bool { return metricValue(t, srv, "veil_rate_limited_total", limitReadLimit) == 2 },
+	assert.Eventually(t, func() bool {
+		return testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", edge.LimitReadLimit) == 2
+	},
 		5*time.Second, 10*time.Millisecond, "each 1009 is counted")
 }
 
@@ -499,16 +297,16 @@ func TestPendingPlaysCapped(t *testing.T) {
 	srv, ts := newTestServer(t, Config{ActionRate: -1})
 	a := dial(t, ts, "")
 	for i := range DefaultMaxPeerPlays {
-		a.send(msg{"type": "play", "stream": fmt.Sprintf("s%d", i)})
-		a.expect("waiting")
+		a.Send(msg{"type": "play", "stream": fmt.Sprintf("s%d", i)})
+		a.Expect("waiting")
 	}
-	a.send(msg{"type": "play", "stream": "one-more"})
-	a.expectError(CodeTooManyPlays)
-	a.send(msg{"type": "play", "stream": "s0"})
-	a.expect("waiting")
-	assert.Equal(t, int64(DefaultMaxPeerPlays), srv.hub.Streams(), "a refused play holds nothing")
-	require.NoError(t, a.ws.Close())
-	require.Eventually(t, func() bool { return srv.hub.Streams() == 0 }, 5*time.Second, 10*time.Millisecond)
+	a.Send(msg{"type": "play", "stream": "one-more"})
+	a.ExpectError(CodeTooManyPlays)
+	a.Send(msg{"type": "play", "stream": "s0"})
+	a.Expect("waiting")
+	assert.Equal(t, int64(DefaultMaxPeerPlays), srv.edge.Hub.Streams(), "a refused play holds nothing")
+	require.NoError(t, a.WS.Close())
+	require.Eventually(t, func() bool { return srv.edge.Hub.Streams() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
 // TestHeldHalfRequests: connections that announce a body and never send
@@ -550,7 +348,7 @@ func TestHeldHalfRequests(t *testing.T) {
 			req = "GET /privacy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 		}
 		_, _ = c.Write([]byte(req))
-		_ = c.SetReadDeadline(time.Now().Add(recvTimeout))
+		_ = c.SetReadDeadline(time.Now().Add(testutil.RecvTimeout))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			refused++ // closed at accept: no answer at all
@@ -592,43 +390,11 @@ func TestHeldHalfRequests(t *testing.T) {
 	// A well-behaved pair from 127.0.0.1 joins and signals.
 	ts := &httptest.Server{URL: "http://" + addr}
 	a, b := dial(t, ts, ""), dial(t, ts, "")
-	a.joinRoom("ok")
-	b.joinRoom("ok")
-	a.expect("peer-joined")
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidate": msg{"candidate": relayCand}}})
-	b.expect("signal")
-}
-
-// TestPeerJSHeldBytesCapped: large offers for absent ids are held up to
-// the byte caps per id, per sender and in total (veil_peerjs_held_bytes);
-// one more gets EXPIRE at once, long before the expire timeout.
-func TestPeerJSHeldBytesCapped(t *testing.T) {
-	srv, ts := newTestServer(t, Config{MessageRate: -1, ByteRate: -1, PeerJS: PeerJSConfig{ExpireTimeout: time.Hour}})
-	offer := func(c *wsClient, dst string) {
-		c.sendRaw(fitSDP(t, "<", 60<<10, true, func(sdp string) any {
-			return msg{"type": "OFFER", "dst": dst, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
-		}))
-	}
-	held := func() float64 { return metricValueNoLabel(t, srv, "veil_peerjs_held_bytes") }
-
-	// Per id: 256 KiB is four 60 KiB offers.
-	a := pjDial(t, ts, "alice", "ta")
-	for range peerjsHeldBytesPerDst / (60 << 10) {
-		offer(a, "nobody")
-	}
-	offer(a, "nobody")
-	assert.Equal(t, msg{"type": "EXPIRE", "src": "nobody", "dst": "alice"}, a.expect("EXPIRE"))
-	assert.LessOrEqual(t, held(), float64(peerjsHeldBytesPerDst))
-
-	// Per sender: 512 KiB over several ids.
-	b := pjDial(t, ts, "bob", "tb")
-	for i := range peerjsHeldBytesPerSrc / (60 << 10) {
-		offer(b, fmt.Sprintf("absent%d", i/2))
-	}
-	offer(b, "absent-last")
-	assert.Equal(t, "absent-last", b.expect("EXPIRE").str("src"))
-	assert.LessOrEqual(t, held(), float64(peerjsHeldBytesPerDst+peerjsHeldBytesPerSrc))
-	assert.Positive(t, held())
+	a.JoinRoom("ok")
+	b.JoinRoom("ok")
+	a.Expect("peer-joined")
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": msg{"candidate": testutil.RelayCand}}})
+	b.Expect("signal")
 }
 
 // TestLimitListenerCaps: LimitListener closes connections over its total
@@ -642,8 +408,8 @@ func TestLimitListenerCaps(t *testing.T) {
 		wantOpen      int // connections from one address that stay open
 		refusedMetric string
 	}{
-		{"total", 3, -1, false, 3, limitListenerTotal},
-		{"per address", -1, 2, false, 2, limitListenerIP},
+		{"total", 3, -1, false, 3, edge.LimitListenerTotal},
+		{"per address", -1, 2, false, 2, edge.LimitListenerIP},
 		{"exempt address", 100, 2, true, 5, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -689,9 +455,9 @@ func TestLimitListenerCaps(t *testing.T) {
 				}
 			}
 			assert.Equal(t, tc.wantOpen, open)
-			assert.Equal(t, float64(open), metricValueNoLabel(t, srv, "veil_http_connections"))
+			assert.Equal(t, float64(open), testutil.MetricValueNoLabel(t, srv.MetricsRegistry(), "veil_http_connections"))
 			if tc.refusedMetric != "" {
-				assert.Equal(t, float64(5-open), metricValue(t, srv, "veil_rate_limited_total", tc.refusedMetric))
+				assert.Equal(t, float64(5-open), testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", tc.refusedMetric))
 				// A closed connection gives its slot back.
 				require.NoError(t, server[0].Close())
 				server = server[1:]
@@ -701,30 +467,15 @@ func TestLimitListenerCaps(t *testing.T) {
 	}
 }
 
-// metricValueNoLabel reads an unlabeled gauge or counter of srv.
-func metricValueNoLabel(t *testing.T, srv *Server, name string) float64 {
-	t.Helper()
-	mfs, err := srv.MetricsRegistry().Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("%s is not exported", name)
-	return 0
-}
-
 // TestHalfSentMessageTimesOut: a message whose first fragment arrived must
 // arrive whole within messageWait; pongs, which may come between
 // fragments, do not extend it, so a peer cannot park a half-sent message
 // of up to the read limit in veil's memory by ponging.
 func TestHalfSentMessageTimesOut(t *testing.T) {
 	srv, ts := newTestServer(t, Config{})
-	srv.msgWait = 300 * time.Millisecond
+	srv.edge.MessageWait = 300 * time.Millisecond
 	c := dial(t, ts, "")
-	w, err := c.ws.NextWriter(websocket.TextMessage)
+	w, err := c.WS.NextWriter(websocket.TextMessage)
 	require.NoError(t, err)
 	// More than gorilla's write buffer: a non-final frame goes out.
 	_, err = w.Write([]byte(`{"type":"ping","rid":"` + strings.Repeat("x", 8<<10)))
@@ -732,7 +483,7 @@ func TestHalfSentMessageTimesOut(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() {
 		for {
-			if _, _, err := c.ws.ReadMessage(); err != nil {
+			if _, _, err := c.WS.ReadMessage(); err != nil {
 				closed <- err
 				return
 			}
@@ -743,7 +494,7 @@ func TestHalfSentMessageTimesOut(t *testing.T) {
 		case <-closed:
 			return
 		case <-time.After(100 * time.Millisecond):
-			_ = c.ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+			_ = c.WS.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
 		}
 	}
 	t.Fatal("a half-sent message kept its connection alive past messageWait")

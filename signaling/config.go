@@ -7,8 +7,10 @@ import (
 	"net/netip"
 
 	"github.com/veilrtc/veil/privacy"
-
+	"github.com/veilrtc/veil/signaling/auth"
 	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/edge"
+	"github.com/veilrtc/veil/signaling/native"
 )
 
 // Named defaults for Config. They are part of the documented contract
@@ -27,31 +29,16 @@ const (
 	DefaultSendQueueBytes = 1 << 20
 	// DefaultMaxQueuedBytes is the byte budget of all send queues together.
 	DefaultMaxQueuedBytes = 128 << 20
-	// queueShareBytes is what one queue may hold while the total budget is
-	// spent: receivers that keep up hold less and are never dropped for
-	// the total, so it can be overrun by at most this much per connection.
-	queueShareBytes = 64 << 10
-
-	// hardMaxFactor times MaxMessageBytes is the frame size at which the
-	// connection is cut instead of answered with too-large: reading a huge
-	// frame only to discard it is how a flooder would burn our CPU.
-	hardMaxFactor = 16
-	// maxRidLen bounds the request id a client may attach.
-	maxRidLen = 64
 )
 
-// ICEServer is one entry of welcome.iceServers, shaped like the browser's
-// RTCIceServer.
-type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
-}
+// ICEServer is one entry of the native protocol's welcome.iceServers,
+// shaped like the browser's RTCIceServer.
+type ICEServer = native.ICEServer
 
 // ICEServerFunc returns the ICE servers (typically TURN with short-lived
 // credentials) for a peer that connected with request r and got id peerID.
 // It must be safe for concurrent use.
-type ICEServerFunc func(r *http.Request, peerID string) []ICEServer
+type ICEServerFunc = native.ICEServerFunc
 
 // Config configures a Server. A zero field means its default.
 type Config struct {
@@ -103,7 +90,7 @@ type Config struct {
 	SendQueue int
 	// SendQueueBytes is how many bytes of frames may wait for a slow peer
 	// before it is disconnected; at least MaxMessageBytes plus the
-	// envelope veil adds (maxFrameGrowth). Default DefaultSendQueueBytes,
+	// envelope veil adds (512 bytes). Default DefaultSendQueueBytes,
 	// or two of the largest frames when that is more; negative: no byte cap.
 	SendQueueBytes int
 	// MaxQueuedBytes is the byte budget of every send queue together.
@@ -129,8 +116,8 @@ type Config struct {
 	// level or above. Default slog.Default().
 	Logger *slog.Logger
 
-	// Abuse limits (limits.go). A zero field means its default, a negative
-	// one no limit.
+	// Abuse limits (limits.go; enforced by signaling/internal/edge). A
+	// zero field means its default, a negative one no limit.
 
 	// MaxConnections caps open connections in total; beyond it upgrades
 	// get 503 with Retry-After. Default DefaultMaxConnections.
@@ -183,12 +170,12 @@ type Config struct {
 	// connections carry many clients.
 	ListenerExempt func(netip.Addr) bool
 
-	// Access control (authorize.go, signaling/auth).
+	// Access control (signaling/auth; every door: signaling/internal/edge/doors.go).
 
 	// AuthSecret, when set, requires an HS256 operator token (auth.Mint) on
 	// every door: each join, publish and play, PeerJS connections (the
 	// client's token must grant join on its id) and TURN credentials
-	// (welcome, /turn-credentials); see doors.go. At least
+	// (welcome, /turn-credentials); see edge/doors.go. At least
 	// auth.MinSecretBytes. Default none: names alone admit.
 	AuthSecret []byte
 	// RequireUnguessable refuses (unauthorized) room and stream names
@@ -213,7 +200,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxNameBytes, DefaultMaxNameBytes)
 	def(&c.SendQueue, DefaultSendQueue)
 	// Room for two of the largest frames, whatever MaxMessageBytes is.
-	def(&c.SendQueueBytes, max(DefaultSendQueueBytes, 2*(c.MaxMessageBytes+maxFrameGrowth)))
+	def(&c.SendQueueBytes, max(DefaultSendQueueBytes, 2*(c.MaxMessageBytes+edge.MaxFrameGrowth)))
 	def(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -223,6 +210,8 @@ func (c Config) withDefaults() Config {
 	if c.ICEServers == nil {
 		c.ICEServers = func(*http.Request, string) []ICEServer { return nil }
 	}
+	c.PeerJS = c.PeerJS.WithDefaults()
+	c.VDO = c.VDO.WithDefaults()
 	return c
 }
 
@@ -230,10 +219,10 @@ func (c Config) validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errInvalidConfig, err)
 	}
-	if err := c.PeerJS.withDefaults().validate(); err != nil {
+	if err := c.PeerJS.Validate(); err != nil {
 		return err
 	}
-	if err := c.VDO.withDefaults().validate(); err != nil {
+	if err := c.VDO.Validate(); err != nil {
 		return err
 	}
 	for name, v := range map[string]int{
@@ -245,8 +234,52 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: %s must not be negative", errInvalidConfig, name)
 		}
 	}
-	if c.SendQueueBytes > 0 && c.SendQueueBytes < c.MaxMessageBytes+maxFrameGrowth {
-		return fmt.Errorf("%w: SendQueueBytes (%d) must be at least MaxMessageBytes + %d", errInvalidConfig, c.SendQueueBytes, maxFrameGrowth)
+	if c.SendQueueBytes > 0 && c.SendQueueBytes < c.MaxMessageBytes+edge.MaxFrameGrowth {
+		return fmt.Errorf("%w: SendQueueBytes (%d) must be at least MaxMessageBytes + %d", errInvalidConfig, c.SendQueueBytes, edge.MaxFrameGrowth)
 	}
 	return c.validateLimits()
+}
+
+// edge is what the protocols' shared layer reads of a defaulted c.
+func (c Config) edge() edge.Config {
+	return edge.Config{
+		Policy:                  c.Policy,
+		TrustedRelays:           c.TrustedRelays,
+		AllowedOrigins:          c.AllowedOrigins,
+		MaxMessageBytes:         c.MaxMessageBytes,
+		MaxNameBytes:            c.MaxNameBytes,
+		SendQueue:               c.SendQueue,
+		SendQueueBytes:          c.SendQueueBytes,
+		MaxQueuedBytes:          c.MaxQueuedBytes,
+		MaxConnections:          c.MaxConnections,
+		MaxConnectionsPerIP:     c.MaxConnectionsPerIP,
+		ConnectRatePerIP:        c.ConnectRatePerIP,
+		ConnectBurstPerIP:       c.ConnectBurstPerIP,
+		MessageRate:             c.MessageRate,
+		MessageBurst:            c.MessageBurst,
+		ActionRate:              c.ActionRate,
+		ActionBurst:             c.ActionBurst,
+		ByteRate:                c.ByteRate,
+		ByteBurst:               c.ByteBurst,
+		CredentialRatePerIP:     c.CredentialRatePerIP,
+		CredentialBurstPerIP:    c.CredentialBurstPerIP,
+		TrustedProxies:          c.TrustedProxies,
+		MaxHTTPConnections:      c.MaxHTTPConnections,
+		MaxHTTPConnectionsPerIP: c.MaxHTTPConnectionsPerIP,
+		ListenerExempt:          c.ListenerExempt,
+		AuthSecret:              c.AuthSecret,
+		RequireUnguessable:      c.RequireUnguessable,
+		Logger:                  c.Logger,
+	}
+}
+
+// validateAuth checks the access control fields.
+func (c Config) validateAuth() error {
+	if len(c.AuthSecret) > 0 && len(c.AuthSecret) < auth.MinSecretBytes {
+		return fmt.Errorf("%w: AuthSecret must be at least %d bytes", errInvalidConfig, auth.MinSecretBytes)
+	}
+	if c.RequireUnguessable < 0 || c.RequireUnguessable > c.MaxNameBytes {
+		return fmt.Errorf("%w: RequireUnguessable must be between 0 and MaxNameBytes", errInvalidConfig)
+	}
+	return nil
 }

@@ -18,24 +18,27 @@
 //   - /privacy, /healthz, /veil.js and, with Config.Demo, the demo page.
 //
 // The hub (package signaling/hub) knows peers, rooms, streams and who may
-// reach whom, and nothing about wire formats: each protocol decodes client
+// reach whom, and nothing about wire formats: each protocol (packages
+// signaling/native, signaling/peerjs and signaling/vdo) decodes client
 // messages into hub calls (Join, Publish, Play, Route, ...) and encodes the
 // hub's events (EvJoined, EvPeerJoined, EvPlaying, ...) for its own
-// clients. Rooms, streams and peer ids are namespaced per protocol, so no
-// dialect can reach or probe another's peers. Operator tokens are minted
-// and verified by package signaling/auth. docs/ARCHITECTURE.md draws the
-// packages and how a signal travels through them.
+// clients, over what they share in signaling/internal/edge (connections,
+// limits, metrics, the privacy filter). Rooms, streams and peer ids are
+// namespaced per protocol, so no dialect can reach or probe another's
+// peers. Operator tokens are minted and verified by package
+// signaling/auth. docs/ARCHITECTURE.md draws the packages and how a signal
+// travels through them.
 //
 // Every message a peer forwards goes through the privacy policy (package
 // privacy): under forced relay only relay candidates and no real address
 // leave the server, system information is stripped, and payloads the server
 // cannot read are refused unless the operator allows them. Under forced
 // relay every encoded frame is checked once more right before it is queued
-// (invariant.go): one that would still carry an IP literal or .local name
-// is not forwarded, whatever field it hides in. Admission and
+// (edge.Server.LeakFree): one that would still carry an IP literal or
+// .local name is not forwarded, whatever field it hides in. Admission and
 // rate limits, operator tokens and the Origin check apply to every
 // protocol alike; with Config.AuthSecret every door (each protocol, TURN
-// credentials) needs a token (doors.go). An embedded TURN server is wired
+// credentials) needs a token (edge/doors.go). An embedded TURN server is wired
 // in with Config.TURN, which also trusts only the relay transport addresses
 // (IP and port) of its live allocations.
 //

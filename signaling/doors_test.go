@@ -18,6 +18,7 @@ import (
 	"github.com/veilrtc/veil/turn"
 
 	"github.com/veilrtc/veil/signaling/auth"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
 
 // startTURN runs a real embedded TURN server on 127.0.0.1 (UDP) relaying
@@ -82,8 +83,8 @@ func getCredentials(t *testing.T, base, path string, h http.Header) (int, turnCr
 // server. With a token the credentials allocate on the real TURN server.
 func TestTURNCredentialsDoor(t *testing.T) {
 	relay, turnAddr := startTURN(t)
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret, TURN: relay})
-	tok := mint(t, auth.Grant{Room: "r", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret, TURN: relay})
+	tok := testutil.Mint(t, auth.Grant{Room: "r", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 
 	for _, path := range []string{"/turn-credentials", "/peerjs/peerjs/turn"} {
 		for _, tc := range []struct {
@@ -125,37 +126,37 @@ func mintWith(t *testing.T, secret []byte) string {
 // refused action does not.
 func TestNativeICEServersNeedToken(t *testing.T) {
 	relay, turnAddr := startTURN(t)
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret, TURN: relay})
-	tok := mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret, TURN: relay})
+	tok := testutil.Mint(t, auth.Grant{Room: "lobby", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 
 	anon := dial(t, ts, "")
-	assert.Empty(t, anon.welcome["iceServers"], "no TURN credentials without a token")
-	anon.send(msg{"type": "join", "room": "lobby"})
-	anon.expectError(CodeUnauthorized)
-	anon.send(msg{"type": "join", "room": "lobby", "token": tok})
-	ice := anon.expect("ice-servers")
-	anon.expect("joined")
+	assert.Empty(t, anon.Welcome["iceServers"], "no TURN credentials without a token")
+	anon.Send(msg{"type": "join", "room": "lobby"})
+	anon.ExpectError(CodeUnauthorized)
+	anon.Send(msg{"type": "join", "room": "lobby", "token": tok})
+	ice := anon.Expect("ice-servers")
+	anon.Expect("joined")
 	servers := ice["iceServers"].([]any)
 	require.Len(t, servers, 1)
 	s := servers[0].(map[string]any)
 	assert.NoError(t, allocateWith(t, turnAddr, s["username"].(string), s["credential"].(string)))
-	anon.send(msg{"type": "join", "room": "lobby", "token": tok})
-	anon.expect("joined") // once only: no second ice-servers
+	anon.Send(msg{"type": "join", "room": "lobby", "token": tok})
+	anon.Expect("joined") // once only: no second ice-servers
 
 	withTok := dial(t, ts, "?token="+url.QueryEscape(tok))
-	require.Len(t, withTok.welcome["iceServers"], 1, "a valid URL token gets TURN in welcome")
+	require.Len(t, withTok.Welcome["iceServers"], 1, "a valid URL token gets TURN in welcome")
 	bad := dial(t, ts, "?token=x")
-	assert.Empty(t, bad.welcome["iceServers"])
+	assert.Empty(t, bad.Welcome["iceServers"])
 }
 
 // TestPeerJSNeedsToken: with an AuthSecret the PeerJS client's token is
 // the operator token and must grant join on its id; the refusal comes
 // before the id is looked up, so it says nothing about the id.
 func TestPeerJSNeedsToken(t *testing.T) {
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
-	alice := mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
-	pfx := mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
-	play := mint(t, auth.Grant{Stream: "alice", Actions: []auth.Action{auth.ActionPlay}}, time.Hour)
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret})
+	alice := testutil.Mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	pfx := testutil.Mint(t, auth.Grant{Prefix: "team-", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	play := testutil.Mint(t, auth.Grant{Stream: "alice", Actions: []auth.Action{auth.ActionPlay}}, time.Hour)
 
 	for _, tc := range []struct{ name, id, token string }{
 		{"random token", "bob", "tb"},
@@ -164,37 +165,37 @@ func TestPeerJSNeedsToken(t *testing.T) {
 		{"forged", "alice", alice + "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialRaw(t, ts, pjWS(tc.id, tc.token), nil)
-			m := c.expect("ERROR")
-			assert.Equal(t, peerjsErrToken, payload(t, m)["msg"])
-			c.expectClose()
+			c := dialRaw(t, ts, testutil.PJWS(tc.id, tc.token), nil)
+			m := c.Expect("ERROR")
+			assert.Equal(t, "Invalid token provided", testutil.PJPayload(t, m)["msg"])
+			c.ExpectClose()
 		})
 	}
-	a := pjDial(t, ts, "alice", alice)
-	b := pjDial(t, ts, "team-b", pfx)
-	a.send(msg{"type": "OFFER", "dst": "team-b", "payload": msg{"sdp": msg{"type": "offer", "sdp": pjOfferSDP}, "type": "data", "connectionId": "dc_1"}})
-	assert.Equal(t, "alice", b.expect("OFFER").str("src"))
+	a := testutil.PJDial(t, ts, "alice", alice)
+	b := testutil.PJDial(t, ts, "team-b", pfx)
+	a.Send(msg{"type": "OFFER", "dst": "team-b", "payload": msg{"sdp": msg{"type": "offer", "sdp": testutil.PJOfferSDP}, "type": "data", "connectionId": "dc_1"}})
+	assert.Equal(t, "alice", b.Expect("OFFER").Str("src"))
 	// A token-holding thief with another id's token cannot take alice over,
 	// and is refused as any bad token is, whether or not alice is live.
-	c := dialRaw(t, ts, pjWS("alice", pfx), nil)
-	assert.Equal(t, peerjsErrToken, payload(t, c.expect("ERROR"))["msg"])
+	c := dialRaw(t, ts, testutil.PJWS("alice", pfx), nil)
+	assert.Equal(t, "Invalid token provided", testutil.PJPayload(t, c.Expect("ERROR"))["msg"])
 }
 
 // TestPeerJSRequireUnguessable: a PeerJS id is a name like any other:
 // shorter than RequireUnguessable, it is refused as an invalid id.
 func TestPeerJSRequireUnguessable(t *testing.T) {
 	_, ts := newTestServer(t, Config{RequireUnguessable: 16})
-	c := dialRaw(t, ts, pjWS("alice", "ta"), nil)
-	assert.Equal(t, peerjsErrID, payload(t, c.expect("ERROR"))["msg"])
-	pjDial(t, ts, "alice-Kq3vN8zzTt5p", "ta")
+	c := dialRaw(t, ts, testutil.PJWS("alice", "ta"), nil)
+	assert.Equal(t, "Invalid id provided", testutil.PJPayload(t, c.Expect("ERROR"))["msg"])
+	testutil.PJDial(t, ts, "alice-Kq3vN8zzTt5p", "ta")
 }
 
 // TestPeerJSDiscoveryNeedsToken: with an AuthSecret the id list, when
 // discovery is on, is for token holders only.
 func TestPeerJSDiscoveryNeedsToken(t *testing.T) {
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret, PeerJS: PeerJSConfig{Discovery: true}})
-	tok := mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
-	pjDial(t, ts, "alice", tok)
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret, PeerJS: PeerJSConfig{Discovery: true}})
+	tok := testutil.Mint(t, auth.Grant{Room: "alice", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+	testutil.PJDial(t, ts, "alice", tok)
 	code, _ := getCredentials(t, ts.URL, "/peerjs/peerjs/peers", nil)
 	assert.Equal(t, http.StatusUnauthorized, code)
 	resp, err := http.Get(ts.URL + "/peerjs/peerjs/peers?token=" + url.QueryEscape(tok))
@@ -208,26 +209,26 @@ func TestPeerJSDiscoveryNeedsToken(t *testing.T) {
 // TestVDOURLToken: with an AuthSecret a VDO.Ninja request without a token
 // uses the connection URL's; without either it is refused.
 func TestVDOURLToken(t *testing.T) {
-	_, ts := newTestServer(t, Config{AuthSecret: testSecret})
-	tok := mint(t, auth.Grant{Prefix: "s-", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay, auth.ActionJoin}}, time.Hour)
+	_, ts := newTestServer(t, Config{AuthSecret: testutil.Secret})
+	tok := testutil.Mint(t, auth.Grant{Prefix: "s-", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay, auth.ActionJoin}}, time.Hour)
 
-	anon := dialVDO(t, ts, "")
-	anon.send(msg{"request": "seed", "streamID": "s-1"})
-	anon.expectErr(CodeUnauthorized)
-	anon.expectAlert("&auth=TOKEN")
-	anon.send(msg{"request": "joinroom", "roomid": "s-room"})
-	anon.expectErr(CodeUnauthorized) // alerted once per connection
+	anon := testutil.DialVDO(t, ts, "")
+	anon.Send(msg{"request": "seed", "streamID": "s-1"})
+	anon.ExpectErr(CodeUnauthorized)
+	anon.ExpectAlert("&auth=TOKEN")
+	anon.Send(msg{"request": "joinroom", "roomid": "s-room"})
+	anon.ExpectErr(CodeUnauthorized) // alerted once per connection
 
-	pub := dialVDO(t, ts, "?token="+url.QueryEscape(tok))
-	pub.send(msg{"request": "seed", "streamID": "s-1"})
-	pub.sync()
-	pub.send(msg{"request": "seed", "streamID": "x-2"})
-	pub.expectErr(CodeUnauthorized) // the URL token grants s-* only
-	pub.expectAlert("access token")
+	pub := testutil.DialVDO(t, ts, "?token="+url.QueryEscape(tok))
+	pub.Send(msg{"request": "seed", "streamID": "s-1"})
+	pub.Sync()
+	pub.Send(msg{"request": "seed", "streamID": "x-2"})
+	pub.ExpectErr(CodeUnauthorized) // the URL token grants s-* only
+	pub.ExpectAlert("access token")
 
-	viewer := dialVDO(t, ts, "?token="+url.QueryEscape(tok))
-	viewer.send(msg{"request": "play", "streamID": "s-1"})
-	pub.expectReq("offerSDP")
+	viewer := testutil.DialVDO(t, ts, "?token="+url.QueryEscape(tok))
+	viewer.Send(msg{"request": "play", "streamID": "s-1"})
+	pub.ExpectReq("offerSDP")
 }
 
 // TestNativePlayThenPublishRefused: a connection playing a stream cannot
@@ -236,20 +237,20 @@ func TestVDOURLToken(t *testing.T) {
 func TestNativePlayThenPublishRefused(t *testing.T) {
 	_, ts := newTestServer(t, Config{})
 	a := dial(t, ts, "")
-	a.send(msg{"type": "play", "stream": "s"})
-	a.expect("waiting")
-	a.send(msg{"type": "publish", "stream": "s"})
-	a.expectError(CodeStreamInUse)
-	a.send(msg{"type": "publish", "stream": "t"})
-	a.expect("published")
-	a.send(msg{"type": "play", "stream": "t"})
-	a.expectError(CodeStreamInUse)
-	a.roundTrip()
+	a.Send(msg{"type": "play", "stream": "s"})
+	a.Expect("waiting")
+	a.Send(msg{"type": "publish", "stream": "s"})
+	a.ExpectError(CodeStreamInUse)
+	a.Send(msg{"type": "publish", "stream": "t"})
+	a.Expect("published")
+	a.Send(msg{"type": "play", "stream": "t"})
+	a.ExpectError(CodeStreamInUse)
+	a.RoundTrip()
 
 	// The stream stays usable by others.
 	b := dial(t, ts, "")
-	b.send(msg{"type": "publish", "stream": "s"})
-	b.expect("published")
-	b.expect("viewer")
-	a.expect("playing")
+	b.Send(msg{"type": "publish", "stream": "s"})
+	b.Expect("published")
+	b.Expect("viewer")
+	a.Expect("playing")
 }

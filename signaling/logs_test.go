@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/signaling/auth"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
 
 // TestLogsCarryNoIdentities runs a whole session — join, publish, play,
@@ -25,7 +26,7 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 			srv, ts := newTestServer(t, Config{
 				Logger:            slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level})),
 				TrustedProxies:    loopbackProxy,
-				AuthSecret:        testSecret,
+				AuthSecret:        testutil.Secret,
 				ConnectBurstPerIP: 3,
 				ConnectRatePerIP:  1,
 				ActionBurst:       6,
@@ -36,44 +37,44 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 				"203.0.113.41", "203.0.113.42", "2001:db8:77::1", "2001:db8:77:",
 				"room-Kq3vN8", "stream-Zt5pW2", "prefix-Hm4c",
 			}
-			roomTok := mint(t, auth.Grant{Room: "room-Kq3vN8", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
-			streamTok := mint(t, auth.Grant{Stream: "stream-Zt5pW2", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay}}, time.Hour)
-			prefixTok := mint(t, auth.Grant{Prefix: "prefix-Hm4c", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+			roomTok := testutil.Mint(t, auth.Grant{Room: "room-Kq3vN8", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
+			streamTok := testutil.Mint(t, auth.Grant{Stream: "stream-Zt5pW2", Actions: []auth.Action{auth.ActionPublish, auth.ActionPlay}}, time.Hour)
+			prefixTok := testutil.Mint(t, auth.Grant{Prefix: "prefix-Hm4c", Actions: []auth.Action{auth.ActionJoin}}, time.Hour)
 			secrets = append(secrets, roomTok, streamTok, prefixTok)
 
 			a := dialFrom(t, ts, "203.0.113.41")
 			b := dialFrom(t, ts, "2001:db8:77::1")
-			secrets = append(secrets, a.id, b.id)
+			secrets = append(secrets, a.ID, b.ID)
 
-			a.send(msg{"type": "join", "room": "room-Kq3vN8", "token": roomTok})
-			a.expect("joined")
-			b.send(msg{"type": "join", "room": "room-Kq3vN8", "token": roomTok})
-			b.expect("joined")
-			a.expect("peer-joined")
-			a.send(msg{"type": "publish", "stream": "stream-Zt5pW2", "token": streamTok})
-			a.expect("published")
-			b.send(msg{"type": "play", "stream": "stream-Zt5pW2", "token": streamTok})
-			b.expectSkipping("playing", "stream-added")
-			a.expect("viewer")
-			a.send(msg{"type": "signal", "to": b.id, "data": msg{"sdp": msg{"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}}})
-			b.expectSkipping("signal", "stream-added")
-			b.send(msg{"type": "debug", "to": a.id, "data": msg{"address": "203.0.113.42", "rtt": 1}})
-			a.expect("debug")
+			a.Send(msg{"type": "join", "room": "room-Kq3vN8", "token": roomTok})
+			a.Expect("joined")
+			b.Send(msg{"type": "join", "room": "room-Kq3vN8", "token": roomTok})
+			b.Expect("joined")
+			a.Expect("peer-joined")
+			a.Send(msg{"type": "publish", "stream": "stream-Zt5pW2", "token": streamTok})
+			a.Expect("published")
+			b.Send(msg{"type": "play", "stream": "stream-Zt5pW2", "token": streamTok})
+			b.ExpectSkipping("playing", "stream-added")
+			a.Expect("viewer")
+			a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}}})
+			b.ExpectSkipping("signal", "stream-added")
+			b.Send(msg{"type": "debug", "to": a.ID, "data": msg{"address": "203.0.113.42", "rtt": 1}})
+			a.Expect("debug")
 
 			// Errors: bad token, wrong room, unknown peer, bad JSON, rate limit.
-			b.send(msg{"type": "join", "room": "prefix-Hm4c-x", "token": roomTok})
-			b.expectError(CodeUnauthorized)
-			b.send(msg{"type": "join", "room": "prefix-Hm4c-x", "token": prefixTok + "x"})
-			b.expectError(CodeUnauthorized)
-			b.send(msg{"type": "signal", "to": "room-Kq3vN8", "data": msg{"candidate": nil}})
-			b.expectError(CodeUnknownPeer)
-			b.sendRaw([]byte(`{"type":"join","room":"room-Kq3vN8"`))
-			b.expectError(CodeBadJSON)
+			b.Send(msg{"type": "join", "room": "prefix-Hm4c-x", "token": roomTok})
+			b.ExpectError(CodeUnauthorized)
+			b.Send(msg{"type": "join", "room": "prefix-Hm4c-x", "token": prefixTok + "x"})
+			b.ExpectError(CodeUnauthorized)
+			b.Send(msg{"type": "signal", "to": "room-Kq3vN8", "data": msg{"candidate": nil}})
+			b.ExpectError(CodeUnknownPeer)
+			b.SendRaw([]byte(`{"type":"join","room":"room-Kq3vN8"`))
+			b.ExpectError(CodeBadJSON)
 			for range 50 { // bounded; the budget runs out after a few
-				b.send(msg{"type": "play", "stream": "stream-Zt5pW2", "token": streamTok})
-				m := b.recv()
-				if m.str("type") == "error" {
-					require.Equal(t, string(CodeRateLimited), m.str("code"))
+				b.Send(msg{"type": "play", "stream": "stream-Zt5pW2", "token": streamTok})
+				m := b.Recv()
+				if m.Str("type") == "error" {
+					require.Equal(t, string(CodeRateLimited), m.Str("code"))
 					break
 				}
 			}
@@ -84,8 +85,8 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 					_ = ws.Close()
 				}
 			}
-			dialFrom(t, ts, "203.0.113.41").roundTrip()
-			dialFrom(t, ts, "203.0.113.41").roundTrip()
+			dialFrom(t, ts, "203.0.113.41").RoundTrip()
+			dialFrom(t, ts, "203.0.113.41").RoundTrip()
 			requireRefused(t, ts, "203.0.113.41", http.StatusTooManyRequests, 1)
 
 			ctx, cancel := contextWithTimeout(5 * time.Second)

@@ -32,7 +32,7 @@ func TestPrivacyEndpoint(t *testing.T) {
 
 	// The same policy a client gets in welcome.
 	c := dial(t, ts, "")
-	for k, v := range c.welcome["policy"].(map[string]any) {
+	for k, v := range c.Welcome["policy"].(map[string]any) {
 		assert.Equal(t, v, got[k], k)
 	}
 

@@ -20,6 +20,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/veilrtc/veil/signaling/internal/edge"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -52,7 +54,7 @@ type soakEnv struct {
 func (e *soakEnv) dialer(tiny bool) *websocket.Dialer {
 	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: e.src}, Timeout: 5 * time.Second}
 	if tiny {
-		nd.Control = tinyRcvBuf
+		nd.Control = testutil.TinyRcvBuf
 	}
 	return &websocket.Dialer{NetDial: nd.Dial, HandshakeTimeout: 5 * time.Second}
 }
@@ -60,7 +62,7 @@ func (e *soakEnv) dialer(tiny bool) *websocket.Dialer {
 // ws dials path from e.src; nil on error (a hostile client just retries).
 func (e *soakEnv) ws(path string) *websocket.Conn { return e.dial(path, false) }
 
-// wsTiny is ws with a 4 KiB receive buffer (see dialTinyWindow).
+// wsTiny is ws with a 4 KiB receive buffer (see testutil.DialTinyWindow).
 func (e *soakEnv) wsTiny(path string) *websocket.Conn { return e.dial(path, true) }
 
 func (e *soakEnv) dial(path string, tiny bool) *websocket.Conn {
@@ -119,7 +121,7 @@ func soakNeverReading(ctx context.Context, e *soakEnv) {
 	// Three senders per receiver, each within the default byte rate, so
 	// the receiver's queue fills within seconds.
 	const senders = 3
-	sdp := hostileSDP("<", 60<<10)
+	sdp := testutil.HostileSDP("<", 60<<10)
 	for ctx.Err() == nil {
 		recv := e.wsTiny("/ws")
 		if recv == nil {
@@ -132,7 +134,7 @@ func soakNeverReading(ctx context.Context, e *soakEnv) {
 		room := "flood-" + welcome.ID
 		_ = recv.WriteJSON(msg{"type": "join", "room": room})
 		// recv reads nothing from now on.
-		b := []byte(rawJSON.Replace(string(mustMarshalNoT(msg{"type": "signal", "to": welcome.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}))))
+		b := []byte(testutil.RawJSON.Replace(string(mustMarshalNoT(msg{"type": "signal", "to": welcome.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": sdp}}}))))
 		var wg sync.WaitGroup
 		for range senders {
 			send := e.ws("/ws")
@@ -274,16 +276,16 @@ func soakMigrate(ctx context.Context, e *soakEnv) {
 
 func soakPeerJSHeld(ctx context.Context, e *soakEnv) {
 	for i := 0; ctx.Err() == nil; i++ {
-		c := e.ws(pjWS(fmt.Sprintf("holder%d", i), "t"))
+		c := e.ws(testutil.PJWS(fmt.Sprintf("holder%d", i), "t"))
 		if c == nil {
 			sleepCtx(ctx, 100*time.Millisecond)
 			continue
 		}
 		done := make(chan struct{})
 		go func() { readAll(c); close(done) }()
-		sdp := hostileSDP("<", 60<<10)
+		sdp := testutil.HostileSDP("<", 60<<10)
 		for j := 0; j < 32 && ctx.Err() == nil; j++ {
-			b := rawJSON.Replace(string(mustMarshalNoT(msg{"type": "OFFER", "dst": fmt.Sprintf("absent%d-%d", i, j),
+			b := testutil.RawJSON.Replace(string(mustMarshalNoT(msg{"type": "OFFER", "dst": fmt.Sprintf("absent%d-%d", i, j),
 				"payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}})))
 			if c.WriteMessage(websocket.TextMessage, []byte(b)) != nil {
 				break
@@ -304,7 +306,7 @@ func soakGarbage(ctx context.Context, e *soakEnv) {
 		}
 		done := make(chan struct{})
 		go func() { readAll(c); close(done) }()
-		for range 2 * maxStrikes {
+		for range 2 * edge.MaxStrikes {
 			if c.WriteMessage(websocket.TextMessage, []byte(`{"type":`)) != nil {
 				break
 			}
@@ -348,15 +350,15 @@ func soakPair(addr string, i int, cand string) error {
 	}()
 	recv := func(c *websocket.Conn, typ string) (msg, error) {
 		for {
-			_ = c.SetReadDeadline(time.Now().Add(recvTimeout))
+			_ = c.SetReadDeadline(time.Now().Add(testutil.RecvTimeout))
 			var m msg
 			if err := c.ReadJSON(&m); err != nil {
 				return nil, fmt.Errorf("waiting for %s: %w", typ, err)
 			}
-			if m.str("type") == typ {
+			if m.Str("type") == typ {
 				return m, nil
 			}
-			if m.str("type") == "error" {
+			if m.Str("type") == "error" {
 				return nil, fmt.Errorf("waiting for %s: error %v", typ, m)
 			}
 		}
@@ -375,7 +377,7 @@ func soakPair(addr string, i int, cand string) error {
 		if err != nil {
 			return err
 		}
-		ids[k] = w.str("id")
+		ids[k] = w.Str("id")
 		if err := c.WriteJSON(msg{"type": "join", "room": room}); err != nil {
 			return err
 		}
@@ -482,11 +484,11 @@ func TestSoakHostileClients(t *testing.T) {
 	tsrv.check(t)
 	t.Logf("peak RSS %d MiB", peakRSS()>>20)
 	// Each hostile client met the bound meant for it.
-	for _, l := range []string{limitSendQueue, "request-body"} {
-		assert.Positive(t, metricValue(t, srv, "veil_rate_limited_total", l), "limit %s never hit", l)
+	for _, l := range []string{edge.LimitSendQueue, "request-body"} {
+		assert.Positive(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_rate_limited_total", l), "limit %s never hit", l)
 	}
 	for _, c := range []Code{CodeTooManyPlays, CodeBadJSON} {
-		assert.Positive(t, metricValue(t, srv, "veil_errors_total", string(c)), "error %s never sent", c)
+		assert.Positive(t, testutil.MetricValue(t, srv.MetricsRegistry(), "veil_errors_total", string(c)), "error %s never sent", c)
 	}
 	t.Logf("soak %v: %d pairs connected and signalled, %d failed, slowest %v", dur, pairs.Load(), failed.Load(), slowest)
 	if e := firstErr.Load(); e != nil {
@@ -498,10 +500,10 @@ func TestSoakHostileClients(t *testing.T) {
 	// Wind down: every hostile socket is closed on our side; the server's
 	// state, queues and held messages must empty.
 	require.Eventually(t, func() bool {
-		return srv.hub.Rooms() == 0 && srv.hub.Streams() == 0 && srv.hub.Peers() == 0 &&
-			srv.queued.used.Load() == 0
+		return srv.edge.Hub.Rooms() == 0 && srv.edge.Hub.Streams() == 0 && srv.edge.Hub.Peers() == 0 &&
+			srv.edge.QueuedBytes() == 0
 	}, 15*time.Second, 50*time.Millisecond, "rooms %d streams %d ids %d queued %d",
-		srv.hub.Rooms(), srv.hub.Streams(), srv.hub.Peers(), srv.queued.used.Load())
+		srv.edge.Hub.Rooms(), srv.edge.Hub.Streams(), srv.edge.Hub.Peers(), srv.edge.QueuedBytes())
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
 	require.NoError(t, srv.Shutdown(shutCtx))

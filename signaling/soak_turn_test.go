@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 	"github.com/veilrtc/veil/turn"
 )
 
@@ -210,7 +211,7 @@ func soakTURNRound(hc *http.Client, httpAddr string) error {
 // arrives: the first datagram can race the permission.
 func soakRelayExchange(from, to net.PacketConn, payload string) error {
 	buf := make([]byte, 1500)
-	deadline := time.Now().Add(recvTimeout)
+	deadline := time.Now().Add(testutil.RecvTimeout)
 	for time.Now().Before(deadline) {
 		if _, err := from.WriteTo([]byte(payload), to.LocalAddr()); err != nil {
 			return fmt.Errorf("relay %q: %w", payload, err)

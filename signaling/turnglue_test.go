@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 	"github.com/veilrtc/veil/turn"
 )
 
@@ -24,12 +25,12 @@ func TestConfigTURNWiresRelay(t *testing.T) {
 	relay, turnAddr := startTURN(t) // relays from 127.0.0.2
 	_, ts := newTestServer(t, Config{TURN: relay})
 
-	ws, resp, err := websocket.DefaultDialer.Dial(wsURL(ts, "/ws"), http.Header{"Host": {"veil.example:8443"}})
+	ws, resp, err := websocket.DefaultDialer.Dial(testutil.WSURL(ts, "/ws"), http.Header{"Host": {"veil.example:8443"}})
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	c := &wsClient{t: t, ws: ws}
+	c := &wsClient{T: t, WS: ws}
 	t.Cleanup(func() { _ = ws.Close() })
-	w := c.expect("welcome")
+	w := c.Expect("welcome")
 	servers := w["iceServers"].([]any)
 	require.Len(t, servers, 1)
 	s := servers[0].(map[string]any)
@@ -38,13 +39,13 @@ func TestConfigTURNWiresRelay(t *testing.T) {
 
 	ours := holdAllocation(t, turnAddr, s["username"].(string), s["credential"].(string))
 	a, b := dial(t, ts, ""), dial(t, ts, "")
-	a.joinRoom("r")
-	b.joinRoom("r")
-	a.expect("peer-joined")
+	a.JoinRoom("r")
+	b.JoinRoom("r")
+	a.Expect("peer-joined")
 	disguised := relayCandAt(netip.MustParseAddrPort("198.51.100.9:61000"))
 	real := relayCandAt(ours)
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidates": []any{msg{"candidate": disguised}, msg{"candidate": real}}}})
-	cs := b.expect("signal")["data"].(map[string]any)["candidates"].([]any)
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidates": []any{msg{"candidate": disguised}, msg{"candidate": real}}}})
+	cs := b.Expect("signal")["data"].(map[string]any)["candidates"].([]any)
 	require.Len(t, cs, 1, "only the embedded TURN's relay address passes")
 	assert.Contains(t, cs[0].(map[string]any)["candidate"], ours.Addr().String()+" "+strconv.Itoa(int(ours.Port()))+" typ relay")
 }
@@ -112,39 +113,39 @@ func TestConfigTURNRelayPortChecked(t *testing.T) {
 
 	// Native.
 	a, b := dial(t, ts, ""), dial(t, ts, "")
-	a.joinRoom("r")
-	b.joinRoom("r")
-	a.expect("peer-joined")
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidate": msg{"candidate": relayCandAt(other)}}})
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidate": msg{"candidate": relayCandAt(ours)}}})
-	got := b.expect("signal")["data"].(map[string]any)["candidate"].(map[string]any)["candidate"].(string)
+	a.JoinRoom("r")
+	b.JoinRoom("r")
+	a.Expect("peer-joined")
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": msg{"candidate": relayCandAt(other)}}})
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": msg{"candidate": relayCandAt(ours)}}})
+	got := b.Expect("signal")["data"].(map[string]any)["candidate"].(map[string]any)["candidate"].(string)
 	assert.Contains(t, got, oursText, "the first candidate b gets is the live allocation's")
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"sdp": msg{"type": "offer", "sdp": offerWith(other, ours)}}})
-	sdp := b.expect("signal")["data"].(map[string]any)["sdp"].(map[string]any)["sdp"].(string)
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"sdp": msg{"type": "offer", "sdp": offerWith(other, ours)}}})
+	sdp := b.Expect("signal")["data"].(map[string]any)["sdp"].(map[string]any)["sdp"].(string)
 	assert.Contains(t, sdp, oursText)
 	assert.NotContains(t, sdp, otherText)
 
 	// PeerJS.
-	pa, pb := pjDial(t, ts, "alice", "ta"), pjDial(t, ts, "bob", "tb")
-	pa.send(msg{"type": "CANDIDATE", "dst": "bob", "payload": pjCand(relayCandAt(other))})
-	pa.send(msg{"type": "CANDIDATE", "dst": "bob", "payload": pjCand(relayCandAt(ours))})
-	got = payload(t, pb.expect("CANDIDATE"))["candidate"].(map[string]any)["candidate"].(string)
+	pa, pb := testutil.PJDial(t, ts, "alice", "ta"), testutil.PJDial(t, ts, "bob", "tb")
+	pa.Send(msg{"type": "CANDIDATE", "dst": "bob", "payload": testutil.PJCand(relayCandAt(other))})
+	pa.Send(msg{"type": "CANDIDATE", "dst": "bob", "payload": testutil.PJCand(relayCandAt(ours))})
+	got = testutil.PJPayload(t, pb.Expect("CANDIDATE"))["candidate"].(map[string]any)["candidate"].(string)
 	assert.Contains(t, got, oursText, "the first candidate bob gets is the live allocation's")
-	pa.send(msg{"type": "OFFER", "dst": "bob", "payload": msg{
+	pa.Send(msg{"type": "OFFER", "dst": "bob", "payload": msg{
 		"sdp": msg{"type": "offer", "sdp": offerWith(other, ours)}, "type": "data", "connectionId": "dc_1",
 	}})
-	sdp = payload(t, pb.expect("OFFER"))["sdp"].(map[string]any)["sdp"].(string)
+	sdp = testutil.PJPayload(t, pb.Expect("OFFER"))["sdp"].(map[string]any)["sdp"].(string)
 	assert.Contains(t, sdp, oursText)
 	assert.NotContains(t, sdp, otherText)
 
 	// The allocation ends: the candidate that passed no longer does.
 	relay.EndPeer("holder")
 	require.False(t, relay.IsRelayAddr(ours))
-	a.send(msg{"type": "signal", "to": b.id, "data": msg{"candidates": []any{msg{"candidate": relayCandAt(ours)}, msg{"candidate": ""}}}})
-	cs := b.expect("signal")["data"].(map[string]any)["candidates"].([]any)
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidates": []any{msg{"candidate": relayCandAt(ours)}, msg{"candidate": ""}}}})
+	cs := b.Expect("signal")["data"].(map[string]any)["candidates"].([]any)
 	require.Len(t, cs, 1, "only end-of-candidates is left: %v", cs)
 	assert.Empty(t, cs[0].(map[string]any)["candidate"])
-	pa.send(msg{"type": "CANDIDATE", "dst": "bob", "payload": pjCand(relayCandAt(ours))})
-	pa.send(msg{"type": "LEAVE", "dst": "bob", "payload": msg{"connectionId": "dc_1"}})
-	pb.expect("LEAVE")
+	pa.Send(msg{"type": "CANDIDATE", "dst": "bob", "payload": testutil.PJCand(relayCandAt(ours))})
+	pa.Send(msg{"type": "LEAVE", "dst": "bob", "payload": msg{"connectionId": "dc_1"}})
+	pb.Expect("LEAVE")
 }

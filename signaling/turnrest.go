@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
 // The TURN credentials endpoint. Clients of the PeerJS and VDO.Ninja
@@ -42,22 +43,22 @@ func (s *Server) mountTURNCredentials() {
 // It is admitted and rate limited like a connection, then against the
 // per-address credential budget (CredentialRatePerIP), allowed for veil's
 // own origin and Config.AllowedOrigins only, and never cached. With an
-// AuthSecret it needs a valid token (doors.go), else 401. 503 when no TURN
+// AuthSecret it needs a valid token (edge/doors.go), else 401. 503 when no TURN
 // server with credentials is configured.
 func (s *Server) serveTURNCredentials(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
+	if !s.edge.CORS(w, r) {
 		return
 	}
-	release, ok := s.admit(w, r)
+	release, ok := s.edge.Admit(w, r)
 	if !ok {
 		return
 	}
 	release()
-	if !s.adm.allowCredentials(w, r, s.metrics) {
+	if !s.edge.AllowCredentials(w, r) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if !s.tokenValid(requestToken(r)) {
+	if !s.edge.TokenValid(edge.RequestToken(r)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="veil"`)
 		http.Error(w, "a valid token is required (?token= or Authorization: Bearer)", http.StatusUnauthorized)
 		return
@@ -93,23 +94,4 @@ func turnCredentialsFrom(servers []ICEServer, now time.Time) (turnCredentials, b
 		}
 	}
 	return c, true
-}
-
-// cors lets browsers on veil's own origin and on Config.AllowedOrigins
-// read an HTTP answer, and refuses (403) any other origin, as the
-// WebSocket origin check does. Requests without Origin are not from a
-// cross-site page and pass. It reports whether the handler may go on.
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if !s.checkOrigin(r) {
-		s.metrics.rateLimited("origin")
-		http.Error(w, "origin not allowed", http.StatusForbidden)
-		return false
-	}
-	w.Header().Add("Vary", "Origin")
-	w.Header().Set("Access-Control-Allow-Origin", origin)
-	return true
 }

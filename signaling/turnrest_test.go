@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
 )
 
 // TestTURNCredentialsRateLimitedPerAddress: one client address gets
@@ -25,13 +26,13 @@ func TestTURNCredentialsRateLimitedPerAddress(t *testing.T) {
 	})
 	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
 	for i := range 3 {
-		resp, _ := httpGet(t, ts.URL+"/turn-credentials", from("198.51.100.7"))
+		resp, _ := testutil.HTTPGet(t, ts.URL+"/turn-credentials", from("198.51.100.7"))
 		require.Equal(t, http.StatusOK, resp.StatusCode, "set %d within the burst", i)
 	}
-	resp, _ := httpGet(t, ts.URL+"/turn-credentials", from("198.51.100.7"))
+	resp, _ := testutil.HTTPGet(t, ts.URL+"/turn-credentials", from("198.51.100.7"))
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	resp, _ = httpGet(t, ts.URL+"/turn-credentials", from("198.51.100.8"))
+	resp, _ = testutil.HTTPGet(t, ts.URL+"/turn-credentials", from("198.51.100.8"))
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "another address is not affected")
 }
 
@@ -41,12 +42,34 @@ func TestOnPeerGoneCalledWhenConnectionCloses(t *testing.T) {
 	gone := make(chan string, 1)
 	_, ts := newTestServer(t, Config{OnPeerGone: func(id string) { gone <- id }})
 	c := dial(t, ts, "")
-	require.NotEmpty(t, c.id)
-	require.NoError(t, c.ws.Close())
+	require.NotEmpty(t, c.ID)
+	require.NoError(t, c.WS.Close())
 	select {
 	case id := <-gone:
-		assert.Equal(t, c.id, id)
+		assert.Equal(t, c.ID, id)
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnPeerGone was not called")
+	}
+}
+
+func TestTURNCredentialsFrom(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		name    string
+		servers []ICEServer
+		ok      bool
+		ttl     int64
+	}{
+		{"none", nil, false, 0},
+		{"stun only", []ICEServer{{URLs: []string{"stun:x"}}}, false, 0},
+		{"rest username", []ICEServer{{URLs: []string{"turn:x"}, Username: "1700000600:id", Credential: "p"}}, true, 600},
+		{"static username", []ICEServer{{URLs: []string{"turn:x"}, Username: "user", Credential: "p"}}, true, 0},
+		{"expired", []ICEServer{{URLs: []string{"turn:x"}, Username: "1600000000:id", Credential: "p"}}, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ok := turnCredentialsFrom(tc.servers, now)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.ttl, c.TTL)
+		})
 	}
 }
