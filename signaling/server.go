@@ -74,6 +74,13 @@ func New(cfg Config) (*Server, error) {
 			MaxPeerPlays:   cfg.MaxPeerPlays,
 		}, cfg.Directory),
 	}
+	if cfg.Cluster != nil {
+		bus, err := cfg.Cluster.Attach(s.hub)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Config.Cluster: %v", errInvalidConfig, err)
+		}
+		s.hub.Federate(bus)
+	}
 	s.queued = &sendBudget{max: int64(cfg.MaxQueuedBytes), share: queueShareBytes}
 	s.metrics = newMetrics(s.hub, s.queued)
 	s.queued.limited = s.metrics.rateLimited
@@ -95,10 +102,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /ws", s.serveNative)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
 	s.mountAssets()
 	s.mountTURNCredentials()
@@ -106,6 +110,21 @@ func New(cfg Config) (*Server, error) {
 	s.mountVDO()
 	s.handler = s.bounded(s.mux)
 	return s, nil
+}
+
+// serveHealth answers /healthz: "ok", or "degraded: <status>" while a
+// Cluster reports trouble. Both are 200: a degraded node still serves its
+// own peers, and when the bus is down for every node, answering 503 would
+// take the whole service out of a load balancer.
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.cfg.Cluster != nil {
+		if st := s.cfg.Cluster.Health(); st != "" {
+			_, _ = w.Write([]byte("degraded: " + st + "\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // Handler returns the HTTP handler serving veil's endpoints: the native
