@@ -20,7 +20,8 @@ var dialects = []string{module + "/signaling/native", module + "/signaling/peerj
 
 // TestImportRules enforces the one-way imports of docs/ARCHITECTURE.md on
 // the module's non-test code, transitively (go list -deps):
-// signaling -> dialects -> shared internals -> hub and privacy.
+// signaling -> dialects -> shared internals -> hub and privacy; and
+// cmd/veil -> signaling/cluster -> hub, the only way to NATS.
 func TestImportRules(t *testing.T) {
 	deps := moduleDeps(t)
 	require.Contains(t, deps, module+"/signaling/hub", "go list found the packages")
@@ -44,6 +45,20 @@ func TestImportRules(t *testing.T) {
 		}
 		if strings.HasPrefix(pkg, module+"/signaling/") {
 			assert.NotContains(t, veilDeps, module+"/signaling", "%s imports the signaling root", pkg)
+		}
+		if pkg == module+"/signaling/cluster" {
+			// The cluster plugs into the hub; it knows no wire protocol.
+			for _, d := range veilDeps {
+				assert.True(t, d == module+"/signaling/hub", "cluster imports %s", d)
+			}
+		}
+		if pkg != module+"/signaling/cluster" && pkg != module+"/cmd/veil" {
+			// A node without --cluster has no NATS code on its path:
+			// only the cluster package and the binary that wires it in
+			// depend on NATS.
+			for _, d := range ds {
+				assert.False(t, strings.HasPrefix(d, "github.com/nats-io/"), "%s depends on %s", pkg, d)
+			}
 		}
 		if slices.Contains(dialects, pkg) {
 			for _, other := range dialects {

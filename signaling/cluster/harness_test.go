@@ -141,6 +141,7 @@ type client struct {
 	in   chan msg
 	wmu  sync.Mutex
 	done chan struct{}
+	err  error // why the reader stopped; read after done
 }
 
 func dial(t *testing.T, n *testNode) *client {
@@ -154,6 +155,7 @@ func dial(t *testing.T, n *testNode) *client {
 		for {
 			_, b, err := ws.ReadMessage()
 			if err != nil {
+				c.err = err
 				close(c.in)
 				return
 			}

@@ -24,7 +24,7 @@ func (c *client) joinSeeing(room string, others ...*client) {
 
 const offerSDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 	"a=group:BUNDLE 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n" +
-	"a=ice-ufrag:Zq3x\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=ice-ufrag:Zq3xK9pLmW2r\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
 	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
 	"a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n"
 

@@ -208,8 +208,10 @@ func (n *Node) Close() error {
 		}
 		close(n.stop)
 		<-n.done
-		n.broadcast(&message{T: tBye, At: time.Now().UnixMilli()})
-		_ = n.nc.FlushTimeout(closeFlushTimeout)
+		if n.nc.IsConnected() {
+			n.broadcast(&message{T: tBye, At: time.Now().UnixMilli()})
+			_ = n.nc.FlushTimeout(closeFlushTimeout)
+		}
 		n.nc.Close()
 	})
 	return nil
