@@ -108,7 +108,15 @@ async function assertRelayPairs(p) {
 async function videoFrom(p, what) {
   return waitFor(p.page, `${p.name}: video from ${what}`, videoFrames, {
     arg: 'video.remote',
-    debug: () => ({ sent: window.T.sent.map((s) => s.slice(0, 160)), frames: window.T.frames.map((s) => s.slice(0, 160)), errors: window.T.errors, alerts: window.T.alerts }),
+    debug: () => {
+      const st = (m) => Object.fromEntries(Object.entries(m).map(([k, pc]) => [k.slice(0, 6),
+        `${pc.signalingState}/${pc.iceGatheringState}/${pc.iceConnectionState}/${pc.connectionState}`]));
+      return {
+        pcs: st(window.T.pcs), rpcs: st(window.T.rpcs),
+        sent: window.T.sent.map((s) => s.slice(0, 240)), frames: window.T.frames.map((s) => s.slice(0, 240)),
+        errors: window.T.errors, alerts: window.T.alerts,
+      };
+    },
   });
 }
 
