@@ -24,6 +24,8 @@ const (
 	hubPkg       = module + "/signaling/hub"
 	authPkg      = module + "/signaling/auth"
 	privacyPkg   = module + "/privacy"
+	clusterPkg   = module + "/signaling/cluster"
+	cmdVeilPkg   = module + "/cmd/veil"
 )
 
 // dialects are the wire-protocol packages: none may import another.
@@ -31,10 +33,11 @@ var dialects = []string{module + "/signaling/native", module + "/signaling/peerj
 
 // TestImportRules enforces the one-way imports of docs/ARCHITECTURE.md on
 // the module's non-test code, transitively (go list -deps):
-// signaling -> dialects -> signaling/internal/edge -> hub, auth and privacy.
+// signaling -> dialects -> signaling/internal/edge -> hub, auth and privacy;
+// and cmd/veil -> signaling/cluster -> hub, the only way to NATS.
 func TestImportRules(t *testing.T) {
 	deps := moduleDeps(t)
-	for _, p := range append([]string{signalingPkg, edgePkg, hubPkg, authPkg, privacyPkg}, dialects...) {
+	for _, p := range append([]string{signalingPkg, edgePkg, hubPkg, authPkg, privacyPkg, clusterPkg}, dialects...) {
 		require.Contains(t, deps, p, "go list found %s: a rule names a package that no longer exists", p)
 	}
 	assert.Empty(t, importViolations(deps))
@@ -55,7 +58,8 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		privacyPkg:           {"net/netip"},
 		testutilPkg:          {edgePkg, hubPkg},
 		module + "/turn":     {"github.com/pion/turn/v5"},
-		module + "/cmd/veil": {signalingPkg, module + "/turn"},
+		module + "/cmd/veil": {signalingPkg, module + "/turn", clusterPkg, "github.com/nats-io/nats.go"},
+		clusterPkg:           {hubPkg, "github.com/nats-io/nats.go"},
 	}
 	require.Empty(t, importViolations(ok), "a graph that keeps the rules")
 	for _, tc := range []struct {
@@ -75,6 +79,10 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{"hub imports the root", hubPkg, signalingPkg},
 		{"code imports the test helpers", native, testutilPkg},
 		{"the root imports the test helpers", signalingPkg, testutilPkg},
+		{"the cluster imports a dialect", clusterPkg, native},
+		{"the cluster imports the root", clusterPkg, signalingPkg},
+		{"the root depends on NATS", signalingPkg, "github.com/nats-io/nats.go"},
+		{"a dialect depends on NATS", peerjs, "github.com/nats-io/nats.go"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := make(map[string][]string, len(ok))
@@ -127,6 +135,19 @@ func importViolations(deps map[string][]string) []string {
 		case pkg == edgePkg:
 			// What the dialects share knows none of them.
 			only(hubPkg, authPkg, privacyPkg)
+		case pkg == clusterPkg:
+			// The cluster plugs into the hub; it knows no wire protocol.
+			only(hubPkg)
+		}
+		if pkg != clusterPkg && pkg != cmdVeilPkg {
+			// A node without --cluster has no NATS code on its path:
+			// only the cluster package and the binary that wires it in
+			// depend on NATS.
+			for _, d := range ds {
+				if strings.HasPrefix(d, "github.com/nats-io/") {
+					bad(pkg, "depends on %s", d)
+				}
+			}
 		}
 		if pkg != testutilPkg && slices.Contains(veilDeps, testutilPkg) {
 			bad(pkg, "imports the test helpers %s", testutilPkg)

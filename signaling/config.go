@@ -112,6 +112,11 @@ type Config struct {
 	VDO VDOConfig
 	// Directory finds peers by id. Default: an in-memory LocalDirectory.
 	Directory hub.Directory
+	// Cluster joins this server's hub to other nodes' (a
+	// *cluster.Node from package signaling/cluster): New calls its
+	// Attach once with the hub. Default nil: a single node, with no
+	// cluster code on its path.
+	Cluster Cluster
 	// Logger receives operational logs; it never gets identities at info
 	// level or above. Default slog.Default().
 	Logger *slog.Logger
@@ -282,4 +287,19 @@ func (c Config) validateAuth() error {
 		return fmt.Errorf("%w: RequireUnguessable must be between 0 and MaxNameBytes", errInvalidConfig)
 	}
 	return nil
+}
+
+// Cluster is what Server needs of a cluster (package signaling/cluster
+// implements it over NATS): the hook its hub tells local changes to, and
+// its health for /healthz. Implementations must be safe for concurrent
+// use.
+type Cluster interface {
+	// Attach is called once, by New, with the server's hub: the cluster
+	// starts inserting other nodes' peers into it and returns the Bus the
+	// hub tells its local peers' changes to.
+	Attach(h *hub.Hub) (hub.Bus, error)
+	// Health is "" while the cluster is reachable, else a short status
+	// without any address or identity ("cluster unreachable"), which
+	// /healthz reports as degraded.
+	Health() string
 }

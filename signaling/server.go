@@ -37,6 +37,13 @@ func New(cfg Config) (*Server, error) {
 		MaxPeerStreams: cfg.MaxPeerStreams,
 		MaxPeerPlays:   cfg.MaxPeerPlays,
 	}, cfg.Directory)
+	if cfg.Cluster != nil {
+		bus, err := cfg.Cluster.Attach(h)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Config.Cluster: %v", errInvalidConfig, err)
+		}
+		h.Federate(bus)
+	}
 	s := &Server{cfg: cfg, edge: edge.New(cfg.edge(), h)}
 	if c, ok := cfg.TURN.(prometheus.Collector); ok {
 		// *turn.Server: its veil_turn_* metrics join MetricsHandler.
@@ -46,10 +53,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("GET /ws", native.New(s.edge, native.Config{ICEServers: cfg.ICEServers, OnPeerGone: cfg.OnPeerGone}))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
 	s.mountAssets()
 	s.mountTURNCredentials()
@@ -63,6 +67,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.handler = s.bounded(s.mux)
 	return s, nil
+}
+
+// serveHealth answers /healthz: "ok", or "degraded: <status>" while a
+// Cluster reports trouble. Both are 200: a degraded node still serves its
+// own peers, and when the bus is down for every node, answering 503 would
+// take the whole service out of a load balancer.
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.cfg.Cluster != nil {
+		if st := s.cfg.Cluster.Health(); st != "" {
+			_, _ = w.Write([]byte("degraded: " + st + "\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // Handler returns the HTTP handler serving veil's endpoints: the native

@@ -16,6 +16,7 @@ import (
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/cluster"
 	"github.com/veilrtc/veil/turn"
 )
 
@@ -32,7 +33,8 @@ const (
 type app struct {
 	log  *slog.Logger
 	sig  *signaling.Server
-	turn *turn.Server // nil with external TURN or --turn=false
+	turn *turn.Server  // nil with external TURN or --turn=false
+	node *cluster.Node // with --cluster (cluster.go)
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -112,9 +114,27 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		// peer's relays ended with its signaling session.
 		sigCfg.TURN, sigCfg.TURNHost = a.turn, a.turnHost
 	}
+	if o.cluster.enabled() {
+		if a.node, err = o.cluster.newNode(a.relayIP(), log); err != nil {
+			return nil, err
+		}
+		sigCfg.Cluster = a.node
+		if a.turn != nil {
+			// Own relays exactly (live allocations), other nodes' by
+			// their announced relay address: a peer may hold
+			// credentials from another node's TURN.
+			own, node := a.turn, a.node
+			sigCfg.TrustedRelays = func(ap netip.AddrPort) bool { return own.IsRelayAddr(ap) || node.IsRelayAddr(ap) }
+		}
+	}
 	a.sig, err = signaling.New(sigCfg)
 	if err != nil {
 		return nil, err
+	}
+	if a.node != nil {
+		if err := a.sig.MetricsRegistry().Register(a.node); err != nil {
+			return nil, fmt.Errorf("cluster metrics: %w", err)
+		}
 	}
 	// Every TCP connection counts against the caps, plain requests too;
 	// refused ones are closed before any TLS handshake.
@@ -319,6 +339,11 @@ func (a *app) turnSummary() string {
 func (a *app) Shutdown(ctx context.Context) error {
 	err := a.httpSrv.Shutdown(ctx)
 	err = errors.Join(err, a.sig.Shutdown(ctx))
+	if a.node != nil {
+		// After the peers' connections closed (their leaves went out):
+		// goodbye, so the others forget this node at once.
+		err = errors.Join(err, a.node.Close())
+	}
 	if a.metricsSrv != nil {
 		err = errors.Join(err, a.metricsSrv.Shutdown(ctx))
 	}
@@ -343,5 +368,8 @@ func (a *app) closeListeners() {
 	}
 	if a.turn != nil {
 		_ = a.turn.Close()
+	}
+	if a.node != nil {
+		_ = a.node.Close()
 	}
 }

@@ -59,6 +59,7 @@ type options struct {
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 	acme     acmeOptions     // automatic TLS certificates (acme.go)
+	cluster  clusterOptions  // cluster mode over NATS (cluster.go)
 }
 
 // listFlag is a repeatable flag; from the environment it is comma separated.
@@ -148,6 +149,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	o.turnLimits.addFlags(fs)
 	o.security.addFlags(fs)
 	o.acme.addFlags(fs)
+	o.cluster.addFlags(fs)
 
 	fs.Usage = func() {} // errors are reported by the caller, in one line
 	if err := fs.Parse(args); err != nil {
@@ -232,6 +234,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		return o, err
 	}
 	if err := o.acme.finish(o.security.tlsCert != ""); err != nil {
+		return o, err
+	}
+	if err := o.cluster.finish(); err != nil {
 		return o, err
 	}
 	return o, nil

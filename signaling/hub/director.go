@@ -27,7 +27,6 @@ func (h *Hub) joinDirected(p *Peer, name, rid string, claim, moved bool) error {
 		h.dropRoomIfEmpty(r)
 		return err
 	}
-	defer r.mu.Unlock()
 	became := false
 	if claim && r.director == nil {
 		r.director = p
@@ -49,6 +48,10 @@ func (h *Hub) joinDirected(p *Peer, name, rid string, claim, moved bool) error {
 		ev.Director = r.director.id
 	}
 	p.Notify(ev)
+	r.mu.Unlock()
+	if b := h.busFor(p); b != nil && added {
+		b.Joined(p, name)
+	}
 	return nil
 }
 
@@ -88,12 +91,19 @@ func (h *Hub) Migrate(d *Peer, target, dest string) error {
 		return ErrNotDirector
 	case tp == nil:
 		return ErrUnknownPeer
+	case tp.remote:
+		// Its node would not know it moved: a cluster does not move
+		// peers across nodes (yet), and says so as for a stranger.
+		return ErrUnknownPeer
 	}
 	if err := h.joinDirected(tp, dest, "", false, true); err != nil {
 		return err
 	}
 	if src.key != key(tp.ns, dest) {
 		h.leave(tp, src.key)
+		if b := h.busFor(tp); b != nil {
+			b.Left(tp, src.name)
+		}
 	}
 	return nil
 }

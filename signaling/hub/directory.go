@@ -11,9 +11,8 @@ import (
 // two namespaces by two peers, and a lookup in one never sees the other, so no
 // dialect can probe whether an id exists in another (privacy invariant 5,
 // docs/THREAT-MODEL.md). The hub keeps every registered peer in one;
-// LocalDirectory holds them in this process's memory. A cluster mode can
-// implement Directory over a message bus, returning peers whose Client forwards
-// to the node that holds the connection, without touching the protocol codecs.
+// LocalDirectory holds them in this process's memory. In cluster mode
+// (bus.go) other nodes' peers are registered in it as remote peers.
 type Directory interface {
 	// Add registers p; ErrIDTaken when its id is registered already in
 	// its namespace.

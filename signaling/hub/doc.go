@@ -15,6 +15,11 @@
 // [Directory] finds registered peers by id; [LocalDirectory] keeps them in
 // this process's memory.
 //
+// A cluster (package signaling/cluster) federates hubs through [Bus]: the
+// hub tells it every change of a local peer, and it inserts other nodes'
+// peers as remote peers ([NewRemotePeer]) changed with the same calls;
+// [Hub.Route] hands out a forwarding handle for a remote peer (bus.go).
+//
 // Errors a client may see are *[Error] values with a protocol [Code].
 //
 // # Concurrency

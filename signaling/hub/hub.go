@@ -91,6 +91,7 @@ type Peer struct {
 	id     string
 	ns     string // protocol namespace: rooms and streams are per protocol
 	client Client
+	remote bool // a peer of another node (NewRemotePeer)
 
 	mu    sync.Mutex // guards the following fields
 	rooms map[string]*room
@@ -181,6 +182,7 @@ type Limits struct {
 type Hub struct {
 	limits  Limits
 	dir     Directory
+	bus     Bus // set once by Federate; nil: no cluster
 	rooms   shards[*room]
 	streams shards[*stream]
 	joinSeq atomic.Uint64
@@ -212,7 +214,15 @@ func (h *Hub) Streams() int64 { return h.streamCount.Load() }
 
 // Register makes p reachable by id in its namespace. It fails when the id
 // is taken there; an id of another namespace never conflicts.
-func (h *Hub) Register(p *Peer) error { return h.dir.Add(p) }
+func (h *Hub) Register(p *Peer) error {
+	if err := h.dir.Add(p); err != nil {
+		return err
+	}
+	if b := h.busFor(p); b != nil {
+		b.Registered(p)
+	}
+	return nil
+}
 
 // Lookup returns the peer registered with that id in namespace ns, or nil.
 func (h *Hub) Lookup(ns, id string) *Peer { return h.dir.Lookup(ns, id) }
@@ -233,7 +243,6 @@ func (h *Hub) Join(p *Peer, name, rid string) error {
 		h.dropRoomIfEmpty(r)
 		return err
 	}
-	defer r.mu.Unlock()
 	if added {
 		me := p.member()
 		for _, m := range r.members {
@@ -243,6 +252,10 @@ func (h *Hub) Join(p *Peer, name, rid string) error {
 		}
 	}
 	p.Notify(EvJoined{Room: name, Peers: r.listLocked(p), Rid: rid})
+	r.mu.Unlock()
+	if b := h.busFor(p); b != nil && added {
+		b.Joined(p, name)
+	}
 	return nil
 }
 
@@ -257,7 +270,7 @@ func (h *Hub) openRoom(p *Peer, name string, unbounded bool) (*room, error) {
 		return nil, ErrClosed
 	}
 	_, already := p.rooms[k]
-	if !already && !unbounded && h.limits.MaxPeerRooms > 0 && len(p.rooms) >= h.limits.MaxPeerRooms {
+	if !already && !unbounded && !p.remote && h.limits.MaxPeerRooms > 0 && len(p.rooms) >= h.limits.MaxPeerRooms {
 		p.mu.Unlock()
 		return nil, ErrTooManyRooms
 	}
@@ -284,7 +297,7 @@ func (h *Hub) addLocked(r *room, p *Peer) (added bool, err error) {
 	if _, ok := r.members[p.id]; ok {
 		return false, nil
 	}
-	if h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
+	if !p.remote && h.limits.MaxRoomPeers > 0 && len(r.members) >= h.limits.MaxRoomPeers {
 		return false, ErrRoomFull
 	}
 	// The gone check and both sides of the membership under p.mu (and
@@ -341,6 +354,9 @@ func (h *Hub) Leave(p *Peer, name, rid string) error {
 	}
 	h.leave(p, k)
 	p.Notify(EvLeft{Room: name, Rid: rid})
+	if b := h.busFor(p); b != nil {
+		b.Left(p, name)
+	}
 	return nil
 }
 
@@ -390,7 +406,7 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 			return nil
 		}
 	}
-	if h.limits.MaxPeerStreams > 0 && len(p.pubs) >= h.limits.MaxPeerStreams {
+	if !p.remote && h.limits.MaxPeerStreams > 0 && len(p.pubs) >= h.limits.MaxPeerStreams {
 		p.mu.Unlock()
 		return ErrStreamInUse
 	}
@@ -438,6 +454,9 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 		}
 		r.mu.Unlock()
 	}
+	if b := h.busFor(p); b != nil {
+		b.Published(p, name)
+	}
 	return nil
 }
 
@@ -456,6 +475,9 @@ func (h *Hub) Unpublish(p *Peer, name, rid string) error {
 	p.mu.Unlock()
 	h.endStream(p, s)
 	p.Notify(EvUnpublished{Stream: name, Rid: rid})
+	if b := h.busFor(p); b != nil {
+		b.Unpublished(p, name)
+	}
 	return nil
 }
 
@@ -538,7 +560,7 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 		return ErrClosed
 	}
 	_, again := p.plays[k]
-	if !again && h.limits.MaxPeerPlays > 0 && len(p.plays) >= h.limits.MaxPeerPlays {
+	if !again && !p.remote && h.limits.MaxPeerPlays > 0 && len(p.plays) >= h.limits.MaxPeerPlays {
 		p.mu.Unlock()
 		return ErrTooManyPlays
 	}
@@ -563,17 +585,20 @@ func (h *Hub) Play(p *Peer, name, rid string) error {
 	}
 	p.plays[k] = s
 	p.mu.Unlock()
-	defer s.mu.Unlock()
 	if s.viewers == nil {
 		s.viewers = make(map[string]*Peer)
 	}
 	s.viewers[p.id] = p
 	if s.publisher == nil {
 		p.Notify(EvWaiting{Stream: name, Rid: rid})
-		return nil
+	} else {
+		p.Notify(EvPlaying{Stream: name, Peer: s.publisher.id, Rid: rid})
+		s.publisher.Notify(EvViewer{Stream: name, Peer: p.id})
 	}
-	p.Notify(EvPlaying{Stream: name, Peer: s.publisher.id, Rid: rid})
-	s.publisher.Notify(EvViewer{Stream: name, Peer: p.id})
+	s.mu.Unlock()
+	if b := h.busFor(p); b != nil {
+		b.Played(p, name)
+	}
 	return nil
 }
 
@@ -587,12 +612,17 @@ func (h *Hub) StopPlay(p *Peer, name string) {
 	p.mu.Unlock()
 	if s != nil {
 		h.stopPlaying(p, s)
+		if b := h.busFor(p); b != nil {
+			b.StoppedPlaying(p, name)
+		}
 	}
 }
 
 // Route returns the peer with id to if from may reach it: they share a
 // room, or one publishes a stream the other plays. Anything else, live or
 // not, is ErrUnknownPeer, so a stranger cannot learn whether an id exists.
+// For a remote peer whose Client is a Forwarder it returns a handle with
+// the peer's id that delivers through Forward (bus.go).
 func (h *Hub) Route(from *Peer, to string) (*Peer, error) {
 	if to == from.id {
 		return nil, ErrUnknownPeer
@@ -619,7 +649,7 @@ func (h *Hub) Route(from *Peer, to string) (*Peer, error) {
 		m, ok := r.members[to]
 		r.mu.Unlock()
 		if ok {
-			return m.peer, nil
+			return reach(from, m.peer), nil
 		}
 	}
 	for _, s := range plays {
@@ -627,7 +657,7 @@ func (h *Hub) Route(from *Peer, to string) (*Peer, error) {
 		pub := s.publisher
 		s.mu.Unlock()
 		if pub != nil && pub.id == to {
-			return pub, nil
+			return reach(from, pub), nil
 		}
 	}
 	for _, s := range pubs {
@@ -635,7 +665,7 @@ func (h *Hub) Route(from *Peer, to string) (*Peer, error) {
 		found := s.viewers[to]
 		s.mu.Unlock()
 		if found != nil {
-			return found, nil
+			return reach(from, found), nil
 		}
 	}
 	return nil, ErrUnknownPeer
@@ -671,6 +701,18 @@ func (h *Hub) Unregister(p *Peer) {
 		h.stopPlaying(p, s)
 	}
 	h.dir.Remove(p)
+	if b := h.busFor(p); b != nil {
+		b.Unregistered(p)
+	}
+}
+
+// reach is what Route returns for to: to itself, or for a remote peer a
+// handle that forwards with the sender (routeHandle).
+func reach(from, to *Peer) *Peer {
+	if to.remote {
+		return routeHandle(from, to)
+	}
+	return to
 }
 
 func (h *Hub) stopPlaying(p *Peer, s *stream) {

@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/veilrtc/veil/signaling/hub"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{URLs: []string{"nats://127.0.0.1:4222"}, Secret: testSecret}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"no URL", func(c *Config) { c.URLs = nil }, "URLs"},
+		{"no secret", func(c *Config) { c.Secret = nil }, "Secret"},
+		{"short secret", func(c *Config) { c.Secret = []byte(strings.Repeat("x", MinSecretBytes-1)) }, "Secret"},
+		{"dead before two heartbeats", func(c *Config) { c.Heartbeat, c.DeadAfter = 1e9, 1e9 }, "DeadAfter"},
+		{"negative queue", func(c *Config) { c.QueueLen = -1 }, "QueueLen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mutate(&c)
+			_, err := New(c)
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestSeal: a payload opens only under the same secret and subject; the
+// same plaintext never seals the same way twice.
+func TestSeal(t *testing.T) {
+	k, err := deriveKeys(testSecret)
+	require.NoError(t, err)
+	other, err := deriveKeys([]byte(strings.Repeat("y", MinSecretBytes)))
+	require.NoError(t, err)
+	assert.NotEqual(t, k.tag, other.tag, "clusters with other secrets use other subjects")
+
+	plain := []byte(`{"t":"join","k":"room"}`)
+	s1, s2 := k.seal("a", plain), k.seal("a", plain)
+	assert.NotEqual(t, s1, s2, "a fresh nonce each time")
+	got, err := k.open("a", s1)
+	require.NoError(t, err)
+	assert.Equal(t, plain, got)
+	for name, f := range map[string]func() ([]byte, error){
+		"other subject": func() ([]byte, error) { return k.open("b", s1) },
+		"other secret":  func() ([]byte, error) { return other.open("a", s1) },
+		"flipped bit":   func() ([]byte, error) { b := append([]byte(nil), s1...); b[len(b)-1] ^= 1; return k.open("a", b) },
+		"truncated":     func() ([]byte, error) { return k.open("a", s1[:10]) },
+	} {
+		_, err := f()
+		assert.True(t, errors.Is(err, errUnsealed), name)
+	}
+}
+
+// TestWindow: each direct counter is accepted once, late ones within the
+// window too, older ones never.
+func TestWindow(t *testing.T) {
+	var w window
+	assert.False(t, w.accept(0))
+	assert.True(t, w.accept(1))
+	assert.False(t, w.accept(1), "replay")
+	assert.True(t, w.accept(5))
+	assert.True(t, w.accept(3), "late, within the window")
+	assert.False(t, w.accept(3), "replayed late one")
+	assert.True(t, w.accept(5+windowBits))
+	assert.False(t, w.accept(5), "older than the window")
+	assert.True(t, w.accept(6), "just inside")
+	assert.True(t, w.accept(10*windowBits))
+	assert.False(t, w.accept(10*windowBits), "replay after a jump")
+}
+
+// TestPublishConflictSettled: when two nodes accept a publish of one
+// stream at once, every node settles on the publisher with the smaller
+// id; a local loser is told unpublished.
+func TestPublishConflictSettled(t *testing.T) {
+	ns, nodes := startCluster(t, 2)
+	b := dial(t, nodes[1])
+	const stream = "conflict-stream"
+	b.send(msg{"type": "publish", "stream": stream})
+	b.expect("published", nil)
+	v := dial(t, nodes[0])
+	v.send(msg{"type": "play", "stream": stream})
+	v.expect("playing", func(m msg) bool { return m.str("peer") == b.id })
+
+	// Another node whose peer published the same stream before it heard
+	// of b's: its peer's id sorts first ('-' precedes every other
+	// character of an id).
+	other, err := New(Config{URLs: []string{natsURL(ns)}, Secret: testSecret,
+		Heartbeat: testHeartbeat, DeadAfter: testDeadAfter, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	h := hub.New(hub.Limits{}, nil)
+	bus, err := other.Attach(h)
+	require.NoError(t, err)
+	h.Federate(bus)
+	t.Cleanup(func() { _ = other.Close() })
+	// At once: it has not heard of the others yet (that takes a
+	// heartbeat and a snapshot).
+	p := hub.NewPeerWithID("native", strings.Repeat("-", 24), nopClient{})
+	require.NoError(t, h.Register(p))
+	require.NoError(t, h.Publish(p, stream, ""))
+
+	b.expect("unpublished", func(m msg) bool { return m.str("stream") == stream })
+	v.expect("stream-ended", nil)
+	v.expect("playing", func(m msg) bool { return m.str("peer") == p.ID() })
+}
