@@ -10,7 +10,7 @@ import (
 // broadcast, under n.lmu, in the order the hub made it, and kept in
 // n.local for the snapshots other nodes ask for.
 
-var _ hub.Bus = (*Node)(nil)
+var _ hub.DirectorBus = (*Node)(nil)
 
 // changeLocked records what the change did to the local model, numbers it
 // and broadcasts it. n.lmu must be held.
@@ -36,7 +36,7 @@ func (n *Node) change(t string, p *hub.Peer, name string, f func(*localPeer)) {
 func (n *Node) Registered(p *hub.Peer) {
 	n.lmu.Lock()
 	defer n.lmu.Unlock()
-	n.local[p] = &localPeer{rooms: make(map[string]struct{}), plays: make(map[string]struct{})}
+	n.local[p] = &localPeer{rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{})}
 	n.changeLocked(tRegister, p, "")
 }
 
@@ -58,7 +58,19 @@ func (n *Node) Joined(p *hub.Peer, room string) {
 
 // Left implements hub.Bus.
 func (n *Node) Left(p *hub.Peer, room string) {
-	n.change(tLeave, p, room, func(lp *localPeer) { delete(lp.rooms, room) })
+	n.change(tLeave, p, room, func(lp *localPeer) {
+		delete(lp.rooms, room)
+		delete(lp.dirs, room) // the hub ends the role with the membership
+	})
+}
+
+// Directs implements hub.DirectorBus: p is in room (joined now or
+// before) and directs it.
+func (n *Node) Directs(p *hub.Peer, room string, _ bool) {
+	n.change(tDirect, p, room, func(lp *localPeer) {
+		lp.rooms[room] = struct{}{}
+		lp.dirs[room] = struct{}{}
+	})
 }
 
 // Published implements hub.Bus.

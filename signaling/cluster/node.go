@@ -56,6 +56,7 @@ type localPeer struct {
 	rooms map[string]struct{}
 	pubs  []string
 	plays map[string]struct{}
+	dirs  map[string]struct{} // rooms it directs
 }
 
 // New returns a Node for cfg. It connects to NATS once attached to a hub

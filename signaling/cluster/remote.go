@@ -33,6 +33,7 @@ type remotePeer struct {
 	rooms map[string]struct{}
 	pubs  []string
 	plays map[string]struct{}
+	dirs  map[string]struct{} // rooms it directs, as its node says
 }
 
 func peerKey(ns, id string) string { return ns + "\x00" + id }
@@ -61,6 +62,22 @@ func (c proxy) Forward(from, to *hub.Peer, ev hub.Event) {
 		return
 	}
 	c.n.sendDirect(c.node, &message{T: tSignal, NS: to.Namespace(), Peer: from.ID(), To: to.ID(), Frame: f})
+}
+
+// ForwardByID implements hub.ByIDForwarder: the far node delivers only
+// in a namespace that allows sends by id there too.
+func (c proxy) ForwardByID(from, to *hub.Peer, ev hub.Event) {
+	f, ok := ev.(hub.Frame)
+	if !ok {
+		return
+	}
+	c.n.sendDirect(c.node, &message{T: tSignal, ByID: true, NS: to.Namespace(), Peer: from.ID(), To: to.ID(), Frame: f})
+}
+
+// ForwardMigrate implements hub.MigrateForwarder: the target's node
+// moves it if the director directs a room holding it there too.
+func (c proxy) ForwardMigrate(d, target *hub.Peer, dest string) {
+	c.n.sendDirect(c.node, &message{T: tMigrate, NS: d.Namespace(), Peer: d.ID(), To: target.ID(), Name: dest})
 }
 
 // broadcastIn handles a broadcast from node m.Node.
@@ -153,8 +170,13 @@ func (n *Node) apply(r *remoteNode, m *message) {
 	case tJoin:
 		rp.rooms[m.Name] = struct{}{}
 		_ = h.Join(rp.p, m.Name, "")
+	case tDirect:
+		rp.rooms[m.Name] = struct{}{}
+		rp.dirs[m.Name] = struct{}{}
+		n.claim(rp.p, m.Name)
 	case tLeave:
 		delete(rp.rooms, m.Name)
+		delete(rp.dirs, m.Name)
 		_ = h.Leave(rp.p, m.Name, "")
 	case tPublish:
 		if !slices.Contains(rp.pubs, m.Name) {
@@ -193,6 +215,16 @@ func (n *Node) publish(p *hub.Peer, name string) {
 	_ = h.Publish(p, name, "")
 }
 
+// claim makes the remote peer p a member and the director of room. Two
+// nodes may each let a local peer claim one room within a round trip of
+// each other; the first claim a node saw keeps the role there (counted
+// as a conflict), as the VDO.Ninja app's own claim race would settle.
+func (n *Node) claim(p *hub.Peer, room string) {
+	if err := n.hub.JoinClaim(p, room, "", true); err == nil && !n.hub.Directs(p, room) {
+		n.m.dropped("director-conflict")
+	}
+}
+
 // addPeer registers a remote peer of r's and applies its state.
 func (n *Node) addPeer(r *remoteNode, sp snapPeer) *remotePeer {
 	k := peerKey(sp.NS, sp.ID)
@@ -204,7 +236,7 @@ func (n *Node) addPeer(r *remoteNode, sp snapPeer) *remotePeer {
 		n.m.dropped("id-taken")
 		return nil
 	}
-	rp := &remotePeer{p: p, rooms: make(map[string]struct{}), plays: make(map[string]struct{})}
+	rp := &remotePeer{p: p, rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{})}
 	r.peers[k] = rp
 	n.m.remotePeers.Add(1)
 	return rp
@@ -229,6 +261,29 @@ func (n *Node) direct(m *message) {
 		n.snapshotIn(r, m)
 	case tSignal:
 		n.signal(r, m)
+	case tMigrate:
+		n.migrate(r, m)
+	}
+}
+
+// migrate moves a local peer on behalf of a director of r's, if the
+// local hub, too, has that director directing a room the peer is in.
+func (n *Node) migrate(r *remoteNode, m *message) {
+	if !r.synced {
+		n.m.dropped("unsynced")
+		return
+	}
+	rp := r.peers[peerKey(m.NS, m.Peer)]
+	if rp == nil {
+		n.m.dropped("unknown-peer")
+		return
+	}
+	if t := n.hub.Lookup(m.NS, m.To); t == nil || t.Remote() {
+		n.m.dropped("unknown-peer")
+		return
+	}
+	if err := n.hub.Migrate(rp.p, m.To, m.Name); err != nil {
+		n.m.dropped("migrate-refused")
 	}
 }
 
@@ -244,8 +299,22 @@ func (n *Node) signal(r *remoteNode, m *message) {
 		n.m.dropped("unknown-peer")
 		return
 	}
-	to, err := n.hub.Route(rp.p, m.To)
-	if err != nil || to.Remote() {
+	var to *hub.Peer
+	if m.ByID {
+		// Sent by id (PeerJS, a fan-out migrate): allowed only where this
+		// node's dialect allows it too, to a peer of that namespace here.
+		if !n.hub.ByID(m.NS) {
+			n.m.dropped("unknown-peer")
+			return
+		}
+		to = n.hub.Lookup(m.NS, m.To)
+	} else {
+		var err error
+		if to, err = n.hub.Route(rp.p, m.To); err != nil {
+			to = nil
+		}
+	}
+	if to == nil || to.Remote() {
 		n.m.dropped("unknown-peer")
 		return
 	}
@@ -269,6 +338,9 @@ func (n *Node) sendSnapshot(node string) {
 		}
 		for s := range lp.plays {
 			sp.Plays = append(sp.Plays, s)
+		}
+		for r := range lp.dirs {
+			sp.Dirs = append(sp.Dirs, r)
 		}
 		if size+sp.size() > snapshotPartBytes && len(cur) > 0 {
 			parts, cur, size = append(parts, cur), nil, 0
@@ -335,8 +407,19 @@ func (n *Node) replace(r *remoteNode, want map[string]snapPeer) {
 				_ = h.Leave(rp.p, room, "")
 			}
 		}
+		for room := range rp.dirs {
+			if !slices.Contains(sp.Dirs, room) {
+				delete(rp.dirs, room) // it left the room too: below
+			}
+		}
 		for _, room := range sp.Rooms {
-			if _, ok := rp.rooms[room]; !ok {
+			_, in := rp.rooms[room]
+			_, directs := rp.dirs[room]
+			switch {
+			case slices.Contains(sp.Dirs, room) && !directs:
+				rp.rooms[room], rp.dirs[room] = struct{}{}, struct{}{}
+				n.claim(rp.p, room)
+			case !in:
 				rp.rooms[room] = struct{}{}
 				_ = h.Join(rp.p, room, "")
 			}

@@ -20,10 +20,12 @@ const (
 	tUnpublish  = "unpub"
 	tPlay       = "play"
 	tStop       = "stop"
+	tDirect     = "dir" // a peer is in a room and directs it (VDO.Ninja claim)
 	// Direct messages.
 	tSnapshotReq = "snapreq" // send me your peers
 	tSnapshot    = "snap"    // my peers as of Seq (Part of Parts)
-	tSignal      = "sig"     // Frame from Peer for To, to deliver through the hub
+	tSignal      = "sig"     // Frame from Peer for To, to deliver through the hub (ByID: by id alone)
+	tMigrate     = "mig"     // director Peer moves its member To into room Name
 )
 
 // message is the sealed body of every message between nodes.
@@ -39,6 +41,7 @@ type message struct {
 	Name  string `json:"k,omitempty"`  // a room or stream name
 	To    string `json:"to,omitempty"` // a signal's recipient
 	Frame []byte `json:"f,omitempty"`  // a signal: the frame, encoded and filtered by the ingress node
+	ByID  bool   `json:"b,omitempty"`  // a signal sent by id (hub.LookupFrom), not routed
 
 	Relays []netip.Addr `json:"r,omitempty"`  // heartbeat: the sender's TURN relay addresses
 	Peers  []snapPeer   `json:"ps,omitempty"` // snapshot part
@@ -53,12 +56,13 @@ type snapPeer struct {
 	Rooms []string `json:"r,omitempty"`
 	Pubs  []string `json:"p,omitempty"` // in publish order: the first names the peer's stream
 	Plays []string `json:"v,omitempty"`
+	Dirs  []string `json:"d,omitempty"` // rooms (of Rooms) it directs
 }
 
 // size estimates snapPeer's encoded size, to cut snapshots into parts.
 func (p snapPeer) size() int {
 	n := 40 + len(p.NS) + len(p.ID)
-	for _, l := range [][]string{p.Rooms, p.Pubs, p.Plays} {
+	for _, l := range [][]string{p.Rooms, p.Pubs, p.Plays, p.Dirs} {
 		for _, s := range l {
 			n += len(s) + 8 // quotes, comma and escapes in most names
 		}

@@ -1,5 +1,7 @@
 package hub
 
+import "sync"
+
 // The extension point a cluster plugs into (package signaling/cluster).
 // A hub alone serves the peers of one process. Federated, it tells a Bus
 // what its local peers do, and the cluster inserts the peers of other
@@ -100,6 +102,116 @@ func routeHandle(from, to *Peer) *Peer {
 type forwardFrom struct {
 	from, to *Peer
 	f        Forwarder
+	byID     bool
 }
 
-func (c forwardFrom) Notify(ev Event) { c.f.Forward(c.from, c.to, ev) }
+func (c forwardFrom) Notify(ev Event) {
+	if c.byID {
+		if b, ok := c.f.(ByIDForwarder); ok {
+			b.ForwardByID(c.from, c.to, ev)
+		}
+		return
+	}
+	c.f.Forward(c.from, c.to, ev)
+}
+
+// Sends by id. Some dialects address a peer by id alone, without a room or
+// stream in common: PeerJS (any PeerJS id), and a VDO.Ninja fan-out
+// director telling a peer it moved it. On one node that is Lookup; across
+// nodes the node that holds the recipient must know the sender and that
+// the namespace allows it, so it can check again before delivering.
+
+// ByIDForwarder is a Forwarder that also carries sends by id
+// (LookupFrom): the node holding to delivers only within a namespace
+// opened with AllowByID there too.
+type ByIDForwarder interface {
+	Forwarder
+	ForwardByID(from, to *Peer, ev Event)
+}
+
+// AllowByID declares that peers of namespace ns may address each other by
+// id (LookupFrom). A dialect calls it once, when it is set up; a cluster
+// delivers sends by id only in such namespaces (ByID). Safe for concurrent
+// use.
+func (h *Hub) AllowByID(ns string) {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	if h.ext.byID == nil {
+		h.ext.byID = make(map[string]bool)
+	}
+	h.ext.byID[ns] = true
+}
+
+// ByID reports whether namespace ns was opened with AllowByID.
+func (h *Hub) ByID(ns string) bool {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	return h.ext.byID[ns]
+}
+
+// LookupFrom is Lookup for a frame from sends to the peer id of its own
+// namespace: a remote peer comes back as a handle whose Notify carries
+// from along (ByIDForwarder), so the node holding the peer can check the
+// sender and the namespace before delivering.
+func (h *Hub) LookupFrom(from *Peer, id string) *Peer {
+	p := h.dir.Lookup(from.ns, id)
+	if p == nil || !p.remote {
+		return p
+	}
+	f, ok := p.client.(Forwarder)
+	if !ok {
+		return p
+	}
+	return &Peer{id: p.id, ns: p.ns, remote: true, client: forwardFrom{from: from, to: p, f: f, byID: true}}
+}
+
+// OnRemoteRegister makes the hub call f with each remote peer registered
+// in namespace ns from then on (a dialect delivering what it held for an
+// id that connected on another node). f runs on the cluster's goroutine
+// after the registration and must not block. Safe for concurrent use.
+func (h *Hub) OnRemoteRegister(ns string, f func(p *Peer)) {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	if h.ext.onRemote == nil {
+		h.ext.onRemote = make(map[string]func(*Peer))
+	}
+	h.ext.onRemote[ns] = f
+}
+
+// remoteRegistered tells the namespace's watcher about remote peer p.
+func (h *Hub) remoteRegistered(p *Peer) {
+	h.ext.mu.Lock()
+	f := h.ext.onRemote[p.ns]
+	h.ext.mu.Unlock()
+	if f != nil {
+		f(p)
+	}
+}
+
+// hubExt is what dialects declare to a federated hub. Read on the
+// cluster's paths only, so its mutex is off the single-node message path.
+type hubExt struct {
+	mu       sync.Mutex // guards the following fields
+	byID     map[string]bool
+	onRemote map[string]func(*Peer)
+}
+
+// Directors and migrations across nodes.
+
+// DirectorBus is a Bus that also learns when a local peer becomes a
+// room's director (JoinClaim), so every node agrees who directs it. The
+// role ends when the director leaves the room (Left, Unregistered).
+type DirectorBus interface {
+	Bus
+	// Directs: p became the director of room; joined says it joined the
+	// room with that claim (and no Joined is told for it).
+	Directs(p *Peer, room string, joined bool)
+}
+
+// MigrateForwarder is a remote peer's Client that can ask the peer's node
+// to move it (Migrate by a local director): that node checks again that
+// d directs a room holding the peer, and moves it there.
+type MigrateForwarder interface {
+	Client
+	ForwardMigrate(d, target *Peer, dest string)
+}

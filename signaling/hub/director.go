@@ -49,8 +49,14 @@ func (h *Hub) joinDirected(p *Peer, name, rid string, claim, moved bool) error {
 	}
 	p.Notify(ev)
 	r.mu.Unlock()
-	if b := h.busFor(p); b != nil && added {
-		b.Joined(p, name)
+	if b := h.busFor(p); b != nil {
+		db, ok := b.(DirectorBus)
+		switch {
+		case became && ok:
+			db.Directs(p, name, added)
+		case added:
+			b.Joined(p, name)
+		}
 	}
 	return nil
 }
@@ -92,9 +98,14 @@ func (h *Hub) Migrate(d *Peer, target, dest string) error {
 	case tp == nil:
 		return ErrUnknownPeer
 	case tp.remote:
-		// Its node would not know it moved: a cluster does not move
-		// peers across nodes (yet), and says so as for a stranger.
-		return ErrUnknownPeer
+		// Its node moves it (and checks again that d directs it there);
+		// the rest of the cluster hears of the move from that node.
+		mf, ok := tp.client.(MigrateForwarder)
+		if !ok {
+			return ErrUnknownPeer
+		}
+		mf.ForwardMigrate(d, tp, dest)
+		return nil
 	}
 	if err := h.joinDirected(tp, dest, "", false, true); err != nil {
 		return err
@@ -106,4 +117,20 @@ func (h *Hub) Migrate(d *Peer, target, dest string) error {
 		}
 	}
 	return nil
+}
+
+// Directs reports whether p directs room name of its namespace. A cluster
+// checks with it whether another node's claim took effect here.
+func (h *Hub) Directs(p *Peer, name string) bool {
+	k := key(p.ns, name)
+	sh := h.rooms.get(k)
+	sh.mu.Lock()
+	r := sh.m[k]
+	sh.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.director == p
 }

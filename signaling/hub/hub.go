@@ -183,6 +183,7 @@ type Hub struct {
 	limits  Limits
 	dir     Directory
 	bus     Bus // set once by Federate; nil: no cluster
+	ext     hubExt
 	rooms   shards[*room]
 	streams shards[*stream]
 	joinSeq atomic.Uint64
@@ -220,6 +221,9 @@ func (h *Hub) Register(p *Peer) error {
 	}
 	if b := h.busFor(p); b != nil {
 		b.Registered(p)
+	}
+	if p.remote {
+		h.remoteRegistered(p)
 	}
 	return nil
 }

@@ -50,9 +50,10 @@ func (h *heldStore) heldBytes() int {
 // add holds f for dst; false when a cap is reached. The destination is
 // looked up again under the lock: take runs after the id is registered, so
 // a message is either delivered here or found by take, never stranded.
-func (h *heldStore) add(src, dst string, f []byte, d *Dialect) bool {
+func (h *heldStore) add(from *hub.Peer, dst string, f []byte, d *Dialect) bool {
+	src := from.ID()
 	h.mu.Lock()
-	if to := d.lookup(dst); to != nil {
+	if to := d.lookupFrom(from, dst); to != nil {
 		h.mu.Unlock()
 		d.srv.Metrics.Relayed()
 		to.Notify(hub.Frame(f))
@@ -98,6 +99,16 @@ func (h *heldStore) forgetLocked(dst string, q *heldQueue) {
 
 // take returns and forgets what waits for dst.
 func (h *heldStore) take(dst string) [][]byte {
+	msgs := h.takeMsgs(dst)
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.frame
+	}
+	return out
+}
+
+// takeMsgs returns and forgets what waits for dst, with the senders.
+func (h *heldStore) takeMsgs(dst string) []heldMsg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	q := h.byDst[dst]
@@ -106,11 +117,7 @@ func (h *heldStore) take(dst string) [][]byte {
 	}
 	q.timer.Stop()
 	h.forgetLocked(dst, q)
-	out := make([][]byte, len(q.msgs))
-	for i, m := range q.msgs {
-		out[i] = m.frame
-	}
-	return out
+	return q.msgs
 }
 
 // expired answers every sender of q with EXPIRE once, as the `peer`

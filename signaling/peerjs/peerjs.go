@@ -78,6 +78,10 @@ type Dialect struct {
 func New(srv *edge.Server, cfg Config) *Dialect {
 	d := &Dialect{srv: srv, cfg: cfg, live: make(map[string]struct{})}
 	d.held.init(cfg.ExpireTimeout)
+	// Any PeerJS id may be addressed by id; in a cluster, what waits for
+	// an id that connects on another node follows it there.
+	srv.Hub.AllowByID(Namespace)
+	srv.Hub.OnRemoteRegister(Namespace, d.connectedElsewhere)
 	srv.Metrics.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "veil_peerjs_held_bytes", Help: "Bytes of PeerJS messages held for ids that are not connected.",
 	}, func() float64 { return float64(d.held.heldBytes()) }))
@@ -210,6 +214,30 @@ func (d *Dialect) maxTokenLen() int {
 // namespace, so a peer of another protocol is never returned: PeerJS ids
 // cannot reach, or probe for, native or VDO.Ninja peers.
 func (d *Dialect) lookup(id string) *hub.Peer { return d.srv.Hub.Lookup(Namespace, id) }
+
+// lookupFrom is lookup for a message from sends: a peer on another node
+// of a cluster comes back as a handle that carries the sender along, so
+// that node can check it before delivering (hub.LookupFrom).
+func (d *Dialect) lookupFrom(from *hub.Peer, id string) *hub.Peer {
+	return d.srv.Hub.LookupFrom(from, id)
+}
+
+// connectedElsewhere sends what was held here for p's id, which just
+// connected on another node of the cluster, there, in order. A message
+// whose sender left meanwhile has no sender for that node to check and
+// is dropped (on one node it would still be delivered).
+func (d *Dialect) connectedElsewhere(p *hub.Peer) {
+	for _, m := range d.held.takeMsgs(p.ID()) {
+		from := d.lookup(m.src)
+		if from == nil || from.Remote() {
+			continue
+		}
+		if to := d.lookupFrom(from, p.ID()); to != nil {
+			d.srv.Metrics.Relayed()
+			to.Notify(hub.Frame(m.frame))
+		}
+	}
+}
 
 // serverMsg is every message the server sends, in the `peer` server's
 // field order.
@@ -488,7 +516,7 @@ func (sess *session) leave(m *clientMsg) {
 		sess.strike()
 		return
 	}
-	if to := sess.d.lookup(m.Dst); to != nil {
+	if to := sess.d.lookupFrom(sess.peer, m.Dst); to != nil {
 		sess.d.srv.Metrics.Relayed()
 		to.Notify(hub.Frame(encode(serverMsg{Type: "LEAVE", Src: sess.peer.ID(), Dst: m.Dst})))
 	}
@@ -520,7 +548,7 @@ func (sess *session) signal(m *clientMsg) bool {
 		// counts as a strike.
 		return false
 	}
-	sess.d.deliver(sess.peer.ID(), m.Dst, f)
+	sess.d.deliver(sess.peer, m.Dst, f)
 	return true
 }
 
@@ -574,15 +602,15 @@ func (sess *session) filterPayload(typ string, p payload) (out payload, keep, ok
 
 // deliver sends frame f from src to the connected PeerJS peer dst, or
 // holds it until dst connects or ExpireTimeout passes.
-func (d *Dialect) deliver(src, dst string, f []byte) {
-	if to := d.lookup(dst); to != nil {
+func (d *Dialect) deliver(from *hub.Peer, dst string, f []byte) {
+	if to := d.lookupFrom(from, dst); to != nil {
 		d.srv.Metrics.Relayed()
 		to.Notify(hub.Frame(f))
 		return
 	}
-	if !d.held.add(src, dst, f, d) {
+	if !d.held.add(from, dst, f, d) {
 		d.srv.Metrics.RateLimited("peerjs-held")
-		d.expire(dst, []string{src})
+		d.expire(dst, []string{from.ID()})
 	}
 }
 

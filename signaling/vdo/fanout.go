@@ -270,7 +270,9 @@ func (s *fanSession) migrate(m *fanIn) error {
 	if err := s.session.migrate(&m.in); err != nil {
 		return err
 	}
-	if t := s.srv.Hub.Lookup(FanoutNamespace, m.Target); t != nil {
+	// By id: the target left the director's room with the move. On
+	// another node of a cluster, the handle carries the director along.
+	if t := s.srv.Hub.LookupFrom(s.peer, m.Target); t != nil {
 		b, err := edge.Marshal(fanReq{Request: "migrate", Room: m.Room, Target: m.Target, From: s.peer.ID(), Director: true})
 		if err == nil && (!s.ForceRelay || s.srv.LeakFree(b)) {
 			t.Notify(hub.Frame(b))

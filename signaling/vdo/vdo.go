@@ -123,7 +123,11 @@ type Dialect struct {
 
 // New returns the VDO.Ninja dialects over srv for cfg, which went through
 // WithDefaults and Validate.
-func New(srv *edge.Server, cfg Config) *Dialect { return &Dialect{srv: srv, cfg: cfg} }
+func New(srv *edge.Server, cfg Config) *Dialect {
+	// A fan-out director tells the member it moved by id (fanSession.migrate).
+	srv.Hub.AllowByID(FanoutNamespace)
+	return &Dialect{srv: srv, cfg: cfg}
+}
 
 // Mount registers the official dialect at Path and the fan-out dialect
 // at FanoutPath on mux.
