@@ -1,9 +1,13 @@
 package cluster
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -311,5 +315,45 @@ func TestVDOFanoutAcrossNodes(t *testing.T) {
 
 	for i, n := range nodes {
 		assert.Zero(t, n.dropped("no-sender"), "node %d", i)
+	}
+}
+
+// TestPeerJSConcurrentClaims: two nodes asked for one PeerJS id at the
+// same instant give it to exactly one client; the other gets ID-TAKEN,
+// and both nodes then agree who holds it.
+func TestPeerJSConcurrentClaims(t *testing.T) {
+	_, nodes := startCluster(t, 2)
+	const rounds = 20
+	for i := range rounds {
+		id := testutil.PJID()
+		types := make([]string, 2)
+		var wg sync.WaitGroup
+		for k := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ws, resp, err := websocket.DefaultDialer.Dial(testutil.WSURL(nodes[k].ts, testutil.PJWS(id, fmt.Sprintf("tok-%d", k))), nil)
+				if err != nil {
+					return
+				}
+				_ = resp.Body.Close()
+				t.Cleanup(func() { _ = ws.Close() })
+				_ = ws.SetReadDeadline(time.Now().Add(recvTimeout))
+				var m tmsg
+				if ws.ReadJSON(&m) == nil {
+					types[k] = m.Str("type")
+				}
+			}()
+		}
+		wg.Wait()
+		assert.ElementsMatch(t, []string{"OPEN", "ID-TAKEN"}, types, "round %d", i)
+		winner := slices.Index(types, "OPEN")
+		if winner < 0 {
+			continue
+		}
+		require.Eventually(t, func() bool {
+			p0, p1 := nodes[0].node.hub.Lookup(peerjs.Namespace, id), nodes[1].node.hub.Lookup(peerjs.Namespace, id)
+			return p0 != nil && p1 != nil && p0.Remote() == (winner == 1) && p1.Remote() == (winner == 0)
+		}, recvTimeout, 5*time.Millisecond, "round %d: both nodes know the winner", i)
 	}
 }

@@ -40,9 +40,13 @@ type Node struct {
 	seq   uint64
 	local map[*hub.Peer]*localPeer
 
+	claims chan *claim // new claims of client-chosen ids, for the loop
+
 	// Owned by the loop goroutine.
-	nodes map[string]*remoteNode
-	tombs map[string]int64 // node id -> last heartbeat time of a node taken for dead
+	nodes    map[string]*remoteNode
+	tombs    map[string]int64 // node id -> last heartbeat time of a node taken for dead
+	pending  map[uint64]*claim
+	claimSeq uint64
 
 	rmu    sync.RWMutex // guards relays
 	relays map[netip.Addr]struct{}
@@ -71,18 +75,20 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	n := &Node{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		keys:   k,
-		id:     newNodeID(),
-		local:  make(map[*hub.Peer]*localPeer),
-		nodes:  make(map[string]*remoteNode),
-		tombs:  make(map[string]int64),
-		relays: make(map[netip.Addr]struct{}),
-		in:     make(chan *nats.Msg, cfg.QueueLen),
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		keys:    k,
+		id:      newNodeID(),
+		local:   make(map[*hub.Peer]*localPeer),
+		nodes:   make(map[string]*remoteNode),
+		tombs:   make(map[string]int64),
+		claims:  make(chan *claim),
+		pending: make(map[uint64]*claim),
+		relays:  make(map[netip.Addr]struct{}),
+		in:      make(chan *nats.Msg, cfg.QueueLen),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	n.all = "veil." + k.tag + ".all"
 	n.self = n.inbox(n.id)
@@ -231,11 +237,14 @@ func (n *Node) loop() {
 			return
 		case m := <-n.in:
 			n.receive(m)
+		case c := <-n.claims:
+			n.startClaim(c, time.Now())
 		case <-n.wake:
 			n.heartbeat()
 		case <-t.C:
 			n.heartbeat()
 			n.reap(time.Now())
+			n.expireClaims(time.Now())
 		}
 	}
 }

@@ -233,8 +233,12 @@ func (n *Node) addPeer(r *remoteNode, sp snapPeer) *remotePeer {
 	}
 	p := hub.NewRemotePeer(sp.NS, sp.ID, proxy{n: n, node: r.id})
 	if err := n.hub.Register(p); err != nil {
-		n.m.dropped("id-taken")
-		return nil
+		// An id given on another node beats a claim still pending here
+		// (this node answered that claim, or had not claimed yet then).
+		if !n.loseClaim(sp.NS, sp.ID) || n.hub.Register(p) != nil {
+			n.m.dropped("id-taken")
+			return nil
+		}
 	}
 	rp := &remotePeer{p: p, rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{})}
 	r.peers[k] = rp
@@ -263,6 +267,10 @@ func (n *Node) direct(m *message) {
 		n.signal(r, m)
 	case tMigrate:
 		n.migrate(r, m)
+	case tClaim:
+		n.claimIn(r, m)
+	case tClaimAck:
+		n.claimAck(r, m)
 	}
 }
 

@@ -26,6 +26,8 @@ const (
 	tSnapshot    = "snap"    // my peers as of Seq (Part of Parts)
 	tSignal      = "sig"     // Frame from Peer for To, to deliver through the hub (ByID: by id alone)
 	tMigrate     = "mig"     // director Peer moves its member To into room Name
+	tClaim       = "claim"   // may I give id Peer of NS? (Seq: the claim's reference)
+	tClaimAck    = "claimok" // the answer to claim Seq (Taken: no)
 )
 
 // message is the sealed body of every message between nodes.
@@ -42,6 +44,7 @@ type message struct {
 	To    string `json:"to,omitempty"` // a signal's recipient
 	Frame []byte `json:"f,omitempty"`  // a signal: the frame, encoded and filtered by the ingress node
 	ByID  bool   `json:"b,omitempty"`  // a signal sent by id (hub.LookupFrom), not routed
+	Taken bool   `json:"x,omitempty"`  // claim answer: the id is held here
 
 	Relays []netip.Addr `json:"r,omitempty"`  // heartbeat: the sender's TURN relay addresses
 	Peers  []snapPeer   `json:"ps,omitempty"` // snapshot part

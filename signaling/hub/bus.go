@@ -194,7 +194,52 @@ type hubExt struct {
 	mu       sync.Mutex // guards the following fields
 	byID     map[string]bool
 	onRemote map[string]func(*Peer)
+	chosen   map[string]bool
 }
+
+// Client-chosen ids. Native and VDO.Ninja UUIDs are 128 random bits the
+// server draws; PeerJS ids and fan-out labels are the client's choice, so
+// two nodes may be asked for one id at once.
+
+// Claimer is a Bus that settles an id cluster-wide before a local peer
+// gets it, for namespaces with client-chosen ids (ChosenIDs). Claim
+// returns false when another node holds the id or won a concurrent claim
+// of it; it may wait for the other nodes' answers, within a bound.
+type Claimer interface {
+	Bus
+	Claim(p *Peer) bool
+}
+
+// ChosenIDs declares that the ids of namespace ns are the clients' choice:
+// in a cluster (Claimer), Register asks the other nodes before an id is
+// given. Safe for concurrent use.
+func (h *Hub) ChosenIDs(ns string) {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	if h.ext.chosen == nil {
+		h.ext.chosen = make(map[string]bool)
+	}
+	h.ext.chosen[ns] = true
+}
+
+// claim asks the cluster for local peer p's id when its namespace has
+// chosen ids; true when the id is p's. p is in the directory meanwhile,
+// so a claim on this node is settled by the directory alone.
+func (h *Hub) claim(p *Peer) bool {
+	c, ok := h.bus.(Claimer)
+	if !ok || p.remote {
+		return true
+	}
+	h.ext.mu.Lock()
+	chosen := h.ext.chosen[p.ns]
+	h.ext.mu.Unlock()
+	return !chosen || c.Claim(p)
+}
+
+// Withdraw takes back the id of local peer p while its claim is pending:
+// the cluster calls it when another node's concurrent claim wins, so that
+// node's peer can be registered here.
+func (h *Hub) Withdraw(p *Peer) { h.dir.Remove(p) }
 
 // Directors and migrations across nodes.
 

@@ -219,6 +219,10 @@ func (h *Hub) Register(p *Peer) error {
 	if err := h.dir.Add(p); err != nil {
 		return err
 	}
+	if !h.claim(p) {
+		h.dir.Remove(p)
+		return ErrIDTaken
+	}
 	if b := h.busFor(p); b != nil {
 		b.Registered(p)
 	}

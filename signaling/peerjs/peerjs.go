@@ -81,6 +81,7 @@ func New(srv *edge.Server, cfg Config) *Dialect {
 	// Any PeerJS id may be addressed by id; in a cluster, what waits for
 	// an id that connects on another node follows it there.
 	srv.Hub.AllowByID(Namespace)
+	srv.Hub.ChosenIDs(Namespace) // a cluster settles an id before it is given
 	srv.Hub.OnRemoteRegister(Namespace, d.connectedElsewhere)
 	srv.Metrics.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "veil_peerjs_held_bytes", Help: "Bytes of PeerJS messages held for ids that are not connected.",

@@ -126,6 +126,7 @@ type Dialect struct {
 func New(srv *edge.Server, cfg Config) *Dialect {
 	// A fan-out director tells the member it moved by id (fanSession.migrate).
 	srv.Hub.AllowByID(FanoutNamespace)
+	srv.Hub.ChosenIDs(FanoutNamespace) // labels are the app's choice
 	return &Dialect{srv: srv, cfg: cfg}
 }
 

@@ -1,0 +1,145 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/veilrtc/veil/signaling/hub"
+)
+
+// Claims of client-chosen ids (PeerJS ids, fan-out labels). Everyone
+// knows every registered peer, so an id held anywhere is refused by the
+// hub's directory; what is left is two nodes giving one id at once. A
+// node therefore asks every other node it is in sync with before it
+// gives such an id (request/reply on their inboxes), and gives it only
+// when none holds it. Two concurrent claims of one id are settled the
+// same way on both sides: the node with the smaller node id wins. A node
+// that does not answer within claimWait (twice the heartbeat) is taken to
+// agree: it is on its way to being taken for dead.
+//
+// What a claim reveals to a client is what one node reveals: the id is
+// taken (ID-TAKEN) or it is not.
+
+// claim is one pending claim, owned by the loop.
+type claim struct {
+	p        *hub.Peer
+	ref      uint64
+	waitFor  map[string]bool // node ids yet to answer
+	deadline time.Time
+	done     chan bool // the answer, once
+}
+
+var _ hub.Claimer = (*Node)(nil)
+
+// Claim implements hub.Claimer: it waits for the other nodes' answers,
+// at most about twice the heartbeat.
+func (n *Node) Claim(p *hub.Peer) bool {
+	c := &claim{p: p, done: make(chan bool, 1)}
+	select {
+	case n.claims <- c:
+	case <-n.stop:
+		return true // shutting down: no one to ask
+	}
+	select {
+	case ok := <-c.done:
+		return ok
+	case <-n.done:
+		return true
+	}
+}
+
+// claimWait bounds how long a claim waits for the other nodes.
+func (n *Node) claimWait() time.Duration { return 2 * n.cfg.Heartbeat }
+
+// startClaim asks every node in sync for c's id. On the loop.
+func (n *Node) startClaim(c *claim, now time.Time) {
+	c.waitFor = make(map[string]bool)
+	for id, r := range n.nodes {
+		if r.synced {
+			c.waitFor[id] = true
+		}
+	}
+	if len(c.waitFor) == 0 {
+		c.done <- true
+		return
+	}
+	n.claimSeq++
+	c.ref, c.deadline = n.claimSeq, now.Add(n.claimWait())
+	n.pending[c.ref] = c
+	for id := range c.waitFor {
+		n.sendDirect(id, &message{T: tClaim, Seq: c.ref, NS: c.p.Namespace(), Peer: c.p.ID()})
+	}
+}
+
+// settleClaim answers c and forgets it.
+func (n *Node) settleClaim(c *claim, ok bool) {
+	delete(n.pending, c.ref)
+	if !ok {
+		// Free the id here at once, so the winner's registration, which
+		// may arrive before the waiting connection hears of its loss,
+		// finds it free.
+		n.hub.Withdraw(c.p)
+	}
+	c.done <- ok
+}
+
+// claimIn answers node r's claim of an id.
+func (n *Node) claimIn(r *remoteNode, m *message) {
+	taken := false
+	if p := n.hub.Lookup(m.NS, m.Peer); p != nil {
+		taken = true
+		for _, c := range n.pending {
+			if c.p == p {
+				// Both claim it now: the smaller node id wins, on both sides.
+				if r.id < n.id {
+					taken = false
+					n.settleClaim(c, false)
+				}
+				break
+			}
+		}
+	}
+	n.sendDirect(r.id, &message{T: tClaimAck, Seq: m.Seq, Taken: taken})
+}
+
+// claimAck takes node r's answer to one of this node's claims.
+func (n *Node) claimAck(r *remoteNode, m *message) {
+	c := n.pending[m.Seq]
+	if c == nil || !c.waitFor[r.id] {
+		return // settled already
+	}
+	if m.Taken {
+		n.settleClaim(c, false)
+		return
+	}
+	delete(c.waitFor, r.id)
+	if len(c.waitFor) == 0 {
+		n.settleClaim(c, true)
+	}
+}
+
+// expireClaims grants claims whose silent nodes did not answer in time,
+// and stops waiting for nodes taken for dead.
+func (n *Node) expireClaims(now time.Time) {
+	for _, c := range n.pending {
+		for id := range c.waitFor {
+			if n.nodes[id] == nil {
+				delete(c.waitFor, id)
+			}
+		}
+		if len(c.waitFor) == 0 || now.After(c.deadline) {
+			n.settleClaim(c, true)
+		}
+	}
+}
+
+// loseClaim settles this node's pending claim of id in ns, if any, as
+// lost; false when there is none.
+func (n *Node) loseClaim(ns, id string) bool {
+	for _, c := range n.pending {
+		if c.p.Namespace() == ns && c.p.ID() == id {
+			n.settleClaim(c, false)
+			return true
+		}
+	}
+	return false
+}
