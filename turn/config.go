@@ -109,6 +109,15 @@ type Config struct {
 	// free port.
 	RelayPortMax int
 
+	// SharedRelayPortMin and SharedRelayPortMax (inclusive) are ports of
+	// RelayIP that other TURN servers on the same address relay from:
+	// several veil nodes of one cluster on one host (README "Running
+	// several nodes"). Datagrams to and from them pass as to this server's
+	// own live allocations, so peers relayed by two such nodes reach each
+	// other. Only ports the operator declares: never another service on
+	// the host. Default none.
+	SharedRelayPortMin, SharedRelayPortMax int
+
 	// AllowPeers widens the peer policy: special-purpose addresses in
 	// these prefixes may be relayed to. Default none.
 	AllowPeers []netip.Prefix
@@ -189,6 +198,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: set both RelayPortMin and RelayPortMax, or neither", ErrInvalidConfig)
 	case c.RelayPortMin < 0 || c.RelayPortMax > 65535 || c.RelayPortMin > c.RelayPortMax:
 		return fmt.Errorf("%w: bad relay port range %d-%d", ErrInvalidConfig, c.RelayPortMin, c.RelayPortMax)
+	case (c.SharedRelayPortMin == 0) != (c.SharedRelayPortMax == 0) ||
+		c.SharedRelayPortMin < 0 || c.SharedRelayPortMax > 65535 || c.SharedRelayPortMin > c.SharedRelayPortMax:
+		return fmt.Errorf("%w: bad shared relay port range %d-%d", ErrInvalidConfig, c.SharedRelayPortMin, c.SharedRelayPortMax)
 	}
 	for i, pc := range c.PacketConns {
 		if pc == nil {

@@ -96,4 +96,24 @@ func TestRelayPermitted(t *testing.T) {
 			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
 		})
 	}
+
+	// Other nodes on the same relay address (SharedRelayPortMin/Max):
+	// their declared ports pass, nothing else does.
+	s.sharedMin, s.sharedMax = 5000, 5099
+	for _, tc := range []struct {
+		name string
+		addr net.Addr
+		want bool
+	}{
+		{"shared port", udpAddr("127.0.0.2:5000"), true},
+		{"last shared port", udpAddr("127.0.0.2:5099"), true},
+		{"past the shared range", udpAddr("127.0.0.2:5100"), false},
+		{"other port on relay address", udpAddr("127.0.0.2:4001"), false},
+		{"shared port on loopback", udpAddr("127.0.0.1:5000"), false},
+		{"shared port denied", udpAddr("198.51.1.1:5000"), false},
+	} {
+		t.Run("shared/"+tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
+		})
+	}
 }

@@ -33,6 +33,8 @@ type Server struct {
 	bindIP     netip.Addr
 	portMin    int
 	portMax    int
+	sharedMin  int // SharedRelayPortMin..Max: ports of the relay address other nodes relay from
+	sharedMax  int
 	maxUser    int
 	maxAll     int
 	nsock      int // PacketConns and Listeners
@@ -159,6 +161,8 @@ func New(cfg Config) (*Server, error) {
 		bindIP:     cfg.RelayBindIP.Unmap(),
 		portMin:    cfg.RelayPortMin,
 		portMax:    cfg.RelayPortMax,
+		sharedMin:  cfg.SharedRelayPortMin,
+		sharedMax:  cfg.SharedRelayPortMax,
 		maxUser:    cfg.MaxAllocationsPerUser,
 		maxAll:     cfg.MaxAllocations,
 		nsock:      len(cfg.PacketConns) + len(cfg.Listeners),
@@ -697,7 +701,7 @@ func (s *Server) relayPermitted(addr net.Addr) bool {
 			return false
 		}
 		_, live := s.relays.Load(uint16(ua.Port))
-		return live
+		return live || (s.sharedMin > 0 && ua.Port >= s.sharedMin && ua.Port <= s.sharedMax)
 	}
 	return true
 }

@@ -527,6 +527,8 @@ func TestConfigValidate(t *testing.T) {
 		{"inverted port range", Config{PacketConns: pc, RelayIP: testRelayIP, RelayPortMin: 6000, RelayPortMax: 5000}},
 		{"port out of range", Config{PacketConns: pc, RelayIP: testRelayIP, RelayPortMin: 6000, RelayPortMax: 70000}},
 		{"nil conn", Config{PacketConns: []net.PacketConn{nil}, RelayIP: testRelayIP}},
+		{"half shared port range", Config{PacketConns: pc, RelayIP: testRelayIP, SharedRelayPortMax: 5000}},
+		{"inverted shared port range", Config{PacketConns: pc, RelayIP: testRelayIP, SharedRelayPortMin: 6000, SharedRelayPortMax: 5000}},
 		{"invalid prefix", Config{PacketConns: pc, RelayIP: testRelayIP, DenyPeers: []netip.Prefix{{}}}},
 		{"negative per-ip quota", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocationsPerIP: -1}},
 		{"per-ip quota holds the pool", Config{PacketConns: pc, RelayIP: testRelayIP, MaxAllocations: 10, MaxAllocationsPerIP: 10}},

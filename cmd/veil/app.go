@@ -261,6 +261,8 @@ func (a *app) startTURN(o options) error {
 		CredentialTTL:         o.turnTTL,
 		RelayIP:               relayIP,
 		AllowPeers:            o.turnAllow,
+		SharedRelayPortMin:    o.turnSharedMin,
+		SharedRelayPortMax:    o.turnSharedMax,
 		DenyPeers:             o.turnDeny,
 		MaxAllocationsPerUser: o.turnMaxUser,
 		MaxAllocations:        o.turnMaxAll,

@@ -18,7 +18,8 @@ import (
 // variables are veil's flags, that join that NATS with the secret from a
 // compose secret, each with its own TURN port and relay range published
 // with the same numbers outside, their signaling port and metrics
-// unpublished (only the balancer publishes HTTP); and the balancer's
+// unpublished (only the balancer publishes HTTP), each letting relayed
+// traffic reach the others' relay ranges; and the balancer's
 // Caddyfile naming every node. When Debian's caddy is installed, it
 // adapts the Caddyfile.
 func TestClusterComposeFile(t *testing.T) {
@@ -55,7 +56,7 @@ func TestClusterComposeFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef-deploy"), 0o600))
 
 	turnPorts := map[string]bool{}
-	var ranges [][2]int
+	var ranges, shared [][2]int
 	var nodes []string
 	for name, s := range compose.Services {
 		if !strings.HasPrefix(name, "veil") {
@@ -87,6 +88,7 @@ func TestClusterComposeFile(t *testing.T) {
 			assert.True(t, o.turnPortMax < r[0] || o.turnPortMin > r[1], "%s: relay ranges do not overlap", name)
 		}
 		ranges = append(ranges, [2]int{o.turnPortMin, o.turnPortMax})
+		shared = append(shared, [2]int{o.turnSharedMin, o.turnSharedMax})
 		relay := strconv.Itoa(o.turnPortMin) + "-" + strconv.Itoa(o.turnPortMax)
 		assert.ElementsMatch(t, []string{
 			turnPort + ":" + turnPort + "/udp",
@@ -96,6 +98,13 @@ func TestClusterComposeFile(t *testing.T) {
 		assert.NotEmpty(t, o.security.trustedProxyList, "%s believes the balancer's forwarded address", name)
 	}
 	assert.Len(t, nodes, 3, "three veil nodes")
+	// One host, one relay IP: each node lets relayed traffic reach every
+	// node's relay range.
+	for i, sh := range shared {
+		for _, r := range ranges {
+			assert.True(t, sh[0] <= r[0] && r[1] <= sh[1], "node %d: shared relay ports %v cover %v", i, sh, r)
+		}
+	}
 
 	lb, ok := compose.Services["lb"]
 	require.True(t, ok, "a load balancer")

@@ -50,12 +50,14 @@ type options struct {
 	turnTTL      time.Duration
 	turnURLs     []string
 	turnAllow    []netip.Prefix
-	turnDeny     []netip.Prefix
-	turnMaxUser  int
-	turnMaxAll   int
-	turnPortMin  int
-	turnPortMax  int
-	turnLimits   turnLimitOptions // per-address and lifetime caps (turnlimits.go)
+	// turnSharedMin..Max: --turn-shared-relay-ports (turn.Config.SharedRelayPortMin/Max).
+	turnSharedMin, turnSharedMax int
+	turnDeny                     []netip.Prefix
+	turnMaxUser                  int
+	turnMaxAll                   int
+	turnPortMin                  int
+	turnPortMax                  int
+	turnLimits                   turnLimitOptions // per-address and lifetime caps (turnlimits.go)
 
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 	acme     acmeOptions     // automatic TLS certificates (acme.go)
@@ -109,6 +111,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		o                                   options
 		relay, sysinfo, sealed, logLevel    string
 		turnPublicIP, turnSecret, turnPorts string
+		turnSharedPorts                     string
 		turnAllow, turnDeny                 []string
 	)
 	fs := flag.NewFlagSet("veil", flag.ContinueOnError)
@@ -146,6 +149,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.IntVar(&o.turnMaxUser, "turn-max-allocations-per-peer", turn.DefaultMaxAllocationsPerUser, "live TURN allocations per peer")
 	fs.IntVar(&o.turnMaxAll, "turn-max-allocations", turn.DefaultMaxAllocations, "live TURN allocations in total")
 	fs.StringVar(&turnPorts, "turn-relay-ports", "", "UDP port `range` for relay allocations, e.g. 49160-49200 (default: any free port); publish it when veil runs in a container")
+	fs.StringVar(&turnSharedPorts, "turn-shared-relay-ports", "", "UDP port `range` of the relay address that other veil nodes on this host relay from (a cluster on one host), e.g. 49160-49279: relayed traffic to them passes (default none)")
 	o.turnLimits.addFlags(fs)
 	o.security.addFlags(fs)
 	o.acme.addFlags(fs)
@@ -225,6 +229,15 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		o.turnPortMax, errHi = strconv.Atoi(strings.TrimSpace(hi))
 		if !ok || errLo != nil || errHi != nil || o.turnPortMin < 1 || o.turnPortMax > 65535 || o.turnPortMin > o.turnPortMax {
 			return o, fmt.Errorf("--turn-relay-ports: want LOW-HIGH, got %q", turnPorts)
+		}
+	}
+	if turnSharedPorts != "" {
+		lo, hi, ok := strings.Cut(turnSharedPorts, "-")
+		var errLo, errHi error
+		o.turnSharedMin, errLo = strconv.Atoi(strings.TrimSpace(lo))
+		o.turnSharedMax, errHi = strconv.Atoi(strings.TrimSpace(hi))
+		if !ok || errLo != nil || errHi != nil || o.turnSharedMin < 1 || o.turnSharedMax > 65535 || o.turnSharedMin > o.turnSharedMax {
+			return o, fmt.Errorf("--turn-shared-relay-ports: want LOW-HIGH, got %q", turnSharedPorts)
 		}
 	}
 	if (o.turnCert == "") != (o.turnKey == "") {

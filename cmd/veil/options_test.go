@@ -46,6 +46,8 @@ func TestOptionsErrors(t *testing.T) {
 		{"--turn-url=turn:turn.example:3478"}, // no secret
 		{"--turn-relay-ports=9-1"},
 		{"--turn-relay-ports=80"},
+		{"--turn-shared-relay-ports=9-1"},
+		{"--turn-shared-relay-ports=49160"},
 		{"--turn-allow-peer=not-a-cidr"},
 		{"--turn-public-ip=example.com"},
 		{"--turn-cert=c.pem"}, // no key

@@ -21,7 +21,9 @@
 //     gathered used only veil's TURN with relay policy, the selected pair is
 //     relay/relay, and the pages requested nothing from other hosts.
 //
-// Extra environment: VEIL_RELAY_IP, the TURN relay address (required).
+// Extra environment: VEIL_RELAY_IP, the TURN relay address (required);
+// VEIL_URL_B, another node of the same cluster for page B (optional: then
+// every step above runs with A and B on two nodes, TestPeerJSBrowserCluster).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,10 +32,10 @@ import {
   assert, env, foreignRequests, launch, main, step, waitFor, recordWebRTC, videoFrames, parseCandidate } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
+const BASE_B = (process.env.VEIL_URL_B || BASE).replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = fs.readFileSync(path.join(HERE, '..', 'node_modules', 'peerjs', 'dist', 'peerjs.min.js'));
-const BUNDLE_URL = `${BASE}/__peerjs-test/peerjs.min.js`;
 
 // The test page. Its script is what a PeerJS app does, plus hooks (window.T)
 // the test drives.
@@ -124,15 +126,16 @@ async function pcState() {
   return out;
 }
 
-async function openPage(name) {
+async function openPage(name, base) {
   const b = await launch(name, { initScript: recordWebRTC });
-  await b.context.route(BUNDLE_URL, (r) => r.fulfill({ status: 200, contentType: 'text/javascript', body: BUNDLE }));
+  b.base = base;
+  await b.context.route(`${base}/__peerjs-test/peerjs.min.js`, (r) => r.fulfill({ status: 200, contentType: 'text/javascript', body: BUNDLE }));
   // The document itself must come from veil's socket: Chromium's local
   // network access checks block a WebSocket to 127.0.0.1 from a document
   // Playwright fulfilled (it has no address, so it counts as public). So
   // load a real veil page, then write the test page into it: same origin,
   // same address space.
-  const resp = await b.page.goto(`${BASE}/healthz`);
+  const resp = await b.page.goto(`${base}/healthz`);
   assert(resp && resp.status() === 200, `${name}: GET /healthz failed`);
   await b.page.setContent(PAGE);
   await waitFor(b.page, `${name}: peerjs loaded`, () => typeof window.Peer === 'function' && window.T);
@@ -176,15 +179,16 @@ async function assertRelayOnly(b) {
       `${b.name}: selected candidate pair is not relay/relay on ${RELAY_IP}`, pairs);
   }
 
-  const bad = foreignRequests(b, BASE);
+  const bad = foreignRequests(b, b.base);
   assert(bad.length === 0, `${b.name}: the page requested other hosts than veil's origin`, bad);
   assert(b.problems.length === 0, `${b.name}: the page threw`, b.problems);
   return { trickle: rec.trickle.length, sdp: rec.sdp.length, pairs: pairs.length };
 }
 
 main(async () => {
-  const A = await openPage('A');
-  const B = await openPage('B');
+  const A = await openPage('A', BASE);
+  const B = await openPage('B', BASE_B);
+  if (BASE_B !== BASE) step('A and B are on two nodes of one cluster');
 
   const a = await A.page.evaluate(() => window.T.open());
   assert(a.ok, 'A: peer did not open with an id from veil', a);
