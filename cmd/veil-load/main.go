@@ -100,6 +100,14 @@ Examples:
   veil-load --mode native  --url http://127.0.0.1:8080 --server-pid $!
   veil-load --mode peerjs  --url http://127.0.0.1:9000 --path /peerjs/ --server-pid $PEER_PID
 
+Cross-node (--url-b): the second client of every pair connects to another
+node of the same veil cluster, so every relayed message crosses NATS; run
+the same workload without --url-b for the single-node figure next to it
+(--label each, then veil-load table). With --server-pid-b, server CPU per
+message is both nodes' together.
+  veil-load saturate --url http://127.0.0.1:8080 --url-b http://127.0.0.1:8081 \
+    --server-pid $A --server-pid-b $B --label cross-node
+
 Only loopback URLs are accepted unless --allow-remote is given.
 
 Flags:
@@ -109,6 +117,8 @@ Flags:
 type config struct {
 	mode, baseURL, path, key, label, out string
 	vdoPath                              string
+	urlB                                 string // cross-node: the b side of every pair on this node (cross.go)
+	serverPIDB                           int    // cross-node: node b's process
 	sources                              int
 	workload                             string        // "" (paced), saturate, storm, idle, idle-child
 	warmup, runFor                       time.Duration // saturate
@@ -138,6 +148,8 @@ func parseFlags(workload string, args []string) (config, error) {
 	fs.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "server base `URL` (http://host:port)")
 	fs.StringVar(&c.path, "path", "/peerjs/", "PeerJS mount `path` (the client's path option); veil and `peerjs --path /peerjs/` use /peerjs/")
 	fs.StringVar(&c.key, "key", "peerjs", "PeerJS API `key`")
+	fs.StringVar(&c.urlB, "url-b", "", "cross-node: the second client of every pair connects to this `URL`, another node of the same veil cluster (--mode native or peerjs)")
+	fs.IntVar(&c.serverPIDB, "server-pid-b", 0, "cross-node: --url-b's process `id`; server CPU is then both nodes' together")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "server process `id`, for CPU per message and RSS per idle connection (0: not measured)")
 	fs.IntVar(&c.pairs, "pairs", 50, "concurrent pairs in the join and relay phases (0 skips both)")
 	fs.IntVar(&c.idle, "idle", 1000, "idle connections in the memory phase (0 skips it)")
@@ -200,6 +212,17 @@ func parseFlags(workload string, args []string) (config, error) {
 	if !c.allowRemote && !isLoopback(u.Hostname()) {
 		return c, fmt.Errorf("--url %s is not loopback; load tests here target only 127.0.0.0/8 or ::1 (--allow-remote overrides)", u.Host)
 	}
+	if c.urlB != "" {
+		ub, err := url.Parse(c.urlB)
+		switch {
+		case err != nil || (ub.Scheme != "http" && ub.Scheme != "https") || ub.Host == "":
+			return c, fmt.Errorf("--url-b must be http://host:port, not %q", c.urlB)
+		case !c.allowRemote && !isLoopback(ub.Hostname()):
+			return c, fmt.Errorf("--url-b %s is not loopback (--allow-remote overrides)", ub.Host)
+		case c.mode == "vdo":
+			return c, errors.New("--url-b: cross-node runs speak --mode native or peerjs")
+		}
+	}
 	return c, nil
 }
 
@@ -212,7 +235,15 @@ func isLoopback(host string) bool {
 }
 
 func (c config) protocol() protocol {
-	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(c.baseURL, "/"), "http")
+	p := c.protocolAt(c.baseURL)
+	if c.urlB != "" {
+		return crossNode{protocol: p, b: c.protocolAt(c.urlB)}
+	}
+	return p
+}
+
+func (c config) protocolAt(base string) protocol {
+	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(base, "/"), "http")
 	if c.mode == "vdo" {
 		return vdo{wsURL: ws + c.vdoPath}
 	}

@@ -160,7 +160,16 @@ func openManyWith(ctx context.Context, c config, p protocol, n int, dialerFor fu
 					return
 				}
 				start := time.Now()
-				ws, id, err := p.open(ctx, dialerFor(i))
+				var (
+					ws  *websocket.Conn
+					id  string
+					err error
+				)
+				if x, ok := p.(indexedOpener); ok {
+					ws, id, err = x.openAt(ctx, dialerFor(i), i) // cross-node (cross.go)
+				} else {
+					ws, id, err = p.open(ctx, dialerFor(i))
+				}
 				if err != nil {
 					errOnce.Do(func() { first = err })
 					return
@@ -350,7 +359,7 @@ func relayPhase(ctx context.Context, c config, p protocol, pairs []pairConns, r 
 			}
 		}()
 	}
-	cpu0, cpuErr := cpuOf(c.serverPID)
+	cpu0, cpuErr := c.serverCPU()
 	start := time.Now()
 	for i, pr := range pairs {
 		direction(2*i, pr.a, pr.b)
@@ -358,7 +367,7 @@ func relayPhase(ctx context.Context, c config, p protocol, pairs []pairConns, r 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, cpuErr1 := cpuOf(c.serverPID)
+	cpu1, cpuErr1 := c.serverCPU()
 
 	r.Sent, r.Delivered = sent.Load(), delivered.Load()
 	r.RelaySeconds = elapsed.Seconds()

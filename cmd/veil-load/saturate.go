@@ -152,13 +152,13 @@ func saturate(ctx context.Context, c config, p protocol, pairs []pairConns, r *r
 	var cpuErr, cpuErr1 error
 	var t0, t1 time.Time
 	if sleep(c.warmup) {
-		cpu0, cpuErr = cpuOf(c.serverPID)
+		cpu0, cpuErr = c.serverCPU()
 		t0 = time.Now()
 		measuring.Store(true)
 		if sleep(c.runFor) {
 			measuring.Store(false)
 			t1 = time.Now()
-			cpu1, cpuErr1 = cpuOf(c.serverPID)
+			cpu1, cpuErr1 = c.serverCPU()
 		}
 	}
 	stopping.Store(true)
