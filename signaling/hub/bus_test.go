@@ -95,3 +95,112 @@ func TestBusAndRemotePeers(t *testing.T) {
 		"unregistered " + id + " ",
 	}, bus.got, "the local peer's changes, in order; nothing of the remote peers")
 }
+
+// clusterBus is a busRecorder that is also a DirectorBus and a Claimer
+// refusing the ids in refuse.
+type clusterBus struct {
+	busRecorder
+	refuse map[string]bool
+	claims []string
+}
+
+func (b *clusterBus) Directs(p *Peer, room string, joined bool) {
+	b.add(fmt.Sprintf("directs(joined=%v)", joined), p, room)
+}
+
+func (b *clusterBus) Claim(p *Peer) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.claims = append(b.claims, p.ID())
+	return !b.refuse[p.ID()]
+}
+
+// byIDRecorder is a remote peer's Client that keeps sends by id and
+// migrations asked of it.
+type byIDRecorder struct {
+	forwardRecorder
+	byID     []string
+	migrated []string
+}
+
+func (f *byIDRecorder) ForwardByID(from, _ *Peer, ev Event) {
+	f.mu.Lock()
+	f.byID = append(f.byID, from.ID())
+	f.mu.Unlock()
+	f.Notify(ev)
+}
+
+func (f *byIDRecorder) ForwardMigrate(d, target *Peer, dest string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.migrated = append(f.migrated, d.ID()+" "+target.ID()+" "+dest)
+}
+
+// TestBusDialectExtensions: what PeerJS and VDO.Ninja need of a federated
+// hub: LookupFrom hands out a remote peer as a handle that carries the
+// sender; chosen ids are claimed (a refused claim frees the id and tells
+// the Bus nothing); a director's claim is told once, with or without the
+// join; a migrate of a remote member is asked of its node; remote
+// registrations reach the namespace's watcher.
+func TestBusDialectExtensions(t *testing.T) {
+	h := New(Limits{}, nil)
+	bus := &clusterBus{refuse: map[string]bool{"taken-elsewhere": true}}
+	h.Federate(bus)
+	h.AllowByID("pj")
+	h.ChosenIDs("pj")
+	assert.True(t, h.ByID("pj"))
+	assert.False(t, h.ByID("native"))
+	var watched []string
+	h.OnRemoteRegister("pj", func(p *Peer) { watched = append(watched, p.ID()) })
+
+	// Chosen ids are claimed; server-drawn ones are not.
+	sender := NewPeerWithID("pj", "alice", &recorder{})
+	require.NoError(t, h.Register(sender))
+	refused := NewPeerWithID("pj", "taken-elsewhere", &recorder{})
+	require.ErrorIs(t, h.Register(refused), ErrIDTaken)
+	assert.Nil(t, h.Lookup("pj", "taken-elsewhere"), "a refused claim frees the id")
+	native, _ := newTestPeer(t, h, "native")
+	assert.Equal(t, []string{"alice", "taken-elsewhere"}, bus.claims)
+
+	// Sends by id to a remote peer carry the sender.
+	fw := &byIDRecorder{}
+	remote := NewRemotePeer("pj", "bob", fw)
+	require.NoError(t, h.Register(remote))
+	assert.Equal(t, []string{"bob"}, watched, "the watcher hears of remote registrations only")
+	to := h.LookupFrom(sender, "bob")
+	require.NotNil(t, to)
+	to.Notify(Frame("offer"))
+	assert.Equal(t, []string{"alice"}, fw.byID)
+	assert.Empty(t, fw.from, "by id, not routed")
+	assert.Same(t, sender, h.LookupFrom(NewPeerWithID("pj", "x", &recorder{}), "alice"), "a local peer comes back as itself")
+	assert.Nil(t, h.LookupFrom(sender, "nobody"))
+
+	// Directors: told once, with the join or after it.
+	d := NewPeerWithID("vdo", "dir", &recorder{})
+	require.NoError(t, h.Register(d))
+	require.NoError(t, h.JoinClaim(d, "stage", "", true))
+	m := NewPeerWithID("vdo", "member", &recorder{})
+	require.NoError(t, h.Register(m))
+	require.NoError(t, h.JoinClaim(m, "solo", "", false))
+	require.NoError(t, h.JoinClaim(m, "solo", "", true))
+	assert.True(t, h.Directs(d, "stage"))
+	assert.True(t, h.Directs(m, "solo"))
+	assert.False(t, h.Directs(m, "stage"))
+
+	// A migrate of a remote member is asked of its node.
+	rm := NewRemotePeer("vdo", "far", fw)
+	require.NoError(t, h.Register(rm))
+	require.NoError(t, h.Join(rm, "stage", ""))
+	require.NoError(t, h.Migrate(d, "far", "breakout"))
+	assert.Equal(t, []string{"dir far breakout"}, fw.migrated)
+	assert.Equal(t, []string{"stage"}, rm.RoomNames(), "moved by its own node, not here")
+
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	assert.Contains(t, bus.got, "directs(joined=true) dir stage")
+	assert.Contains(t, bus.got, "joined member solo")
+	assert.Contains(t, bus.got, "directs(joined=false) member solo")
+	assert.NotContains(t, bus.got, "joined dir stage", "a join with a claim is told once, as Directs")
+	assert.NotContains(t, bus.got, "registered taken-elsewhere ")
+	assert.Contains(t, bus.got, "registered "+native.ID()+" ")
+}
