@@ -22,28 +22,35 @@ import (
 // claim is one pending claim, owned by the loop.
 type claim struct {
 	p        *hub.Peer
+	reserve  func() error
 	ref      uint64
 	waitFor  map[string]bool // node ids yet to answer
 	deadline time.Time
-	done     chan bool // the answer, once
+	done     chan error // the answer, once
 }
 
 var _ hub.Claimer = (*Node)(nil)
 
-// Claim implements hub.Claimer: it waits for the other nodes' answers,
-// at most about twice the heartbeat.
-func (n *Node) Claim(p *hub.Peer) bool {
-	c := &claim{p: p, done: make(chan bool, 1)}
+// Claim implements hub.Claimer: the loop reserves the id (so nothing it
+// applies from other nodes comes between the reservation and the claim)
+// and asks the other nodes; Claim waits for their answers, at most about
+// three heartbeats.
+func (n *Node) Claim(p *hub.Peer, reserve func() error) error {
+	c := &claim{p: p, reserve: reserve, done: make(chan error, 1)}
 	select {
 	case n.claims <- c:
 	case <-n.stop:
-		return true // shutting down: no one to ask
+		return reserve() // shutting down: no one to ask
 	}
-	select {
-	case ok := <-c.done:
-		return ok
-	case <-n.done:
-		return true
+	// The loop answers every claim it took, at the latest when it stops
+	// (grantPending).
+	return <-c.done
+}
+
+// grantPending answers the claims still pending when the loop stops.
+func (n *Node) grantPending() {
+	for _, c := range n.pending {
+		n.settleClaim(c, true)
 	}
 }
 
@@ -52,6 +59,10 @@ func (n *Node) claimWait() time.Duration { return 2 * n.cfg.Heartbeat }
 
 // startClaim asks every node in sync for c's id. On the loop.
 func (n *Node) startClaim(c *claim, now time.Time) {
+	if err := c.reserve(); err != nil {
+		c.done <- err // held here, or by a peer of another node
+		return
+	}
 	c.waitFor = make(map[string]bool)
 	for id, r := range n.nodes {
 		if r.synced {
@@ -59,7 +70,7 @@ func (n *Node) startClaim(c *claim, now time.Time) {
 		}
 	}
 	if len(c.waitFor) == 0 {
-		c.done <- true
+		c.done <- nil
 		return
 	}
 	n.claimSeq++
@@ -78,8 +89,10 @@ func (n *Node) settleClaim(c *claim, ok bool) {
 		// may arrive before the waiting connection hears of its loss,
 		// finds it free.
 		n.hub.Withdraw(c.p)
+		c.done <- hub.ErrIDTaken
+		return
 	}
-	c.done <- ok
+	c.done <- nil
 }
 
 // claimIn answers node r's claim of an id.

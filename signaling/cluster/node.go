@@ -228,6 +228,7 @@ func (n *Node) Close() error {
 // is alive and takes silent nodes for dead.
 func (n *Node) loop() {
 	defer close(n.done)
+	defer n.grantPending()
 	t := time.NewTicker(n.cfg.Heartbeat)
 	defer t.Stop()
 	n.heartbeat()

@@ -202,12 +202,15 @@ type hubExt struct {
 // two nodes may be asked for one id at once.
 
 // Claimer is a Bus that settles an id cluster-wide before a local peer
-// gets it, for namespaces with client-chosen ids (ChosenIDs). Claim
-// returns false when another node holds the id or won a concurrent claim
-// of it; it may wait for the other nodes' answers, within a bound.
+// gets it, for namespaces with client-chosen ids (ChosenIDs). Claim calls
+// reserve (which puts p in this hub's directory, or fails with
+// ErrIDTaken) exactly once, in its own order with what it applies from
+// other nodes, and returns its error; or ErrIDTaken, having taken the
+// reservation back (Withdraw), when another node holds the id or won a
+// concurrent claim of it. It may wait for the other nodes, within a bound.
 type Claimer interface {
 	Bus
-	Claim(p *Peer) bool
+	Claim(p *Peer, reserve func() error) error
 }
 
 // ChosenIDs declares that the ids of namespace ns are the clients' choice:
@@ -222,18 +225,24 @@ func (h *Hub) ChosenIDs(ns string) {
 	h.ext.chosen[ns] = true
 }
 
-// claim asks the cluster for local peer p's id when its namespace has
-// chosen ids; true when the id is p's. p is in the directory meanwhile,
-// so a claim on this node is settled by the directory alone.
-func (h *Hub) claim(p *Peer) bool {
+// add puts p in the directory; for a local peer of a namespace with
+// chosen ids in a cluster, through the cluster's claim.
+func (h *Hub) add(p *Peer) error {
+	reserve := func() error { return h.dir.Add(p) }
+	if p.remote {
+		return reserve() // its node claimed it
+	}
 	c, ok := h.bus.(Claimer)
-	if !ok || p.remote {
-		return true
+	if !ok {
+		return reserve()
 	}
 	h.ext.mu.Lock()
 	chosen := h.ext.chosen[p.ns]
 	h.ext.mu.Unlock()
-	return !chosen || c.Claim(p)
+	if !chosen {
+		return reserve()
+	}
+	return c.Claim(p, reserve)
 }
 
 // Withdraw takes back the id of local peer p while its claim is pending:

@@ -100,6 +100,7 @@ func TestBusAndRemotePeers(t *testing.T) {
 // refusing the ids in refuse.
 type clusterBus struct {
 	busRecorder
+	h      *Hub
 	refuse map[string]bool
 	claims []string
 }
@@ -108,11 +109,19 @@ func (b *clusterBus) Directs(p *Peer, room string, joined bool) {
 	b.add(fmt.Sprintf("directs(joined=%v)", joined), p, room)
 }
 
-func (b *clusterBus) Claim(p *Peer) bool {
+func (b *clusterBus) Claim(p *Peer, reserve func() error) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.claims = append(b.claims, p.ID())
-	return !b.refuse[p.ID()]
+	refuse := b.refuse[p.ID()]
+	b.mu.Unlock()
+	if err := reserve(); err != nil {
+		return err
+	}
+	if refuse {
+		b.h.Withdraw(p)
+		return ErrIDTaken
+	}
+	return nil
 }
 
 // byIDRecorder is a remote peer's Client that keeps sends by id and
@@ -144,7 +153,7 @@ func (f *byIDRecorder) ForwardMigrate(d, target *Peer, dest string) {
 // registrations reach the namespace's watcher.
 func TestBusDialectExtensions(t *testing.T) {
 	h := New(Limits{}, nil)
-	bus := &clusterBus{refuse: map[string]bool{"taken-elsewhere": true}}
+	bus := &clusterBus{h: h, refuse: map[string]bool{"taken-elsewhere": true}}
 	h.Federate(bus)
 	h.AllowByID("pj")
 	h.ChosenIDs("pj")

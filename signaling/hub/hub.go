@@ -216,12 +216,8 @@ func (h *Hub) Streams() int64 { return h.streamCount.Load() }
 // Register makes p reachable by id in its namespace. It fails when the id
 // is taken there; an id of another namespace never conflicts.
 func (h *Hub) Register(p *Peer) error {
-	if err := h.dir.Add(p); err != nil {
+	if err := h.add(p); err != nil {
 		return err
-	}
-	if !h.claim(p) {
-		h.dir.Remove(p)
-		return ErrIDTaken
 	}
 	if b := h.busFor(p); b != nil {
 		b.Registered(p)

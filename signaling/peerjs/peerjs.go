@@ -302,16 +302,7 @@ func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
 			d.refuse(c, serverMsg{Type: "ERROR", Payload: msgPayload{errBusy}})
 			return nil
 		}
-		c.Send(encode(serverMsg{Type: "OPEN"}))
-		// Messages that waited for this id go out after OPEN, in order. A
-		// message sent to the id in the instant between Register and take
-		// can overtake them; the PeerJS client keeps a CANDIDATE that comes
-		// before its OFFER and replays it, so the message path stays
-		// lock-free.
-		for _, f := range d.held.take(id) {
-			s.Metrics.Relayed()
-			c.Send(f)
-		}
+		sess.open(d.held.take(id))
 		sess.startAlive()
 		return sess
 	})
@@ -382,17 +373,55 @@ type session struct {
 	limiter *edge.Limiter
 	inLen   int // size of the message being handled; reader goroutine only
 
+	opened atomic.Bool // OPEN was sent: frames go straight out
+	openMu sync.Mutex  // guards early, and orders it after OPEN
+	early  []hub.Frame // frames that arrived before OPEN, at most heldPerDst
+
 	lastSeen atomic.Int64 // unix nanoseconds of the last client message
 	aliveMu  sync.Mutex   // guards aliveT
 	aliveT   *time.Timer  // nil once stopped
 }
 
 // Notify implements Client. PeerJS peers only ever get frames encoded by
-// this dialect; room and stream events do not exist here.
+// this dialect; room and stream events do not exist here. Before OPEN
+// (while the id is registered but, in a cluster, still being claimed, or
+// held messages from another node arrive first) frames wait in early.
 func (sess *session) Notify(ev hub.Event) {
-	if f, ok := ev.(hub.Frame); ok {
+	f, ok := ev.(hub.Frame)
+	if !ok {
+		return
+	}
+	if sess.opened.Load() {
+		sess.c.Send(f)
+		return
+	}
+	sess.openMu.Lock()
+	defer sess.openMu.Unlock()
+	switch {
+	case sess.opened.Load():
+		sess.c.Send(f)
+	case len(sess.early) < heldPerDst:
+		sess.early = append(sess.early, f)
+	}
+}
+
+// open sends OPEN, then the messages held here for the id, in order, then
+// what arrived meanwhile. A message sent to the id in the instant between
+// Register and take can overtake the held ones; the PeerJS client keeps a
+// CANDIDATE that comes before its OFFER and replays it.
+func (sess *session) open(held [][]byte) {
+	sess.openMu.Lock()
+	defer sess.openMu.Unlock()
+	sess.c.Send(encode(serverMsg{Type: "OPEN"}))
+	for _, f := range held {
+		sess.d.srv.Metrics.Relayed()
 		sess.c.Send(f)
 	}
+	for _, f := range sess.early {
+		sess.c.Send(f)
+	}
+	sess.early = nil
+	sess.opened.Store(true)
 }
 
 // startAlive arms the alive timeout: a client that sends nothing for
