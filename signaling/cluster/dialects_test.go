@@ -239,6 +239,14 @@ func TestVDOAcrossNodes(t *testing.T) {
 	x.Send(tmsg{"UUID": zID, "bye": true})
 	assert.Equal(t, tmsg{"UUID": xID, "bye": true}, z.Recv())
 	settled(t, nodes, ns, "breakout", zID, zlID, xID)
+	require.Eventually(t, func() bool {
+		for _, n := range nodes {
+			if slices.Contains(n.node.hub.Lookup(ns, xID).RoomNames(), "stage") {
+				return false
+			}
+		}
+		return true
+	}, recvTimeout, 5*time.Millisecond, "every node saw it leave the old room")
 	d.Send(tmsg{"UUID": xID, "bye": true})
 	d.ExpectErr(signaling.CodeUnknownPeer)
 	// Only a director migrates, here as on one node.
