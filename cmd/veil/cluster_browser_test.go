@@ -63,3 +63,13 @@ func TestPeerJSBrowserCluster(t *testing.T) {
 	apps := startClusterApps(t, 2)
 	t.Log(runNode(t, "peerjs.mjs", apps[0].URL(), "VEIL_RELAY_IP="+relayIP.String(), "VEIL_URL_B="+apps[1].URL()))
 }
+
+// TestVDOBrowserCluster runs e2e/web/test/vdo.mjs with the viewer and the
+// publisher on two nodes of a cluster (relay forced): a play waiting on
+// one node is offered the stream seeded on the other (offerSDP), video
+// frames arrive, remote candidates are relay-only, pairs relay/relay.
+func TestVDOBrowserCluster(t *testing.T) {
+	browserEnv(t)
+	apps := startClusterApps(t, 2)
+	t.Log(runNode(t, "vdo.mjs", apps[0].URL(), "VEIL_RELAY_IP="+relayIP.String(), "VEIL_URL_B="+apps[1].URL()))
+}

@@ -16,7 +16,10 @@
 //     every RTCPeerConnection used only veil's TURN with relay policy, the
 //     selected pair is relay/relay, and no page requested another host.
 //
-// Extra environment: VEIL_RELAY_IP, the TURN relay address (required).
+// Extra environment: VEIL_RELAY_IP, the TURN relay address (required);
+// VEIL_URL_B, another node of the same cluster for the publisher
+// (optional: then the viewer and the publisher are on two nodes,
+// TestVDOBrowserCluster).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,13 +28,15 @@ import {
   assert, env, foreignRequests, launch, main, sleep, step, waitFor, videoFrames, parseCandidate } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
+const BASE_B = (process.env.VEIL_URL_B || BASE).replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGE = fs.readFileSync(path.join(HERE, 'vdo.html'), 'utf8');
 
-async function openPage(name) {
+async function openPage(name, base) {
   const b = await launch(name);
-  const resp = await b.page.goto(`${BASE}/healthz`);
+  b.base = base;
+  const resp = await b.page.goto(`${base}/healthz`);
   assert(resp && resp.status() === 200, `${name}: GET /healthz failed`);
   await b.page.setContent(PAGE);
   await waitFor(b.page, `${name}: page script loaded`, () => window.T && typeof window.T.connect === 'function');
@@ -90,7 +95,7 @@ async function assertRelayOnly(b, { mustTrickle }) {
     assert(p.local === 'relay' && p.remote === 'relay' && p.localAddress === RELAY_IP && p.remoteAddress === RELAY_IP,
       `${b.name}: selected candidate pair is not relay/relay on ${RELAY_IP}`, pairs);
   }
-  const bad = foreignRequests(b, BASE);
+  const bad = foreignRequests(b, b.base);
   assert(bad.length === 0, `${b.name}: the page requested other hosts than veil's origin`, bad);
   assert(b.problems.length === 0, `${b.name}: the page threw`, b.problems);
   const errs = await b.page.evaluate(() => window.T.errors);
@@ -100,8 +105,9 @@ async function assertRelayOnly(b, { mustTrickle }) {
 
 main(async () => {
   const stream = `cam${Date.now().toString(36)}`;
-  const V = await openPage('viewer');
-  const P = await openPage('publisher');
+  const V = await openPage('viewer', BASE);
+  const P = await openPage('publisher', BASE_B);
+  if (BASE_B !== BASE) step('the viewer and the publisher are on two nodes of one cluster');
   assert(V.websockets.some((u) => new URL(u).pathname === '/vdo'), 'viewer: no WebSocket to /vdo seen', V.websockets);
 
   await V.page.evaluate((s) => window.T.view(s), stream);
