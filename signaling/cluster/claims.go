@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/subtle"
 	"time"
 
 	"github.com/veilrtc/veil/signaling/hub"
@@ -18,6 +19,14 @@ import (
 //
 // What a claim reveals to a client is what one node reveals: the id is
 // taken (ID-TAKEN) or it is not.
+//
+// Takeovers: an id held by a peer of another node is taken over when the
+// claiming client proves it is that peer's client reconnecting (PeerJS:
+// the same token; hub.Peer.Proof, a hash). The claim goes to the holding
+// node alone, which compares the proofs in constant time, closes and
+// unregisters its peer (its unregistration is broadcast before the
+// answer, so it is applied here first) and answers; the claim then starts
+// over as usual.
 
 // claim is one pending claim, owned by the loop.
 type claim struct {
@@ -27,6 +36,7 @@ type claim struct {
 	waitFor  map[string]bool // node ids yet to answer
 	deadline time.Time
 	done     chan error // the answer, once
+	takeover string     // the node asked to let its peer's id go; no reservation made meanwhile
 }
 
 var _ hub.Claimer = (*Node)(nil)
@@ -60,9 +70,17 @@ func (n *Node) claimWait() time.Duration { return 2 * n.cfg.Heartbeat }
 // startClaim asks every node in sync for c's id. On the loop.
 func (n *Node) startClaim(c *claim, now time.Time) {
 	if err := c.reserve(); err != nil {
+		if node := n.holder(c.p); node != "" && len(c.p.Proof()) > 0 && c.takeover == "" {
+			n.claimSeq++
+			c.ref, c.deadline, c.takeover = n.claimSeq, now.Add(n.claimWait()), node
+			n.pending[c.ref] = c
+			n.sendDirect(node, &message{T: tClaim, Seq: c.ref, NS: c.p.Namespace(), Peer: c.p.ID(), Proof: c.p.Proof()})
+			return
+		}
 		c.done <- err // held here, or by a peer of another node
 		return
 	}
+	c.takeover = ""
 	c.waitFor = make(map[string]bool)
 	for id, r := range n.nodes {
 		if r.synced {
@@ -81,9 +99,28 @@ func (n *Node) startClaim(c *claim, now time.Time) {
 	}
 }
 
+// holder returns the node whose peer holds p's id, or "".
+func (n *Node) holder(p *hub.Peer) string {
+	h := n.hub.Lookup(p.Namespace(), p.ID())
+	if h == nil || !h.Remote() {
+		return ""
+	}
+	k := peerKey(p.Namespace(), p.ID())
+	for id, r := range n.nodes {
+		if rp := r.peers[k]; rp != nil && rp.p == h {
+			return id
+		}
+	}
+	return ""
+}
+
 // settleClaim answers c and forgets it.
 func (n *Node) settleClaim(c *claim, ok bool) {
 	delete(n.pending, c.ref)
+	if c.takeover != "" {
+		c.done <- hub.ErrIDTaken // no reservation was made
+		return
+	}
 	if !ok {
 		// Free the id here at once, so the winner's registration, which
 		// may arrive before the waiting connection hears of its loss,
@@ -97,6 +134,10 @@ func (n *Node) settleClaim(c *claim, ok bool) {
 
 // claimIn answers node r's claim of an id.
 func (n *Node) claimIn(r *remoteNode, m *message) {
+	if len(m.Proof) > 0 {
+		n.sendDirect(r.id, &message{T: tClaimAck, Seq: m.Seq, Taken: !n.letGo(m)})
+		return
+	}
 	taken := false
 	if p := n.hub.Lookup(m.NS, m.Peer); p != nil {
 		taken = true
@@ -114,9 +155,34 @@ func (n *Node) claimIn(r *remoteNode, m *message) {
 	n.sendDirect(r.id, &message{T: tClaimAck, Seq: m.Seq, Taken: taken})
 }
 
+// letGo closes and unregisters the local peer holding m's id if m's
+// proof is that peer's: its client reconnected on the claiming node.
+func (n *Node) letGo(m *message) bool {
+	p := n.hub.Lookup(m.NS, m.Peer)
+	if p == nil || p.Remote() || subtle.ConstantTimeCompare(p.Proof(), m.Proof) != 1 {
+		return false
+	}
+	n.lmu.Lock()
+	_, registered := n.local[p]
+	n.lmu.Unlock()
+	if !registered {
+		return false // still being claimed here
+	}
+	return n.hub.TakeOver(p) // its unregistration is broadcast before our answer
+}
+
 // claimAck takes node r's answer to one of this node's claims.
 func (n *Node) claimAck(r *remoteNode, m *message) {
 	c := n.pending[m.Seq]
+	if c != nil && c.takeover == r.id {
+		delete(n.pending, c.ref)
+		if m.Taken {
+			c.done <- hub.ErrIDTaken
+			return
+		}
+		n.startClaim(c, time.Now()) // the id is free here now: claim it as usual
+		return
+	}
 	if c == nil || !c.waitFor[r.id] {
 		return // settled already
 	}
@@ -134,6 +200,12 @@ func (n *Node) claimAck(r *remoteNode, m *message) {
 // and stops waiting for nodes taken for dead.
 func (n *Node) expireClaims(now time.Time) {
 	for _, c := range n.pending {
+		if c.takeover != "" {
+			if now.After(c.deadline) || n.nodes[c.takeover] == nil {
+				n.settleClaim(c, false) // no answer: the id stays taken
+			}
+			continue
+		}
 		for id := range c.waitFor {
 			if n.nodes[id] == nil {
 				delete(c.waitFor, id)
@@ -149,7 +221,7 @@ func (n *Node) expireClaims(now time.Time) {
 // lost; false when there is none.
 func (n *Node) loseClaim(ns, id string) bool {
 	for _, c := range n.pending {
-		if c.p.Namespace() == ns && c.p.ID() == id {
+		if c.takeover == "" && c.p.Namespace() == ns && c.p.ID() == id {
 			n.settleClaim(c, false)
 			return true
 		}

@@ -124,11 +124,10 @@ func TestPeerJSAcrossNodes(t *testing.T) {
 	a.Send(tmsg{"type": "LEAVE", "dst": idB})
 	assert.Equal(t, tmsg{"type": "LEAVE", "src": idA, "dst": idB}, b.Recv())
 
-	// An id live on one node is taken on the others, whatever the token.
-	for _, tok := range []string{"tok-other", "tok-a"} {
-		taken := testutil.DialRaw(t, nodes[2].ts, testutil.PJWS(idA, tok), nil)
-		assert.Equal(t, "ID-TAKEN", taken.Recv().Str("type"))
-	}
+	// An id live on one node is taken on the others for another token
+	// (the same token takes it over: TestPeerJSTakeoverAcrossNodes).
+	taken := testutil.DialRaw(t, nodes[2].ts, testutil.PJWS(idA, "tok-other"), nil)
+	assert.Equal(t, "ID-TAKEN", taken.Recv().Str("type"))
 
 	// A message for an id not connected anywhere is held on the sender's
 	// node, and delivered when the id connects on another node.
@@ -364,4 +363,37 @@ func TestPeerJSConcurrentClaims(t *testing.T) {
 			return p0 != nil && p1 != nil && p0.Remote() == (winner == 1) && p1.Remote() == (winner == 0)
 		}, recvTimeout, 5*time.Millisecond, "round %d: both nodes know the winner", i)
 	}
+}
+
+// TestPeerJSTakeoverAcrossNodes: a PeerJS client that reconnects with its
+// id and token on another node (PeerJS reconnect() through a balancer)
+// takes the id over: its old connection is closed, the new one opens, and
+// messages for the id reach the new one. Another token is refused.
+func TestPeerJSTakeoverAcrossNodes(t *testing.T) {
+	_, nodes := startCluster(t, 3)
+	id, peer := testutil.PJID(), testutil.PJID()
+	old := testutil.PJDial(t, nodes[0].ts, id, "tok-mine")
+	sender := testutil.PJDial(t, nodes[2].ts, peer, "tok-peer")
+	knows(t, nodes, peerjs.Namespace, id)
+
+	other := testutil.DialRaw(t, nodes[1].ts, testutil.PJWS(id, "tok-not-mine"), nil)
+	assert.Equal(t, "ID-TAKEN", other.Recv().Str("type"))
+
+	fresh := testutil.PJDial(t, nodes[1].ts, id, "tok-mine")
+	_ = old.WS.SetReadDeadline(time.Now().Add(recvTimeout))
+	for {
+		if _, _, err := old.WS.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			require.ErrorAs(t, err, &ce, "the old connection is closed")
+			assert.Equal(t, websocket.CloseNormalClosure, ce.Code)
+			break
+		}
+	}
+	require.Eventually(t, func() bool {
+		p := nodes[2].node.hub.Lookup(peerjs.Namespace, id)
+		return p != nil && p.Remote() && nodes[0].node.hub.Lookup(peerjs.Namespace, id) != nil &&
+			nodes[0].node.hub.Lookup(peerjs.Namespace, id).Remote()
+	}, recvTimeout, 5*time.Millisecond, "every node knows the id on node 1 now")
+	sender.Send(tmsg{"type": "OFFER", "dst": id, "payload": pjOffer()})
+	assert.Equal(t, peer, fresh.Expect("OFFER").Str("src"))
 }

@@ -45,6 +45,7 @@ type message struct {
 	Frame []byte `json:"f,omitempty"`  // a signal: the frame, encoded and filtered by the ingress node
 	ByID  bool   `json:"b,omitempty"`  // a signal sent by id (hub.LookupFrom), not routed
 	Taken bool   `json:"x,omitempty"`  // claim answer: the id is held here
+	Proof []byte `json:"pr,omitempty"` // takeover claim: the client's proof (hub.Peer.Proof), for the node holding the id
 
 	Relays []netip.Addr `json:"r,omitempty"`  // heartbeat: the sender's TURN relay addresses
 	Peers  []snapPeer   `json:"ps,omitempty"` // snapshot part

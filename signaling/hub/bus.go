@@ -195,6 +195,7 @@ type hubExt struct {
 	byID     map[string]bool
 	onRemote map[string]func(*Peer)
 	chosen   map[string]bool
+	takeover map[string]func(*Peer)
 }
 
 // Client-chosen ids. Native and VDO.Ninja UUIDs are 128 random bits the
@@ -243,6 +244,44 @@ func (h *Hub) add(p *Peer) error {
 		return reserve()
 	}
 	return c.Claim(p, reserve)
+}
+
+// Takeovers. A client that reconnects (PeerJS reconnect(), with its
+// token) takes its id over from its previous connection; in a cluster
+// that connection may be on another node.
+
+// SetProof sets what proves that p's client may take its id over from a
+// previous connection of the same client (PeerJS: a hash of the id and
+// its token). Call it before Register; never logged, compared in
+// constant time by the node holding the id.
+func (p *Peer) SetProof(b []byte) { p.proof = b }
+
+// Proof returns what SetProof set.
+func (p *Peer) Proof() []byte { return p.proof }
+
+// OnTakeover makes the hub call f to close local peer p's connection and
+// unregister it, when a client proved (Proof) on another node that it is
+// p's client reconnecting. Safe for concurrent use.
+func (h *Hub) OnTakeover(ns string, f func(p *Peer)) {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	if h.ext.takeover == nil {
+		h.ext.takeover = make(map[string]func(*Peer))
+	}
+	h.ext.takeover[ns] = f
+}
+
+// TakeOver closes and unregisters local peer p for a client reconnecting
+// elsewhere (OnTakeover); false when its namespace allows no takeover.
+func (h *Hub) TakeOver(p *Peer) bool {
+	h.ext.mu.Lock()
+	f := h.ext.takeover[p.ns]
+	h.ext.mu.Unlock()
+	if f == nil || p.remote {
+		return false
+	}
+	f(p)
+	return true
 }
 
 // Withdraw takes back the id of local peer p while its claim is pending:

@@ -204,6 +204,17 @@ func TestBusDialectExtensions(t *testing.T) {
 	assert.Equal(t, []string{"dir far breakout"}, fw.migrated)
 	assert.Equal(t, []string{"stage"}, rm.RoomNames(), "moved by its own node, not here")
 
+	// Takeovers: the namespace's hook closes a local peer; none for remote
+	// peers or namespaces without a hook.
+	sender.SetProof([]byte("proof"))
+	assert.Equal(t, []byte("proof"), sender.Proof())
+	var closed []string
+	h.OnTakeover("pj", func(p *Peer) { closed = append(closed, p.ID()) })
+	assert.True(t, h.TakeOver(sender))
+	assert.False(t, h.TakeOver(remote))
+	assert.False(t, h.TakeOver(native))
+	assert.Equal(t, []string{"alice"}, closed)
+
 	bus.mu.Lock()
 	defer bus.mu.Unlock()
 	assert.Contains(t, bus.got, "directs(joined=true) dir stage")

@@ -91,7 +91,8 @@ type Peer struct {
 	id     string
 	ns     string // protocol namespace: rooms and streams are per protocol
 	client Client
-	remote bool // a peer of another node (NewRemotePeer)
+	remote bool   // a peer of another node (NewRemotePeer)
+	proof  []byte // SetProof: the client's right to take its id over (bus.go)
 
 	mu    sync.Mutex // guards the following fields
 	rooms map[string]*room

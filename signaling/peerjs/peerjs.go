@@ -2,6 +2,7 @@ package peerjs
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -83,6 +84,7 @@ func New(srv *edge.Server, cfg Config) *Dialect {
 	srv.Hub.AllowByID(Namespace)
 	srv.Hub.ChosenIDs(Namespace) // a cluster settles an id before it is given
 	srv.Hub.OnRemoteRegister(Namespace, d.connectedElsewhere)
+	srv.Hub.OnTakeover(Namespace, d.takenOver)
 	srv.Metrics.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "veil_peerjs_held_bytes", Help: "Bytes of PeerJS messages held for ids that are not connected.",
 	}, func() float64 { return float64(d.held.heldBytes()) }))
@@ -294,6 +296,7 @@ func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
 			limiter:      s.NewLimiter(),
 		}
 		sess.peer = hub.NewPeerWithID(Namespace, id, sess)
+		sess.peer.SetProof(takeoverProof(id, token))
 		switch err := d.register(sess); {
 		case errors.Is(err, hub.ErrIDTaken):
 			d.refuse(c, serverMsg{Type: "ID-TAKEN", Payload: msgPayload{"ID is taken"}})
@@ -349,6 +352,25 @@ func (d *Dialect) register(sess *session) error {
 		d.unregister(prev)
 	}
 	return hub.ErrIDTaken
+}
+
+// takeoverProof is what a reconnecting client shows another node of a
+// cluster to take its id over (hub.Peer.SetProof): a hash, so the token
+// itself never leaves this node.
+func takeoverProof(id, token string) []byte {
+	h := sha256.Sum256([]byte("veil peerjs takeover\x00" + id + "\x00" + token))
+	return h[:]
+}
+
+// takenOver closes the connection of p, whose client reconnected with
+// its token on another node of the cluster, as register does on one node.
+func (d *Dialect) takenOver(p *hub.Peer) {
+	prev, ok := p.Client().(*session)
+	if !ok || prev.d != d {
+		return
+	}
+	prev.c.Close(edge.CloseNormal, "replaced by a new connection")
+	d.unregister(prev)
 }
 
 func (d *Dialect) unregister(sess *session) {
