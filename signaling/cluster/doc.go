@@ -17,6 +17,16 @@
 // the recipient, and is delivered there only if that node's hub, too,
 // lets the sender reach it.
 //
+// The dialects work across nodes the same way: a PeerJS message (sent by
+// id) carries its sender and is delivered only in a namespace that
+// allows sends by id on the receiving node too; PeerJS ids and fan-out
+// labels, chosen by clients, are claimed from every other node (request
+// and reply) before they are given, and a reconnecting PeerJS client
+// takes its id over from another node with a proof of its token; PeerJS
+// messages held for an absent id follow it to the node it connects to;
+// VDO.Ninja directors are replicated, and a director's migrate of a
+// member on another node is done by that node (claims.go, remote.go).
+//
 // Every node knows every peer of the cluster (full replication over one
 // broadcast subject, not a subject per room): NATS then sees no room
 // structure at all, a join needs no round trip, and a node that starts

@@ -19,6 +19,13 @@
 // hub tells it every change of a local peer, and it inserts other nodes'
 // peers as remote peers ([NewRemotePeer]) changed with the same calls;
 // [Hub.Route] hands out a forwarding handle for a remote peer (bus.go).
+// Dialects whose peers address each other by id declare it
+// ([Hub.AllowByID]) and send through [Hub.LookupFrom], which carries the
+// sender to a remote peer's node; client-chosen ids ([Hub.ChosenIDs]) are
+// claimed cluster-wide through a [Claimer] before they are given, a
+// reconnecting client takes its id over from another node with a proof
+// ([Peer.SetProof], [Hub.OnTakeover]); a [DirectorBus] learns room
+// directors and a [MigrateForwarder] moves a remote member on its node.
 //
 // Errors a client may see are *[Error] values with a protocol [Code].
 //
