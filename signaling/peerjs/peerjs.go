@@ -397,7 +397,9 @@ type session struct {
 
 	opened atomic.Bool // OPEN was sent: frames go straight out
 	openMu sync.Mutex  // guards early, and orders it after OPEN
-	early  []hub.Frame // frames that arrived before OPEN, at most heldPerDst
+	early  []hub.Frame // frames that arrived before OPEN, bounded as held messages for one id
+	// earlyBytes is early's size in bytes, at most heldBytesPerDst.
+	earlyBytes int
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last client message
 	aliveMu  sync.Mutex   // guards aliveT
@@ -422,8 +424,9 @@ func (sess *session) Notify(ev hub.Event) {
 	switch {
 	case sess.opened.Load():
 		sess.c.Send(f)
-	case len(sess.early) < heldPerDst:
+	case len(sess.early) < heldPerDst && sess.earlyBytes+len(f) <= heldBytesPerDst:
 		sess.early = append(sess.early, f)
+		sess.earlyBytes += len(f)
 	}
 }
 
@@ -442,7 +445,7 @@ func (sess *session) open(held [][]byte) {
 	for _, f := range sess.early {
 		sess.c.Send(f)
 	}
-	sess.early = nil
+	sess.early, sess.earlyBytes = nil, 0
 	sess.opened.Store(true)
 }
 
