@@ -217,11 +217,12 @@ func (n *Node) publish(p *hub.Peer, name string) {
 
 // claim makes the remote peer p a member and the director of room. Two
 // nodes may each let a local peer claim one room within a round trip of
-// each other; the first claim a node saw keeps the role there (counted
-// as a conflict), as the VDO.Ninja app's own claim race would settle.
+// each other; every node then settles on the same director, the one with
+// the smaller id (counted as a conflict where it was not the first).
 func (n *Node) claim(p *hub.Peer, room string) {
 	if err := n.hub.JoinClaim(p, room, "", true); err == nil && !n.hub.Directs(p, room) {
 		n.m.dropped("director-conflict")
+		n.hub.SettleDirector(p, room)
 	}
 }
 

@@ -196,6 +196,24 @@ func TestBusDialectExtensions(t *testing.T) {
 	assert.True(t, h.Directs(m, "solo"))
 	assert.False(t, h.Directs(m, "stage"))
 
+	// Concurrent claims on two nodes settle for the smaller id.
+	early := NewRemotePeer("vdo", "aaa-first", fw)
+	late := NewRemotePeer("vdo", "zzz-last", fw)
+	require.NoError(t, h.Register(early))
+	require.NoError(t, h.Register(late))
+	require.NoError(t, h.Join(early, "stage", ""))
+	require.NoError(t, h.Join(late, "stage", ""))
+	assert.False(t, h.SettleDirector(late, "stage"), "a greater id does not take the role")
+	assert.True(t, h.Directs(d, "stage"))
+	assert.True(t, h.SettleDirector(early, "stage"), "a smaller id does")
+	assert.False(t, h.Directs(d, "stage"))
+	assert.False(t, h.SettleDirector(late, "nowhere"))
+	h.Unregister(early)
+	h.Unregister(late)
+	assert.False(t, h.Directs(d, "stage"), "the role left with the winner")
+	require.NoError(t, h.JoinClaim(d, "stage", "", true))
+	require.True(t, h.Directs(d, "stage"))
+
 	// A migrate of a remote member is asked of its node.
 	rm := NewRemotePeer("vdo", "far", fw)
 	require.NoError(t, h.Register(rm))

@@ -134,3 +134,29 @@ func (h *Hub) Directs(p *Peer, name string) bool {
 	defer r.mu.Unlock()
 	return r.director == p
 }
+
+// SettleDirector makes p, a member of room name, the room's director when
+// it has none or its director has a greater id than p's, and reports
+// whether p directs the room then. A cluster settles two nodes'
+// concurrent claims of one room with it, for the smaller id on every
+// node, as it settles concurrent publishes. Nobody is told: the dialects
+// have no message for a director that loses its role.
+func (h *Hub) SettleDirector(p *Peer, name string) bool {
+	k := key(p.ns, name)
+	sh := h.rooms.get(k)
+	sh.mu.Lock()
+	r := sh.m[k]
+	sh.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.members[p.id]; !ok {
+		return false
+	}
+	if r.director == nil || p.id < r.director.id {
+		r.director = p
+	}
+	return r.director == p
+}
