@@ -102,6 +102,8 @@ type Conn struct {
 
 	strikes  int // bad messages in the current window; reader goroutine only
 	strikeAt time.Time
+
+	peerCode atomic.Int32 // the close code the client sent (PeerCloseCode)
 }
 
 // sendBudget is the byte budget of every send queue of a Server together.
@@ -447,6 +449,7 @@ func (c *Conn) readLoop(handle func([]byte), onErr func(error)) {
 // gorilla has sent a bare 1009 already; ours carries the reason, and
 // finish drains the rest of the frame so the client reads either.
 func (c *Conn) readFailed(err error) {
+	c.notePeerClose(err)
 	if errors.Is(err, websocket.ErrReadLimit) {
 		c.tooBig.Store(true)
 		c.count(LimitReadLimit)
