@@ -181,11 +181,20 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 // park keeps s in the hub after its connection dropped, for a resume
 // within the grace window. It reports false when s must leave now: resume
 // is off, the server is shutting down, the client closed on purpose (1000
-// or 1001), or a parking cap is reached.
+// or 1001), veil closed it for abuse or for not reading (1008, 1009: a
+// resume would hand it back what it was cut off for), or a parking cap is
+// reached.
 func (s *session) park() bool {
 	d := s.d
-	code := s.c.PeerCloseCode()
-	if d.cfg.ResumeGrace <= 0 || s.srv.Closing() || code == edge.CloseNormal || code == edge.CloseGoingAway {
+	if d.cfg.ResumeGrace <= 0 || s.srv.Closing() {
+		return false
+	}
+	switch s.c.PeerCloseCode() {
+	case edge.CloseNormal, edge.CloseGoingAway:
+		return false
+	}
+	switch s.c.ServerCloseCode() {
+	case edge.ClosePolicy, edge.CloseTooBig:
 		return false
 	}
 	unpark, ok := s.srv.Park(s.parkKey)

@@ -103,7 +103,8 @@ type Conn struct {
 	strikes  int // bad messages in the current window; reader goroutine only
 	strikeAt time.Time
 
-	peerCode atomic.Int32 // the close code the client sent (PeerCloseCode)
+	peerCode   atomic.Int32 // the close code the client sent (PeerCloseCode)
+	serverCode atomic.Int32 // the close code veil chose (ServerCloseCode)
 }
 
 // sendBudget is the byte budget of every send queue of a Server together.
@@ -264,6 +265,7 @@ func (c *Conn) ping() {
 // call counts; the writer sends the close frame.
 func (c *Conn) Close(code int, reason string) {
 	c.once.Do(func() {
+		c.serverCode.Store(int32(code))
 		c.mu.Lock()
 		c.closeMsg = websocket.FormatCloseMessage(code, reason)
 		c.mu.Unlock()

@@ -153,6 +153,10 @@ func (s *Server) Closing() bool {
 // Meaningful once the read loop has ended.
 func (c *Conn) PeerCloseCode() int { return int(c.peerCode.Load()) }
 
+// ServerCloseCode is the close code veil closed the connection with
+// (Close), or 0 when it did not close it.
+func (c *Conn) ServerCloseCode() int { return int(c.serverCode.Load()) }
+
 // notePeerClose records the client's close code from a read error.
 func (c *Conn) notePeerClose(err error) {
 	if ce, ok := err.(*websocket.CloseError); ok {
