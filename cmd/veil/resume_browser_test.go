@@ -29,3 +29,13 @@ func TestResumeBrowser(t *testing.T) {
 	assert.Contains(t, string(body), `veil_resumes_total{result="ok"} 1`)
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestPeerJSReconnectBrowser runs the real `peerjs` client's
+// disconnect()/reconnect() against veil (e2e/web/test/peerjs-reconnect.mjs):
+// the call goes on while signaling is away, the id is kept, and the same id
+// with the same token takes over a socket veil still holds.
+func TestPeerJSReconnectBrowser(t *testing.T) {
+	browserEnv(t)
+	a := startVeil(t, nil)
+	t.Log(runNode(t, "peerjs-reconnect.mjs", a.URL(), "VEIL_RELAY_IP="+relayIP.String()))
+}
