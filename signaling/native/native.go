@@ -273,7 +273,9 @@ func (s *session) fail(err error, ref, rid string) {
 	code, msg := edge.ToWire(err)
 	s.srv.Metrics.Error(code)
 	s.write(outError{Type: "error", Code: code, Message: msg, Ref: ref, Rid: rid})
-	s.c.Strike()
+	if err != errPeerAway { // the recipient's state, not the sender's fault
+		s.c.Strike()
+	}
 }
 
 // Closed parks the session for a resume (resume.go) or, when it may not
@@ -285,6 +287,7 @@ func (s *session) Closed() {
 	s.rmu.Lock()
 	s.state = stateEnded
 	key := s.key
+	close(s.parkedCh) // a takeover waiting for it to park stops waiting
 	s.rmu.Unlock()
 	s.d.forget(s, key)
 	s.leave()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/signaling"
+	"github.com/veilrtc/veil/signaling/internal/edge"
 	"github.com/veilrtc/veil/signaling/internal/testutil"
 	"github.com/veilrtc/veil/signaling/native"
 )
@@ -330,4 +331,23 @@ func TestResumeShutdownEndsParkedSessions(t *testing.T) {
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
 	waitParked(t, srv, 0)
+}
+
+func TestResumePeerAwayIsNoStrike(t *testing.T) {
+	// A sender that keeps trickling to a parked peer over its budget is
+	// refused each time, but not closed as an abuser (more than MaxStrikes
+	// refusals within the strike window).
+	srv, ts := newTestServer(t, signaling.Config{SendQueue: 2, MessageRate: -1, ByteRate: -1})
+	a, b := dial(t, ts, ""), dial(t, ts, "")
+	a.JoinRoom("room-k")
+	b.JoinRoom("room-k")
+	a.Expect("peer-joined")
+	drop(b)
+	waitParked(t, srv, 1)
+	a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": nil}})
+	for range 2 * edge.MaxStrikes {
+		a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": nil}})
+		a.ExpectError(signaling.CodePeerAway)
+	}
+	a.RoundTrip()
 }
