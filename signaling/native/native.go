@@ -194,7 +194,6 @@ func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
 	}
 	s.peer = hub.NewPeer(Namespace, s)
 	s.asked = asked
-	s.parkedCh = make(chan struct{})
 	if d.cfg.ResumeGrace > 0 {
 		s.parkKey = d.srv.ParkKeyOf(r)
 	}
@@ -287,7 +286,7 @@ func (s *session) Closed() {
 	s.rmu.Lock()
 	s.state = stateEnded
 	key := s.key
-	close(s.parkedCh) // a takeover waiting for it to park stops waiting
+	s.signalParkedLocked() // a takeover waiting for it to park stops waiting
 	s.rmu.Unlock()
 	s.d.forget(s, key)
 	s.leave()

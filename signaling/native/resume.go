@@ -79,7 +79,7 @@ type resumable struct {
 	heldBytes int64
 	timer     *time.Timer // ends a parked session
 	unpark    func()
-	parkedCh  chan struct{} // closed once parked (a takeover waits on it)
+	parkedCh  chan struct{} // closed once parked or ended; made only when a takeover waits
 
 	asked   bool         // the connection asked ?relay=1 (kept across resumes)
 	parkKey edge.ParkKey // the client address's parking account
@@ -136,6 +136,9 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 		// veil still takes the old connection for open (a half-open
 		// socket, or the client reconnected before its old socket's
 		// close reached us): close it, let it park, then resume.
+		if s.parkedCh == nil {
+			s.parkedCh = make(chan struct{})
+		}
 		old, ch := s.c, s.parkedCh
 		s.key = [sha256.Size]byte{}
 		s.rmu.Unlock()
@@ -164,7 +167,6 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 	s.SenderPolicy = d.srv.SenderPolicy(s.asked)
 	s.parkKey = d.srv.ParkKeyOf(r)
 	s.state = stateLive
-	s.parkedCh = make(chan struct{})
 	tok = d.mintLocked(s)
 	if b, err := edge.Marshal(s.welcomeMsg(r, tok, true)); err == nil {
 		c.Send(b)
@@ -222,8 +224,17 @@ func (s *session) park() bool {
 			_ = s.holdLocked(b, false)
 		}
 	}
-	close(s.parkedCh)
+	s.signalParkedLocked()
 	return true
+}
+
+// signalParkedLocked wakes a takeover waiting for the connection to park
+// or end. s.rmu must be held.
+func (s *session) signalParkedLocked() {
+	if s.parkedCh != nil {
+		close(s.parkedCh)
+		s.parkedCh = nil
+	}
 }
 
 // expire ends a parked session that was not resumed in time, or that was
