@@ -35,6 +35,10 @@ type NoticeInfo struct {
 	// dialects: the notice then says what it can and cannot guarantee for
 	// the VDO.Ninja app (VDONinjaText).
 	VDONinja bool
+	// ResumeGrace is how long a session whose connection dropped is kept
+	// for a reconnect (signaling.Config.ResumeGrace); zero or negative:
+	// none, and the notice says nothing of it.
+	ResumeGrace time.Duration
 }
 
 // noticeSection is one heading of the notice.
@@ -107,7 +111,14 @@ func buildNotice(n NoticeInfo, esc func(string) string) noticeDoc {
 	howLong := noticeSection{Heading: "How long"}
 	howLong.Items = append(howLong.Items,
 		"Your room memberships, stream names, peer id and pending requests are deleted from memory when your connection closes. "+
-			"The server itself writes nothing about you to disk.",
+			"The server itself writes nothing about you to disk.")
+	if n.ResumeGrace > 0 {
+		howLong.Items = append(howLong.Items,
+			"If your connection drops without being closed (a network change, say), they are kept in memory for up to "+ttlText(n.ResumeGrace)+
+				", with the messages sent to you meanwhile, so that your app can reconnect to the same session; then they are deleted. "+
+				"Closing the page or the app deletes them at once.")
+	}
+	howLong.Items = append(howLong.Items,
 		logsText(p),
 		"A TURN relay allocation lasts as long as your call uses it and ends when it is closed or times out; the credentials stop being accepted for new allocations after "+
 			ttlText(n.TURNCredentialTTL)+".")

@@ -59,12 +59,16 @@ func TestNoticeOptionalFeatures(t *testing.T) {
 	assert.NotContains(t, md, "operated by")
 	assert.Contains(t, md, "a short time", "zero TTL")
 	assert.Contains(t, md, "is removed before messages are forwarded")
+	assert.NotContains(t, md, "connection drops")
 
 	full := base
 	full.RateLimiting, full.AuthTokens, full.Operator = true, true, "Example e.V."
 	full.Policy.Sysinfo = SysinfoPass
 	full.TURNCredentialTTL = time.Hour
+	full.ResumeGrace = 30 * time.Second
 	md = NoticeMarkdown(full)
+	assert.Contains(t, md, "connection drops without being closed")
+	assert.Contains(t, md, "up to 30s")
 	assert.Contains(t, md, "rate limit")
 	assert.Contains(t, md, "access token")
 	assert.Contains(t, md, "operated by Example e.V.")

@@ -294,7 +294,7 @@ func TestOversizeFrameCloses1009(t *testing.T) {
 // MaxPeerPlays streams; one more is too-many-plays, replaying one it has
 // is fine, and stopping frees a slot.
 func TestPendingPlaysCapped(t *testing.T) {
-	srv, ts := newTestServer(t, Config{ActionRate: -1})
+	srv, ts := newTestServer(t, Config{ActionRate: -1, ResumeGrace: -1}) // the close below is a drop: no parking
 	a := dial(t, ts, "")
 	for i := range DefaultMaxPeerPlays {
 		a.Send(msg{"type": "play", "stream": fmt.Sprintf("s%d", i)})

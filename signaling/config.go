@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/auth"
@@ -186,7 +187,33 @@ type Config struct {
 	// RequireUnguessable refuses (unauthorized) room and stream names
 	// shorter than this many characters. Default 0: any length.
 	RequireUnguessable int
+
+	// Resume (native protocol; docs/PROTOCOL.md "Resume").
+
+	// ResumeGrace is how long a native peer whose connection dropped keeps
+	// its id, rooms, streams and plays for a resume with its token; what
+	// others send it meanwhile is held. Default DefaultResumeGrace, or off
+	// with a Cluster (a resume works only on the node that parked the
+	// session); negative: off (a drop leaves everything at once).
+	ResumeGrace time.Duration
+	// MaxParked caps the sessions waiting for a resume in total; a drop
+	// beyond it leaves at once. Default DefaultMaxParked; negative: none.
+	MaxParked int
+	// MaxParkedPerIP caps the sessions waiting for a resume per client
+	// address (IPv6: per /64; loopback exempt unless a trusted proxy).
+	// Default DefaultMaxParkedPerIP; negative: none.
+	MaxParkedPerIP int
 }
+
+// Defaults of the resume settings.
+const (
+	DefaultResumeGrace = native.DefaultResumeGrace
+	// DefaultMaxParked is DefaultMaxConnections: a proxy restart that drops
+	// every connection at once can have them all resume.
+	DefaultMaxParked = DefaultMaxConnections
+	// DefaultMaxParkedPerIP is a quarter of DefaultMaxConnectionsPerIP.
+	DefaultMaxParkedPerIP = 16
+)
 
 func (c Config) withDefaults() Config {
 	if c.Policy == (privacy.Policy{}) {
@@ -211,6 +238,16 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	c = c.withLimitDefaults()
+	if c.ResumeGrace == 0 {
+		c.ResumeGrace = DefaultResumeGrace
+		if c.Cluster != nil {
+			// A resume works only on the node that parked the session
+			// (docs/CLUSTER.md): off unless asked for (a sticky balancer).
+			c.ResumeGrace = -1
+		}
+	}
+	def(&c.MaxParked, DefaultMaxParked)
+	def(&c.MaxParkedPerIP, DefaultMaxParkedPerIP)
 	c = c.turnDefaults()
 	if c.ICEServers == nil {
 		c.ICEServers = func(*http.Request, string) []ICEServer { return nil }
@@ -274,6 +311,8 @@ func (c Config) edge() edge.Config {
 		ListenerExempt:          c.ListenerExempt,
 		AuthSecret:              c.AuthSecret,
 		RequireUnguessable:      c.RequireUnguessable,
+		MaxParked:               c.MaxParked,
+		MaxParkedPerIP:          c.MaxParkedPerIP,
 		Logger:                  c.Logger,
 	}
 }

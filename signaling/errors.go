@@ -23,6 +23,8 @@ const (
 	CodeUnauthorized = hub.CodeUnauthorized
 	CodeSealedDenied = hub.CodeSealedDenied
 	CodeTooManyPlays = hub.CodeTooManyPlays
+	CodeResumeFailed = hub.CodeResumeFailed
+	CodePeerAway     = hub.CodePeerAway
 )
 
 // Error is an error with a protocol code and a message safe to show the

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -60,6 +61,33 @@ func TestLogsCarryNoIdentities(t *testing.T) {
 			b.ExpectSkipping("signal", "stream-added")
 			b.Send(msg{"type": "debug", "to": a.ID, "data": msg{"address": "203.0.113.42", "rtt": 1}})
 			a.Expect("debug")
+
+			// Resume: b drops, a signals it while parked, b resumes with its
+			// token; a used token is refused. No token may reach the log.
+			tokB := b.Welcome.Str("resume")
+			require.NotEmpty(t, tokB)
+			secrets = append(secrets, a.Welcome.Str("resume"), tokB)
+			_ = b.WS.UnderlyingConn().Close()
+			require.Eventually(t, func() bool {
+				return testutil.MetricValueNoLabel(t, srv.MetricsRegistry(), "veil_parked_sessions") == 1
+			}, 5*time.Second, 5*time.Millisecond)
+			a.Send(msg{"type": "signal", "to": b.ID, "data": msg{"candidate": nil}})
+			for i, tok := range []string{tokB, tokB} {
+				ws, _, err := websocket.DefaultDialer.Dial(testutil.WSURL(ts, "/ws?resume="+tok), http.Header{"X-Forwarded-For": {"2001:db8:77::1"}})
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = ws.Close() })
+				nb := &wsClient{T: t, WS: ws}
+				nb.Welcome = nb.Expect("welcome")
+				nb.ID = nb.Welcome.Str("id")
+				secrets = append(secrets, nb.ID, nb.Welcome.Str("resume"))
+				require.Equal(t, i == 0, nb.ID == b.ID, "the first use resumes, the second does not")
+				if i == 0 {
+					nb.Expect("signal")
+					b = nb
+				} else {
+					nb.ExpectError(CodeResumeFailed)
+				}
+			}
 
 			// Errors: bad token, wrong room, unknown peer, bad JSON, rate limit.
 			b.Send(msg{"type": "join", "room": "prefix-Hm4c-x", "token": roomTok})

@@ -48,5 +48,6 @@ func (s *Server) notice() privacy.NoticeInfo {
 	n := s.cfg.Notice
 	n.Policy = s.cfg.Policy
 	n.VDONinja = !s.cfg.VDO.Disabled
+	n.ResumeGrace = max(s.cfg.ResumeGrace, 0)
 	return n
 }

@@ -23,6 +23,7 @@ type Server struct {
 	edge    *edge.Server // what the protocols share: hub, connections, limits, metrics
 	mux     *http.ServeMux
 	handler http.Handler // mux, bounded
+	native  *native.Dialect
 }
 
 // New returns a Server for cfg.
@@ -52,7 +53,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.mux = http.NewServeMux()
-	s.mux.Handle("GET /ws", native.New(s.edge, native.Config{ICEServers: cfg.ICEServers, OnPeerGone: cfg.OnPeerGone}))
+	grace := max(cfg.ResumeGrace, 0)
+	s.native = native.New(s.edge, native.Config{ICEServers: cfg.ICEServers, OnPeerGone: cfg.OnPeerGone, ResumeGrace: grace})
+	s.mux.Handle("GET /ws", s.native)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /privacy", s.servePrivacy)
 	s.mountAssets()
@@ -110,4 +113,9 @@ func (s *Server) MetricsRegistry() *prometheus.Registry { return s.edge.Metrics.
 // http.Server the handler is mounted in; call this from its
 // RegisterOnShutdown or after its Shutdown, since http.Server.Shutdown
 // ignores hijacked (WebSocket) connections.
-func (s *Server) Shutdown(ctx context.Context) error { return s.edge.Shutdown(ctx) }
+// Sessions parked for a resume end then too.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.edge.Shutdown(ctx)
+	s.native.Shutdown()
+	return err
+}

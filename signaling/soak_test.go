@@ -439,6 +439,8 @@ func TestSoakHostileClients(t *testing.T) {
 		// treated as the remote clients they stand for.
 		ListenerExempt: func(netip.Addr) bool { return false },
 		PeerJS:         PeerJSConfig{ExpireTimeout: time.Second},
+		// Dropped native peers park, and must be gone by the end.
+		ResumeGrace: 200 * time.Millisecond,
 	})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

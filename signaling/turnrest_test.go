@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/veilrtc/veil/signaling/internal/testutil"
@@ -43,7 +44,8 @@ func TestOnPeerGoneCalledWhenConnectionCloses(t *testing.T) {
 	_, ts := newTestServer(t, Config{OnPeerGone: func(id string) { gone <- id }})
 	c := dial(t, ts, "")
 	require.NotEmpty(t, c.ID)
-	require.NoError(t, c.WS.Close())
+	// A goodbye (1000): the peer leaves at once, no resume is waited for.
+	require.NoError(t, c.WS.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)))
 	select {
 	case id := <-gone:
 		assert.Equal(t, c.ID, id)

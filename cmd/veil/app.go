@@ -95,6 +95,7 @@ func newApp(o options, log *slog.Logger) (_ *app, err error) {
 		Logger:          log,
 	}
 	o.security.apply(&sigCfg)
+	o.resume.apply(&sigCfg, o.cluster.enabled())
 	o.turnLimits.applySignaling(&sigCfg)
 	switch {
 	case len(o.turnURLs) > 0:

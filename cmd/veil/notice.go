@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/veilrtc/veil/privacy"
 )
@@ -36,7 +37,17 @@ func noticeInfo(o options) privacy.NoticeInfo {
 		AuthTokens:   len(o.security.authSecret) > 0,
 		LogLevel:     strings.ToLower(o.logLevel.String()),
 		VDONinja:     !o.vdo.Disabled,
+		ResumeGrace:  noticeResumeGrace(o),
 	}
+}
+
+// noticeResumeGrace is the resume window the configuration gives, as
+// resumeOptions.apply and signaling's defaults decide it.
+func noticeResumeGrace(o options) time.Duration {
+	if o.cluster.enabled() && !o.resume.graceSet {
+		return 0
+	}
+	return o.resume.grace
 }
 
 func noticeMarkdown(o options) string { return privacy.NoticeMarkdown(noticeInfo(o)) }

@@ -62,6 +62,7 @@ type options struct {
 	security securityOptions // TLS, metrics address, tokens, abuse limits (security.go)
 	acme     acmeOptions     // automatic TLS certificates (acme.go)
 	cluster  clusterOptions  // cluster mode over NATS (cluster.go)
+	resume   resumeOptions   // resumable sessions (resume.go)
 }
 
 // listFlag is a repeatable flag; from the environment it is comma separated.
@@ -154,6 +155,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	o.security.addFlags(fs)
 	o.acme.addFlags(fs)
 	o.cluster.addFlags(fs)
+	o.resume.addFlags(fs)
 
 	fs.Usage = func() {} // errors are reported by the caller, in one line
 	if err := fs.Parse(args); err != nil {
@@ -247,6 +249,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		return o, err
 	}
 	if err := o.acme.finish(o.security.tlsCert != ""); err != nil {
+		return o, err
+	}
+	if err := o.resume.finish(); err != nil {
 		return o, err
 	}
 	if err := o.cluster.finish(); err != nil {

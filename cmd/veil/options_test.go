@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/veilrtc/veil/privacy"
+	"github.com/veilrtc/veil/signaling"
 )
 
 func TestOptionsDefaults(t *testing.T) {
@@ -91,4 +93,32 @@ func TestOptionsDialects(t *testing.T) {
 	require.NoError(t, err, "VDO.Ninja dialect moved to /ninja")
 	_ = resp.Body.Close()
 	_ = ws.Close()
+}
+
+func TestOptionsResume(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		cluster bool
+		want    time.Duration
+	}{
+		{"default", nil, nil, false, signaling.DefaultResumeGrace},
+		{"flag", []string{"--resume-grace=5s"}, nil, false, 5 * time.Second},
+		{"environment", nil, map[string]string{"VEIL_RESUME_GRACE": "7s"}, false, 7 * time.Second},
+		{"zero is off", []string{"--resume-grace=0"}, nil, false, -1},
+		{"cluster default: the library's (off)", nil, nil, true, 0},
+		{"cluster, asked for", []string{"--resume-grace=10s"}, nil, true, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(tc.args, func(k string) string { return tc.env[k] })
+			require.NoError(t, err)
+			var c signaling.Config
+			o.resume.apply(&c, tc.cluster)
+			assert.Equal(t, tc.want, c.ResumeGrace)
+			assert.Equal(t, signaling.DefaultMaxParkedPerIP, c.MaxParkedPerIP)
+		})
+	}
+	_, err := parseOptions([]string{"--resume-grace=-1s"}, func(string) string { return "" })
+	assert.Error(t, err)
 }

@@ -54,7 +54,9 @@ func TestTURNAllocationsEndWithSignaling(t *testing.T) {
 	defer relay.Close()
 	require.Equal(t, 1, a.turn.Stats().AllocationsActive)
 
-	require.NoError(t, ws.Close())
+	// A goodbye (1000) ends the session at once; a drop would park it
+	// for a resume (TestTURNAllocationsSurviveADrop).
+	require.NoError(t, ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)))
 	require.Eventually(t, func() bool { return a.turn.Stats().AllocationsActive == 0 },
 		5*time.Second, 20*time.Millisecond, "the allocation ends with the session")
 	assert.EqualValues(t, 1, a.turn.Stats().AllocationsPeerEnded)
@@ -148,4 +150,54 @@ func TestTURNLimitFlags(t *testing.T) {
 	o.turnLimits.applySignaling(&sc)
 	assert.Equal(t, 2, sc.CredentialRatePerIP)
 	assert.Equal(t, signaling.DefaultCredentialBurstPerIP, sc.CredentialBurstPerIP)
+}
+
+// TestTURNAllocationsSurviveADrop: a peer's allocation outlives a drop of
+// its signaling connection while the session is parked and after it is
+// resumed (the call's relay must not die with the WebSocket), and ends only
+// when a later drop is not resumed within the window.
+func TestTURNAllocationsSurviveADrop(t *testing.T) {
+	const grace = 2 * time.Second
+	a := startVeil(t, func(o *options) { o.resume.grace, o.resume.graceSet = grace, true })
+	dial := func(query string) (*websocket.Conn, map[string]any) {
+		ws, resp, err := websocket.DefaultDialer.Dial(a.wsURL()+query, nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = ws.Close() })
+		var w map[string]any
+		require.NoError(t, ws.ReadJSON(&w))
+		require.Equal(t, "welcome", w["type"])
+		return ws, w
+	}
+	ws, w := dial("")
+	s := w["iceServers"].([]any)[0].(map[string]any)
+	addr := "127.0.0.1:" + strconv.Itoa(a.udpPort)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: s["username"].(string), Password: s["credential"].(string), Realm: "veil",
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.Listen())
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	defer relay.Close()
+
+	_ = ws.Close() // a drop: no close frame
+	time.Sleep(grace / 4)
+	assert.Equal(t, 1, a.turn.Stats().AllocationsActive, "the allocation lives while the session is parked")
+	ws2, w2 := dial("?resume=" + w["resume"].(string))
+	require.Equal(t, true, w2["resumed"])
+	require.Equal(t, w["id"], w2["id"])
+	time.Sleep(grace + grace/4)
+	assert.Equal(t, 1, a.turn.Stats().AllocationsActive, "the allocation outlives the window once resumed")
+	assert.EqualValues(t, 0, a.turn.Stats().AllocationsPeerEnded)
+
+	_ = ws2.Close() // another drop, not resumed
+	require.Eventually(t, func() bool { return a.turn.Stats().AllocationsActive == 0 },
+		5*time.Second, 20*time.Millisecond, "the allocation ends when the window ends")
+	assert.EqualValues(t, 1, a.turn.Stats().AllocationsPeerEnded)
 }

@@ -23,6 +23,12 @@ const (
 	CodeSealedDenied Code = "sealed-denied"
 	CodeTooManyPlays Code = "too-many-plays"
 	CodeInternal     Code = "internal"
+	// CodeResumeFailed: a resume token that is unknown, used or expired
+	// (the native protocol's resume; one reply for all three).
+	CodeResumeFailed Code = "resume-failed"
+	// CodePeerAway: a signal for a peer whose connection dropped and that
+	// holds as much as it may until it resumes.
+	CodePeerAway Code = "peer-away"
 )
 
 // Error is an error with a protocol code and a message safe to show the

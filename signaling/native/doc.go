@@ -17,9 +17,20 @@
 // welcome until the peer shows a valid token (icegate.go). Peers live in
 // the hub namespace [Namespace].
 //
+// A session survives a dropped connection for [Config.ResumeGrace]
+// (resume.go): it is parked, still a member of its rooms and streams in
+// the hub, what is sent to it is held within the send queue's budgets, and
+// a connection to /ws?resume=TOKEN with the token of its last welcome
+// takes it over; otherwise it leaves when the window ends, and only then
+// does [Config.OnPeerGone] end its TURN allocations.
+//
 // # Concurrency
 //
 // A Dialect is safe for concurrent use. Each connection's session runs
 // its messages on the connection's reader goroutine; the hub calls its
-// Notify from any goroutine, which only queues frames.
+// Notify from any goroutine, which only queues frames (or holds them while
+// the session is parked, under the session's resume lock). A session has
+// one reader at a time: a resume takes it over only once its previous
+// connection's reader has ended and parked it; a parked session's timer
+// ends it on the timer's goroutine.
 package native

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/auth"
@@ -44,13 +45,19 @@ type Config struct {
 	// OnPeerGone is called with a peer's id once its connection has
 	// closed and it has left everything. It must not block. Default: nil.
 	OnPeerGone func(peerID string)
+	// ResumeGrace is how long a peer whose connection dropped stays, for
+	// a resume with its token (resume.go). Default 0: no resume, a drop
+	// leaves everything at once (signaling.Config defaults it to
+	// DefaultResumeGrace).
+	ResumeGrace time.Duration
 }
 
 // Dialect serves the native protocol on one signaling server. Safe for
 // concurrent use.
 type Dialect struct {
-	srv *edge.Server
-	cfg Config
+	srv    *edge.Server
+	cfg    Config
+	resume resumeTable
 }
 
 // New returns the native protocol over srv.
@@ -58,12 +65,21 @@ func New(srv *edge.Server, cfg Config) *Dialect {
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = func(*http.Request, string) []ICEServer { return nil }
 	}
-	return &Dialect{srv: srv, cfg: cfg}
+	d := &Dialect{srv: srv, cfg: cfg}
+	d.resume.byKey = make(map[[32]byte]*session)
+	d.resume.parked = make(map[*session]struct{})
+	return d
 }
 
 // ServeHTTP runs one native protocol connection (GET /ws).
 func (d *Dialect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.srv.Serve(w, r, Namespace, func(c *edge.Conn) edge.Session {
+		tok := r.URL.Query().Get("resume")
+		if tok != "" && d.cfg.ResumeGrace > 0 {
+			if sess := d.resumeSession(tok, c, r); sess != nil {
+				return sess
+			}
+		}
 		sess := newSession(d, c, r)
 		if err := d.srv.Hub.Register(sess.peer); err != nil {
 			// 144 random bits collided: treat as internal and hang up.
@@ -71,6 +87,11 @@ func (d *Dialect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		sess.welcome(r)
+		if tok != "" {
+			// Unknown, used and expired tokens get the same answer.
+			d.srv.ResumeResult(edge.ResumeFailed)
+			sess.fail(errResumeFailed, "resume", "")
+		}
 		return sess
 	})
 }
@@ -105,6 +126,8 @@ type (
 		ICEServers         []ICEServer    `json:"iceServers"`
 		ICETransportPolicy string         `json:"iceTransportPolicy"`
 		Policy             privacy.Policy `json:"policy"`
+		Resume             string         `json:"resume,omitempty"`
+		Resumed            bool           `json:"resumed,omitempty"`
 	}
 	outPeer struct {
 		ID     string `json:"id"`
@@ -157,6 +180,7 @@ type session struct {
 	limiter *edge.Limiter
 	ice     iceGate
 	inLen   int // size of the message being handled; reader goroutine only
+	resumable
 }
 
 func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
@@ -169,19 +193,33 @@ func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
 		limiter:      d.srv.NewLimiter(),
 	}
 	s.peer = hub.NewPeer(Namespace, s)
+	s.asked = asked
+	if d.cfg.ResumeGrace > 0 {
+		s.parkKey = d.srv.ParkKeyOf(r)
+	}
 	return s
 }
 
 func (s *session) welcome(r *http.Request) {
+	tok := ""
+	if s.d.cfg.ResumeGrace > 0 {
+		tok = s.d.mintLocked(s) // no one else knows s yet
+	}
+	s.write(s.welcomeMsg(r, tok, false))
+}
+
+// welcomeMsg is the welcome for connection r with resume token tok.
+func (s *session) welcomeMsg(r *http.Request, tok string, resumed bool) outWelcome {
 	policy := "all"
 	if s.ForceRelay {
 		policy = "relay"
 	}
 	ice := s.ice.welcomeICE(s.d, r, s.peer.ID())
-	s.write(outWelcome{
+	return outWelcome{
 		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.Config.Policy,
-	})
+		Resume: tok, Resumed: resumed,
+	}
 }
 
 // write encodes v and queues it. Encoding our own structs cannot fail.
@@ -191,14 +229,14 @@ func (s *session) write(v any) {
 		s.srv.Log.Error("encode native message", "err", err)
 		return
 	}
-	s.c.Send(b)
+	s.send(b)
 }
 
 // Notify implements Client.
 func (s *session) Notify(ev hub.Event) {
 	switch e := ev.(type) {
 	case hub.Frame:
-		s.c.Send(e)
+		s.send(e)
 	case hub.EvJoined:
 		peers := make([]outPeer, len(e.Peers))
 		for i, m := range e.Peers {
@@ -234,11 +272,28 @@ func (s *session) fail(err error, ref, rid string) {
 	code, msg := edge.ToWire(err)
 	s.srv.Metrics.Error(code)
 	s.write(outError{Type: "error", Code: code, Message: msg, Ref: ref, Rid: rid})
-	s.c.Strike()
+	if err != errPeerAway { // the recipient's state, not the sender's fault
+		s.c.Strike()
+	}
 }
 
-// Closed leaves the hub and ends the peer's TURN allocations.
+// Closed parks the session for a resume (resume.go) or, when it may not
+// park, leaves the hub and ends the peer's TURN allocations.
 func (s *session) Closed() {
+	if s.park() {
+		return
+	}
+	s.rmu.Lock()
+	s.state = stateEnded
+	key := s.key
+	s.signalParkedLocked() // a takeover waiting for it to park stops waiting
+	s.rmu.Unlock()
+	s.d.forget(s, key)
+	s.leave()
+}
+
+// leave removes the peer from the hub and ends its TURN allocations.
+func (s *session) leave() {
 	s.srv.Hub.Unregister(s.peer)
 	if s.d.cfg.OnPeerGone != nil {
 		s.d.cfg.OnPeerGone(s.peer.ID())
@@ -389,8 +444,10 @@ func (s *session) deliver(to *hub.Peer, typ string, data []byte) error {
 	if s.ForceRelay && !s.srv.LeakFree(b) {
 		return edge.ErrAddressLeak
 	}
+	if err := handTo(to, b); err != nil {
+		return err
+	}
 	s.srv.Metrics.Relayed()
-	to.Notify(hub.Frame(b))
 	return nil
 }
 

@@ -82,7 +82,8 @@ func TestJoinLeave(t *testing.T) {
 }
 
 func TestDisconnectLeavesRooms(t *testing.T) {
-	_, ts := newTestServer(t, signaling.Config{})
+	// Without resume (resume_test.go has the drop with resume).
+	_, ts := newTestServer(t, signaling.Config{ResumeGrace: -1})
 	a, b := dial(t, ts, ""), dial(t, ts, "")
 	a.JoinRoom("r")
 	b.JoinRoom("r")
@@ -155,7 +156,7 @@ func TestPublishPlay(t *testing.T) {
 }
 
 func TestStreamEndedAndRepublish(t *testing.T) {
-	_, ts := newTestServer(t, signaling.Config{})
+	_, ts := newTestServer(t, signaling.Config{ResumeGrace: -1})
 	pub, viewer := dial(t, ts, ""), dial(t, ts, "")
 	pub.Send(msg{"type": "publish", "stream": "live"})
 	pub.Expect("published")
@@ -490,7 +491,7 @@ func TestSlowReaderIsDropped(t *testing.T) {
 }
 
 func TestManyConnectDisconnectCycles(t *testing.T) {
-	srv, ts := newTestServer(t, signaling.Config{})
+	srv, ts := newTestServer(t, signaling.Config{ResumeGrace: -1})
 	for i := range 200 {
 		c := dial(t, ts, "")
 		c.JoinRoom("cycle")

@@ -594,7 +594,8 @@ function createClient() {
     state.policy = w.policy;
     state.iceTransportPolicy = w.iceTransportPolicy;
     setConn('open', 'connected');
-    $('self-id').textContent = `Your peer id for this connection: ${short(w.id)}… (new on every connection)`;
+    $('self-id').textContent = `Your peer id: ${short(w.id)}… (kept when a dropped connection is resumed, new otherwise)`;
+    if (w.resumed) addChat({ system: true, text: 'Signaling connection resumed; calls went on.' });
     renderPolicy();
     updateRoomStatus();
     showNotice(state.localMedia.error || '');
@@ -763,6 +764,7 @@ function init() {
   });
   $('error-close').addEventListener('click', () => { $('error').hidden = true; });
   $('toggle-audio').addEventListener('click', (e) => toggleTrack('audio', e.currentTarget, 'Mute mic', 'Unmute mic'));
+  $('drop-signaling').addEventListener('click', () => { if (state.client) state.client.drop(); });
   $('toggle-video').addEventListener('click', (e) => toggleTrack('video', e.currentTarget, 'Camera off', 'Camera on'));
   $('require-relay').addEventListener('change', () => {
     if (state.room || state.stream.mode) return;

@@ -11,8 +11,12 @@
 //   - trickle ICE with the iceServers and iceTransportPolicy from `welcome`;
 //   - one negotiated data channel per peer (id 0, label "veil"), created by
 //     both sides, so no side has to wait for an ondatachannel event;
-//   - reconnect with exponential backoff and jitter, after which rooms are
-//     re-joined and streams re-published/re-played (the peer id changes).
+//   - resume: after a drop the client reconnects with the resume token of its
+//     last welcome and, within the server's grace window, keeps its id, its
+//     rooms, streams and RTCPeerConnections (calls go on; an ICE restart only
+//     for a connection whose ICE failed or disconnected meanwhile);
+//   - otherwise reconnect with exponential backoff and jitter, after which
+//     rooms are re-joined and streams re-published/re-played (the id changes).
 //
 // The API and the events are documented in docs/CLIENT.md.
 
@@ -33,6 +37,12 @@ const DATA_CHANNEL_LABEL = 'veil';
 const DATA_CHANNEL_ID = 0;
 // How long unpublish() waits for the server's "unpublished" reply.
 const UNPUBLISH_REPLY_WAIT_MS = 5_000;
+// Signals (offers, candidates) made while the socket is down and a resume is
+// possible wait for it, at most this many; older ones are dropped first.
+const RESUME_OUTBOX_MAX = 256;
+// The first reconnect after a drop comes quickly: a resume must land within
+// the server's grace window (30 s by default).
+const RESUME_FIRST_DELAY_MS = 100;
 
 /**
  * VeilError is the Error a rejected request or an `error` event carries.
@@ -120,6 +130,11 @@ export class VeilClient extends EventTarget {
 
     this._ws = null;
     this._closed = false;
+    // Resume: the token of the last welcome, whether a resume is under way
+    // (the socket dropped, peers kept), and signals waiting for it.
+    this._resumeToken = null;
+    this._resuming = false;
+    this._outbox = [];
     this._attempt = 0;
     this._retryTimer = null;
     this._pingTimer = null;
@@ -195,8 +210,14 @@ export class VeilClient extends EventTarget {
     this.state = this._attempt === 0 ? 'connecting' : 'reconnecting';
     const WS = this.options.WebSocket || globalThis.WebSocket;
     let ws;
+    let url = this.url;
+    if (this._resuming && this._resumeToken) {
+      const u = new URL(url);
+      u.searchParams.set('resume', this._resumeToken);
+      url = u.href;
+    }
     try {
-      ws = new WS(this.url);
+      ws = new WS(url);
     } catch (err) {
       this._emit('error', { error: new VeilError('connect-failed', String(err && err.message || err)) });
       this._scheduleReconnect(1006, '');
@@ -215,6 +236,24 @@ export class VeilClient extends EventTarget {
   _onSocketClosed(code, reason) {
     this._stopPing();
     const wasOpen = this.state === 'open';
+    if (this.options.reconnect && !this._closed && this._resumeToken && (wasOpen || this._resuming)) {
+      // Keep the peers and the id: the server parks our session for its
+      // grace window, and the next welcome says whether it was resumed.
+      if (wasOpen) {
+        this._resuming = true;
+        this._attempt = 0;
+        this.state = 'reconnecting';
+        this._emit('reconnecting', { attempt: 1, delay: RESUME_FIRST_DELAY_MS, code, reason, resuming: true });
+        clearTimeout(this._retryTimer);
+        this._retryTimer = setTimeout(() => { if (!this._closed) this._open(); }, RESUME_FIRST_DELAY_MS);
+        this._attempt = 1;
+        return;
+      }
+      this._scheduleReconnect(code, reason);
+      return;
+    }
+    this._resuming = false;
+    this._outbox = [];
     this._teardownConnection();
     if (this._closed) return;
     if (!this.options.reconnect) {
@@ -265,6 +304,22 @@ export class VeilClient extends EventTarget {
       for (const e of m.values()) e.done = e.sent = false;
     }
     this.id = null;
+    this._resumeToken = null;
+  }
+
+  /**
+   * drop closes the WebSocket as a network drop would (close code 4000, not a
+   * goodbye), so the session is resumed: calls go on. For tests and demos,
+   * and for an application that knows its network changed.
+   */
+  drop() {
+    const ws = this._ws;
+    if (!ws || this.state !== 'open') return false;
+    this._ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try { ws.close(4000, 'dropped'); } catch { /* ignore */ }
+    this._onSocketClosed(4000, 'dropped');
+    return true;
   }
 
   _send(msg) {
@@ -531,6 +586,9 @@ export class VeilClient extends EventTarget {
         if (Array.isArray(msg.iceServers)) this.iceServers = msg.iceServers;
         return;
       case 'error': {
+        // A refused resume: the welcome before it said so, and the client
+        // has started over already.
+        if (msg.code === 'resume-failed') return;
         const err = new VeilError(msg.code || 'error', msg.message || msg.code, msg.ref);
         if (req) return req.reject(err);
         this._emit('error', { error: err });
@@ -590,6 +648,16 @@ export class VeilClient extends EventTarget {
   }
 
   _onWelcome(msg) {
+    const resumed = this._resuming && msg.resumed === true && msg.id === this.id;
+    if (this._resuming && !resumed) {
+      // Too late, or the server does not know us any more: start over, as
+      // after any reconnect, and tell the application its peers are gone.
+      this._resuming = false;
+      this._outbox = [];
+      this._teardownConnection();
+    }
+    this._resumeToken = typeof msg.resume === 'string' && msg.resume ? msg.resume : null;
+    if (resumed) return this._onResumed(msg);
     this.id = msg.id;
     this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
     this.iceTransportPolicy = msg.iceTransportPolicy === 'relay' ? 'relay' : 'all';
@@ -607,6 +675,39 @@ export class VeilClient extends EventTarget {
     for (const [k, e] of this._rooms) this._sendEntry('join', k, e);
     for (const [k, e] of this._publishes) this._sendEntry('publish', k, e);
     for (const [k, e] of this._plays) this._sendEntry('play', k, e);
+  }
+
+  // The server resumed our session: same id, rooms, streams and plays, and
+  // what was sent to us meanwhile follows. Peer connections stay as they
+  // are; only those whose ICE failed or disconnected while signaling was
+  // down get an ICE restart (with the fresh TURN credentials).
+  _onResumed(msg) {
+    this._resuming = false;
+    this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : this.iceServers;
+    this.iceTransportPolicy = msg.iceTransportPolicy === 'relay' ? 'relay' : 'all';
+    this.policy = msg.policy || this.policy;
+    this._welcome = msg;
+    this.state = 'open';
+    this._attempt = 0;
+    this._startPing();
+    // Replies to requests in flight at the drop may be lost: leave and
+    // unpublish are done anyway, the rest is sent again (idempotent).
+    for (const req of this._requests.values()) {
+      if (req.kind === 'leave' || req.kind === 'unpublish') req.resolve({ type: req.kind === 'leave' ? 'left' : 'unpublished' });
+    }
+    this._requests.clear();
+    this._emit('welcome', { id: msg.id, iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, policy: this.policy, resumed: true });
+    this._emit('resumed', { id: msg.id });
+    for (const w of this._connectWaiters.splice(0)) w.resolve(msg);
+    for (const m of this._outbox.splice(0)) this._send(m);
+    for (const [k, e] of this._rooms) if (!e.done) this._sendEntry('join', k, e);
+    for (const [k, e] of this._publishes) if (!e.done) this._sendEntry('publish', k, e);
+    for (const [k, e] of this._plays) if (!e.done) this._sendEntry('play', k, e);
+    for (const peer of this._peers.values()) {
+      const ice = peer.pc.iceConnectionState;
+      try { peer.pc.setConfiguration({ ...peer.pc.getConfiguration(), iceServers: this.iceServers }); } catch { /* ignore */ }
+      if ((ice === 'failed' || ice === 'disconnected') && peer.pc.restartIce) peer.pc.restartIce();
+    }
   }
 
   _onJoined(msg, req) {
@@ -839,7 +940,14 @@ export class VeilClient extends EventTarget {
 
   _signal(peer, data) {
     if (peer.closed) return;
-    this._send({ type: 'signal', to: peer.id, data });
+    const msg = { type: 'signal', to: peer.id, data };
+    if (this._resuming) {
+      // Sent once the session is resumed (or dropped with it if not).
+      this._outbox.push(msg);
+      if (this._outbox.length > RESUME_OUTBOX_MAX) this._outbox.shift();
+      return;
+    }
+    this._send(msg);
   }
 
   _recordRemoteCandidate(peer, candidate, source) {

@@ -102,6 +102,9 @@ type Conn struct {
 
 	strikes  int // bad messages in the current window; reader goroutine only
 	strikeAt time.Time
+
+	peerCode   atomic.Int32 // the close code the client sent (PeerCloseCode)
+	serverCode atomic.Int32 // the close code veil chose (ServerCloseCode)
 }
 
 // sendBudget is the byte budget of every send queue of a Server together.
@@ -262,6 +265,7 @@ func (c *Conn) ping() {
 // call counts; the writer sends the close frame.
 func (c *Conn) Close(code int, reason string) {
 	c.once.Do(func() {
+		c.serverCode.Store(int32(code))
 		c.mu.Lock()
 		c.closeMsg = websocket.FormatCloseMessage(code, reason)
 		c.mu.Unlock()
@@ -447,6 +451,7 @@ func (c *Conn) readLoop(handle func([]byte), onErr func(error)) {
 // gorilla has sent a bare 1009 already; ours carries the reason, and
 // finish drains the rest of the frame so the client reads either.
 func (c *Conn) readFailed(err error) {
+	c.notePeerClose(err)
 	if errors.Is(err, websocket.ErrReadLimit) {
 		c.tooBig.Store(true)
 		c.count(LimitReadLimit)

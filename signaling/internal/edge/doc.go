@@ -23,7 +23,10 @@
 // passes [Server.LeakFree] right before it is queued: a frame that would
 // still carry an address is refused with [ErrAddressLeak], whatever field
 // it hides in. [ToWire] maps any error to its protocol code and a message
-// safe to show; anything else is "internal error".
+// safe to show; anything else is "internal error". A dialect that keeps a
+// session across a dropped connection (native resume) counts it with
+// [Server.Park] (per-address and total caps) and holds its frames within
+// the send queues' total budget ([Server.ReserveHeld]).
 //
 // # Concurrency
 //

@@ -68,6 +68,9 @@ type Config struct {
 	AuthSecret         []byte
 	RequireUnguessable int
 
+	// Parked sessions (park.go); <= 0: no cap.
+	MaxParked, MaxParkedPerIP int
+
 	Logger *slog.Logger
 }
 
@@ -87,6 +90,7 @@ type Server struct {
 
 	adm      *admission
 	queued   *sendBudget
+	parking  *parking
 	upgrader websocket.Upgrader
 
 	mu     sync.Mutex // guards the following fields
@@ -113,6 +117,7 @@ func New(cfg Config, h *hub.Hub) *Server {
 	s.Metrics = newMetrics(h, s.queued)
 	s.queued.limited = s.Metrics.RateLimited
 	s.adm = newAdmission(cfg)
+	s.parking = newParking(cfg, s.adm, s.Metrics.Reg)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: writeBufferSize,
