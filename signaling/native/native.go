@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/auth"
@@ -255,10 +256,35 @@ func (s *session) Refuse(err error) {
 	}
 }
 
+// inKeys are the fields of in, in the order decodeFast reads them.
+var inKeys = []string{"type", "rid", "room", "stream", "token", "to", "data"}
+
+// decodeFast decodes a message into m as edge.Decode would, without
+// encoding/json, when every field is plain (edge.Fields); false means
+// the fast path does not decide and edge.Decode must. m.Data is a
+// subslice of b, valid only while the message is handled.
+func decodeFast(b []byte, m *in) bool {
+	var v [7][]byte
+	if !edge.DecodeFields(b, inKeys, v[:]) {
+		return false
+	}
+	var out in
+	for i, dst := range []*string{&out.Type, &out.Rid, &out.Room, &out.Stream, &out.Token, &out.To} {
+		if !edge.StringField(v[i], dst) {
+			return false
+		}
+	}
+	out.Data = v[6]
+	*m = out
+	return true
+}
+
 // Handle decodes one client message and acts on it.
 func (s *session) Handle(b []byte) {
 	var m in
-	if partial, err := edge.Decode(b, &m); err != nil {
+	if decodeFast(b, &m) {
+		// decoded: the checks below are the same for both paths
+	} else if partial, err := edge.Decode(b, &m); err != nil {
 		if !partial {
 			s.fail(err, "", "")
 			return
@@ -401,6 +427,15 @@ func (s *session) filterSignal(raw json.RawMessage) (out []byte, forward bool, e
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, false, edge.NewError(hub.CodeBadMessage, "missing \"data\"")
 	}
+	if out, ok := s.filterSDPFast(raw); ok {
+		return out, true, nil
+	}
+	return s.filterSignalJSON(raw)
+}
+
+// filterSignalJSON is filterSignal on encoding/json: every payload the
+// fast path does not decide, and the reference it is fuzzed against.
+func (s *session) filterSignalJSON(raw json.RawMessage) (out []byte, forward bool, err error) {
 	var d signalData
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, false, edge.NewError(hub.CodeBadMessage, "data must be an object with sdp, candidate, candidates or sealed")
@@ -462,6 +497,67 @@ func (s *session) filterSignal(raw json.RawMessage) (out []byte, forward bool, e
 	}
 	out, err = edge.Marshal(d)
 	return out, err == nil, err
+}
+
+// signalKeys and sdpKeys are the fields of signalData and
+// edge.SessionDesc, in the order filterSDPFast reads them.
+var (
+	signalKeys = []string{"sdp", "candidate", "candidates", "sealed"}
+	sdpKeys    = []string{"type", "sdp"}
+)
+
+// sdpBufPool holds the buffers an SDP is unescaped into.
+var sdpBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledSDPBuf is the largest buffer returned to sdpBufPool.
+const maxPooledSDPBuf = 64 << 10
+
+// filterSDPFast is filterSignal for the hot case, an offer, answer or
+// pranswer that scrubs cleanly, in one pass: the fields are located
+// without encoding/json, the SDP unescaped once into a pooled buffer,
+// scrubbed, and escaped once into the payload, which is byte for byte
+// what filterSignal's encoding/json path gives (FuzzFastPathMatchesEncodingJSON).
+// ok=false when the fast path does not decide: filterSignal's
+// encoding/json path then handles, or refuses, the payload.
+func (s *session) filterSDPFast(raw []byte) (out []byte, ok bool) {
+	var v [4][]byte
+	if !edge.Fields(raw, signalKeys, v[:]) || v[0] == nil || v[1] != nil || v[2] != nil || v[3] != nil || v[0][0] != '{' {
+		return nil, false
+	}
+	var d [2][]byte
+	if !edge.Fields(v[0], sdpKeys, d[:]) || d[1] == nil {
+		return nil, false
+	}
+	var typ string
+	if !edge.StringField(d[0], &typ) {
+		return nil, false
+	}
+	switch typ {
+	case "offer", "answer", "pranswer":
+	default:
+		return nil, false
+	}
+	bp := sdpBufPool.Get().(*[]byte)
+	buf, ok := edge.AppendUnquoted((*bp)[:0], d[1])
+	var clean string
+	var err error
+	if ok {
+		clean, err = s.srv.ScrubSDP(string(buf), s.ForceRelay, s.StripSysinfo)
+	}
+	if cap(buf) <= maxPooledSDPBuf {
+		*bp = buf[:0]
+		sdpBufPool.Put(bp)
+	}
+	if !ok || err != nil {
+		return nil, false
+	}
+	const head, tail = `{"sdp":{"type":"`, `}}`
+	out = make([]byte, 0, len(head)+len(typ)+len(`","sdp":`)+len(clean)+len(clean)/16+2+len(tail))
+	out = append(out, head...)
+	out = append(out, typ...)
+	out = append(out, `","sdp":`...)
+	out = edge.AppendQuoted(out, clean)
+	return append(out, tail...), true
 }
 
 // filterCandidate applies the relay filter to one trickle candidate.
