@@ -260,7 +260,7 @@ func (s *session) Refuse(err error) {
 var inKeys = []string{"type", "rid", "room", "stream", "token", "to", "data"}
 
 // decodeFast decodes a message into m as edge.Decode would, without
-// encoding/json, when every field is plain (edge.Fields); false means
+// encoding/json, when every field is plain (edge.FieldsOf); false means
 // the fast path does not decide and edge.Decode must. m.Data is a
 // subslice of b, valid only while the message is handled.
 func decodeFast(b []byte, m *in) bool {
@@ -396,16 +396,13 @@ func (s *session) signal(m *in) error {
 // (LeakFree); if it does not, nothing is queued and ErrAddressLeak is
 // returned.
 func (s *session) deliver(to *hub.Peer, typ string, data []byte) error {
-	from, err := json.Marshal(s.peer.ID())
-	if err != nil {
-		return err
-	}
-	const shape = `{"type":"","from":,"data":}`
+	from := s.peer.ID()
+	const shape = `{"type":"","from":"","data":}`
 	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...) // "signal" or "debug": nothing to escape
 	b = append(b, `","from":`...)
-	b = append(b, from...)
+	b = edge.AppendQuoted(b, from) // an id: nothing to escape either
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
@@ -521,11 +518,11 @@ const maxPooledSDPBuf = 64 << 10
 // encoding/json path then handles, or refuses, the payload.
 func (s *session) filterSDPFast(raw []byte) (out []byte, ok bool) {
 	var v [4][]byte
-	if !edge.Fields(raw, signalKeys, v[:]) || v[0] == nil || v[1] != nil || v[2] != nil || v[3] != nil || v[0][0] != '{' {
+	if !edge.FieldsOf(raw, signalKeys, v[:]) || v[0] == nil || v[1] != nil || v[2] != nil || v[3] != nil || v[0][0] != '{' {
 		return nil, false
 	}
 	var d [2][]byte
-	if !edge.Fields(v[0], sdpKeys, d[:]) || d[1] == nil {
+	if !edge.FieldsOf(v[0], sdpKeys, d[:]) || d[1] == nil {
 		return nil, false
 	}
 	var typ string

@@ -72,7 +72,7 @@ func (sess *session) signalFrameFast(m *clientMsg) (f []byte, keep, ok bool) {
 		return nil, false, false
 	}
 	var v [9][]byte
-	if !edge.Fields(m.Payload, payloadKeys, v[:]) || v[pSDP] == nil || v[pSDP][0] != '{' || v[pCandidate] != nil {
+	if !edge.FieldsOf(m.Payload, payloadKeys, v[:]) || v[pSDP] == nil || v[pSDP][0] != '{' || v[pCandidate] != nil {
 		return nil, false, false
 	}
 	// Optional fields: absent, or a plain string (reliable: a boolean);
@@ -98,7 +98,7 @@ func (sess *session) signalFrameFast(m *clientMsg) (f []byte, keep, ok bool) {
 		}
 	}
 	var d [2][]byte
-	if !edge.Fields(v[pSDP], sdpKeys, d[:]) || d[1] == nil {
+	if !edge.FieldsOf(v[pSDP], sdpKeys, d[:]) || d[1] == nil {
 		return nil, false, false
 	}
 	var typ string
@@ -128,8 +128,10 @@ func (sess *session) signalFrameFast(m *clientMsg) (f []byte, keep, ok bool) {
 	f = edge.AppendQuoted(f, m.Type)
 	f = append(f, `,"src":`...)
 	f = edge.AppendQuoted(f, src)
-	f = append(f, `,"dst":`...)
-	f = edge.AppendQuoted(f, m.Dst)
+	if m.Dst != "" { // omitempty; signal refuses it before
+		f = append(f, `,"dst":`...)
+		f = edge.AppendQuoted(f, m.Dst)
+	}
 	f = append(f, `,"payload":{"sdp":{"type":"`...)
 	f = append(f, want...)
 	f = append(f, `","sdp":`...)

@@ -34,6 +34,18 @@ const maxFastDepth = 64
 // keys only case-insensitively (encoding/json would match it to the
 // field). vals are subslices of doc.
 func Fields(doc []byte, keys []string, vals [][]byte) (ok bool) {
+	return fields(doc, keys, vals, false)
+}
+
+// FieldsOf is Fields for a value already validated (a subslice Fields
+// returned, or a json.RawMessage encoding/json decoded): it finds the ends
+// of strings with a vectorised search instead of validating them again.
+// On other input it may return wrong values, never panic.
+func FieldsOf(doc []byte, keys []string, vals [][]byte) (ok bool) {
+	return fields(doc, keys, vals, true)
+}
+
+func fields(doc []byte, keys []string, vals [][]byte, valid bool) (ok bool) {
 	for i := range vals {
 		vals[i] = nil
 	}
@@ -49,7 +61,7 @@ func Fields(doc []byte, keys []string, vals [][]byte) (ok bool) {
 		if i >= len(doc) || doc[i] != '"' {
 			return false
 		}
-		end, esc := scanString(doc, i)
+		end, esc := scanStr(doc, i, valid)
 		if end < 0 || esc {
 			return false
 		}
@@ -64,7 +76,7 @@ func Fields(doc []byte, keys []string, vals [][]byte) (ok bool) {
 		}
 		i = skipWS(doc, i+1)
 		start := i
-		if i = skipValue(doc, i, 1); i < 0 {
+		if i = skipValue(doc, i, 1, valid); i < 0 {
 			return false
 		}
 		if idx >= 0 {
@@ -233,13 +245,13 @@ func skipWS(doc []byte, i int) int {
 
 // skipValue validates the value starting at doc[i] and returns the index
 // after it, -1 when it is invalid or nested deeper than maxFastDepth.
-func skipValue(doc []byte, i, depth int) int {
+func skipValue(doc []byte, i, depth int, valid bool) int {
 	if i >= len(doc) {
 		return -1
 	}
 	switch c := doc[i]; {
 	case c == '"':
-		end, _ := scanString(doc, i)
+		end, _ := scanStr(doc, i, valid)
 		return end
 	case c == '{' || c == '[':
 		if depth >= maxFastDepth {
@@ -254,7 +266,7 @@ func skipValue(doc []byte, i, depth int) int {
 				if i >= len(doc) || doc[i] != '"' {
 					return -1
 				}
-				if i, _ = scanString(doc, i); i < 0 {
+				if i, _ = scanStr(doc, i, valid); i < 0 {
 					return -1
 				}
 				i = skipWS(doc, i)
@@ -263,7 +275,7 @@ func skipValue(doc []byte, i, depth int) int {
 				}
 				i = skipWS(doc, i+1)
 			}
-			if i = skipValue(doc, i, depth+1); i < 0 {
+			if i = skipValue(doc, i, depth+1, valid); i < 0 {
 				return -1
 			}
 			i = skipWS(doc, i)
@@ -289,6 +301,38 @@ func skipValue(doc []byte, i, depth int) int {
 		return scanLiteral(doc, i, "null")
 	}
 	return -1
+}
+
+// scanStr is scanString, or findString for a validated document.
+func scanStr(doc []byte, i int, valid bool) (end int, escaped bool) {
+	if valid {
+		return findString(doc, i)
+	}
+	return scanString(doc, i)
+}
+
+// findString returns the end of the string starting at doc[i] == '"' in
+// a validated document, and whether it holds an escape: the first quote
+// not escaped by an odd run of backslashes.
+func findString(doc []byte, i int) (end int, escaped bool) {
+	j := i + 1
+	for j < len(doc) {
+		k := bytes.IndexByte(doc[j:], '"')
+		if k < 0 {
+			return -1, false
+		}
+		q := j + k
+		n := 0
+		for q-1-n > i && doc[q-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, escaped || bytes.IndexByte(doc[i+1:q], '\\') >= 0
+		}
+		escaped = true
+		j = q + 1
+	}
+	return -1, false
 }
 
 // scanString validates the string starting at doc[i] == '"' and returns

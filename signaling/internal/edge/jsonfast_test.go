@@ -35,10 +35,15 @@ func FuzzFieldsMatchEncodingJSON(f *testing.F) {
 		require.Equal(t, string(want), string(AppendQuoted(nil, string(doc))))
 
 		vals := make([][]byte, len(fieldsKeys))
+		FieldsOf(doc, fieldsKeys, vals) // on anything: no panic
 		if !Fields(doc, fieldsKeys, vals) {
 			return
 		}
 		require.True(t, json.Valid(doc), "Fields accepted invalid JSON %q", doc)
+		// On a validated document FieldsOf finds the same.
+		of := make([][]byte, len(fieldsKeys))
+		require.True(t, FieldsOf(doc, fieldsKeys, of))
+		require.Equal(t, vals, of)
 		var m map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal(doc, &m))
 		for i, k := range fieldsKeys {
