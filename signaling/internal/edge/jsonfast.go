@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -190,6 +191,10 @@ func AppendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		i += asciiRun(s, i)
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -341,9 +346,7 @@ func findString(doc []byte, i int) (end int, escaped bool) {
 // are checked whole first).
 func scanString(doc []byte, i int) (end int, escaped bool) {
 	for j := i + 1; j < len(doc); j++ {
-		for j < len(doc) && strPlain[doc[j]] {
-			j++
-		}
+		j += plainRun(doc, j)
 		if j >= len(doc) {
 			break
 		}
@@ -475,4 +478,50 @@ func AppendCompact(dst, raw []byte) []byte {
 		return append(dst, raw...) // validated by Fields: cannot happen
 	}
 	return append(dst, unescapeLineSeparators(buf.Bytes())...)
+}
+
+// plainRun returns how many bytes from doc[j] on are plain string bytes
+// (not '"', not '\\', not a control byte), eight at a time while it can:
+// a JSON string's bulk (an SDP) is long runs of them.
+func plainRun(doc []byte, j int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	start := j
+	for ; j+8 <= len(doc); j += 8 {
+		w := binary.LittleEndian.Uint64(doc[j:])
+		q := w ^ (ones * '"')
+		b := w ^ (ones * '\\')
+		// A byte is flagged when it is zero after the XOR (a quote or a
+		// backslash) or below 0x20; bytes >= 0x80 are never flagged.
+		if ((q-ones)&^q|(b-ones)&^b|(w-ones*0x20)&^w)&highs != 0 {
+			break
+		}
+	}
+	for j < len(doc) && strPlain[doc[j]] {
+		j++
+	}
+	return j - start
+}
+
+// asciiRun returns how many bytes from s[i] on AppendQuoted writes as
+// they are without looking closer: ASCII, not '"', not '\\', not a
+// control byte; eight at a time while it can.
+func asciiRun(s string, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	start := i
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := w ^ (ones * '"')
+		b := w ^ (ones * '\\')
+		if (w|(q-ones)&^q|(b-ones)&^b|(w-ones*0x20)&^w)&highs != 0 {
+			break
+		}
+	}
+	return i - start
 }
