@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/netip"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -637,6 +638,12 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 	return "candidate:" + body[:start] + scrubbedIPv4 + body[end:]
 }
 
+// leakBufPool holds the buffers FindLeakJSON decodes escaped strings into.
+var leakBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledLeakBuf is the largest buffer returned to leakBufPool.
+const maxPooledLeakBuf = 64 << 10
+
 // FindLeakJSON applies FindLeak to every string of the JSON text b, object
 // keys included, at any depth, each decoded (so "\u0031" is read as "1").
 // Text that is not valid JSON is reported as a leak: what cannot be read
@@ -645,16 +652,21 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 // leak is an address: never log it. Safe for concurrent use if trusted is.
 func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	// One pass validates and yields every string decoded (jsonscan.go).
-	// The frame is read in place, not copied: b is not written while
-	// this runs, and what the scan hands out (leak) is copied before it
-	// is returned.
-	valid, stopped := scanJSON(unsafe.String(unsafe.SliceData(b), len(b)), func(s string) bool {
+	// The frame and its decoded strings are read in place, not copied: b
+	// is not written while this runs, the scan stops at the first leak,
+	// and the leak is copied before it is returned.
+	bp := leakBufPool.Get().(*[]byte)
+	valid, stopped := scanJSONStrings(unsafe.String(unsafe.SliceData(b), len(b)), bp, func(s string) bool {
 		leak, found = FindLeak(s, trusted)
 		return !found
 	})
+	leak = strings.Clone(leak)
+	if cap(*bp) <= maxPooledLeakBuf {
+		leakBufPool.Put(bp)
+	}
 	switch {
 	case stopped:
-		return strings.Clone(leak), true
+		return leak, true
 	case !valid:
 		return "invalid JSON", true
 	}

@@ -34,9 +34,9 @@ var fastPathSeeds = []string{
 }
 
 // FuzzFastPathMatchesEncodingJSON holds the native fast path (decodeFast,
-// filterSDPFast) to the encoding/json path it short-cuts: whenever the
+// signalFrameFast) to the encoding/json path it short-cuts: whenever the
 // fast path decides, encoding/json decodes the same message, and the
-// payload forwarded is byte for byte the same, under every policy.
+// frame relayed is byte for byte the same, under every policy.
 func FuzzFastPathMatchesEncodingJSON(f *testing.F) {
 	for _, s := range fastPathSeeds {
 		f.Add([]byte(s))
@@ -61,13 +61,14 @@ func FuzzFastPathMatchesEncodingJSON(f *testing.F) {
 		fast.Data, slow.Data = nil, nil
 		require.Equal(t, slow, fast)
 		for _, s := range sessions {
-			got, ok := s.filterSDPFast(data)
+			got, ok := s.signalFrameFast(data)
 			if !ok {
 				continue
 			}
-			want, forward, err := s.filterSignalJSON(data)
+			payload, forward, err := s.filterSignal(data)
 			require.NoError(t, err, "fast path forwarded what encoding/json refuses")
 			require.True(t, forward)
+			want := append(append(s.appendHead(nil, "signal"), payload...), '}') // as deliver builds it
 			require.Equal(t, string(want), string(got))
 		}
 	})
@@ -79,10 +80,11 @@ func FuzzFastPathMatchesEncodingJSON(f *testing.F) {
 func TestFastPathTakesTheHotCase(t *testing.T) {
 	srv := testutil.Edge(edge.Config{Policy: testutil.Policy(privacy.RelayForce, privacy.SysinfoStrip, privacy.SealedAllow)})
 	s := &session{srv: srv, SenderPolicy: srv.SenderPolicy(true)}
+	s.peer = hub.NewPeer(Namespace, &fuzzClient{})
 	for _, frame := range [][]byte{benchOfferFrame(t), []byte(fastPathSeeds[1]), []byte(fastPathSeeds[2])} {
 		var m in
 		require.True(t, decodeFast(frame, &m), "%s", frame)
-		_, ok := s.filterSDPFast(m.Data)
+		_, ok := s.signalFrameFast(m.Data)
 		assert.True(t, ok, "%s", frame)
 	}
 }

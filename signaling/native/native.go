@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/auth"
@@ -376,6 +375,9 @@ func (s *session) signal(m *in) error {
 	if err != nil {
 		return err
 	}
+	if f, ok := s.signalFrameFast(m.Data); ok {
+		return s.send(to, f)
+	}
 	data, forward, err := s.filterSignal(m.Data)
 	if err != nil || !forward {
 		return err
@@ -396,16 +398,23 @@ func (s *session) signal(m *in) error {
 // (LeakFree); if it does not, nothing is queued and ErrAddressLeak is
 // returned.
 func (s *session) deliver(to *hub.Peer, typ string, data []byte) error {
-	from := s.peer.ID()
-	const shape = `{"type":"","from":"","data":}`
-	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
+	b := s.appendHead(make([]byte, 0, 64+len(data)), typ)
+	b = append(b, data...)
+	return s.send(to, append(b, '}'))
+}
+
+// appendHead appends the relayed frame's head, `{"type":typ,"from":me,"data":`.
+func (s *session) appendHead(b []byte, typ string) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...) // "signal" or "debug": nothing to escape
 	b = append(b, `","from":`...)
-	b = edge.AppendQuoted(b, from) // an id: nothing to escape either
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	b = append(b, '}')
+	b = edge.AppendQuoted(b, s.peer.ID())
+	return append(b, `,"data":`...)
+}
+
+// send queues the relayed frame b for the recipient after the growth and
+// forced-relay checks (see deliver).
+func (s *session) send(to *hub.Peer, b []byte) error {
 	if err := edge.CheckGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
@@ -424,15 +433,6 @@ func (s *session) filterSignal(raw json.RawMessage) (out []byte, forward bool, e
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, false, edge.NewError(hub.CodeBadMessage, "missing \"data\"")
 	}
-	if out, ok := s.filterSDPFast(raw); ok {
-		return out, true, nil
-	}
-	return s.filterSignalJSON(raw)
-}
-
-// filterSignalJSON is filterSignal on encoding/json: every payload the
-// fast path does not decide, and the reference it is fuzzed against.
-func (s *session) filterSignalJSON(raw json.RawMessage) (out []byte, forward bool, err error) {
 	var d signalData
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, false, edge.NewError(hub.CodeBadMessage, "data must be an object with sdp, candidate, candidates or sealed")
@@ -503,26 +503,20 @@ var (
 	sdpKeys    = []string{"type", "sdp"}
 )
 
-// sdpBufPool holds the buffers an SDP is unescaped into.
-var sdpBufPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledSDPBuf is the largest buffer returned to sdpBufPool.
-const maxPooledSDPBuf = 64 << 10
-
-// filterSDPFast is filterSignal for the hot case, an offer, answer or
-// pranswer that scrubs cleanly, in one pass: the fields are located
-// without encoding/json, the SDP unescaped once into a pooled buffer,
-// scrubbed, and escaped once into the payload, which is byte for byte
-// what filterSignal's encoding/json path gives (FuzzFastPathMatchesEncodingJSON).
-// ok=false when the fast path does not decide: filterSignal's
-// encoding/json path then handles, or refuses, the payload.
-func (s *session) filterSDPFast(raw []byte) (out []byte, ok bool) {
+// signalFrameFast is filterSignal and deliver for the hot case, an offer,
+// answer or pranswer that scrubs cleanly, in one pass: the fields are
+// located without encoding/json (edge.FieldsOf), the SDP unescaped once
+// into a pooled buffer, scrubbed, and escaped once into the relayed frame,
+// which is byte for byte what filterSignal and deliver give
+// (FuzzFastPathMatchesEncodingJSON). ok=false when the fast path does not
+// decide: filterSignal then handles, or refuses, the payload.
+func (s *session) signalFrameFast(raw []byte) (f []byte, ok bool) {
 	var v [4][]byte
 	if !edge.FieldsOf(raw, signalKeys, v[:]) || v[0] == nil || v[1] != nil || v[2] != nil || v[3] != nil || v[0][0] != '{' {
 		return nil, false
 	}
 	var d [2][]byte
-	if !edge.FieldsOf(v[0], sdpKeys, d[:]) || d[1] == nil {
+	if !edge.FieldsOf(v[0], sdpKeys, d[:]) || d[1] == nil || d[1][0] != '"' {
 		return nil, false
 	}
 	var typ string
@@ -534,27 +528,14 @@ func (s *session) filterSDPFast(raw []byte) (out []byte, ok bool) {
 	default:
 		return nil, false
 	}
-	bp := sdpBufPool.Get().(*[]byte)
-	buf, ok := edge.AppendUnquoted((*bp)[:0], d[1])
-	var clean string
-	var err error
-	if ok {
-		clean, err = s.srv.ScrubSDP(string(buf), s.ForceRelay, s.StripSysinfo)
-	}
-	if cap(buf) <= maxPooledSDPBuf {
-		*bp = buf[:0]
-		sdpBufPool.Put(bp)
-	}
-	if !ok || err != nil {
+	f = s.appendHead(make([]byte, 0, len(raw)+len(raw)/16+96), "signal")
+	f = append(f, `{"sdp":{"type":"`...)
+	f = append(f, typ...)
+	f = append(f, `","sdp":`...)
+	if f, ok = s.srv.AppendScrubbedSDP(f, d[1], s.ForceRelay, s.StripSysinfo); !ok {
 		return nil, false
 	}
-	const head, tail = `{"sdp":{"type":"`, `}}`
-	out = make([]byte, 0, len(head)+len(typ)+len(`","sdp":`)+len(clean)+len(clean)/16+2+len(tail))
-	out = append(out, head...)
-	out = append(out, typ...)
-	out = append(out, `","sdp":`...)
-	out = edge.AppendQuoted(out, clean)
-	return append(out, tail...), true
+	return append(f, "}}}"...), true
 }
 
 // filterCandidate applies the relay filter to one trickle candidate.

@@ -1,8 +1,6 @@
 package peerjs
 
 import (
-	"sync"
-
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/internal/edge"
 )
@@ -34,12 +32,6 @@ const (
 	pMetadata
 	pBrowser
 )
-
-// sdpBufPool holds the buffers an SDP is unescaped into.
-var sdpBufPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledSDPBuf is the largest buffer returned to sdpBufPool.
-const maxPooledSDPBuf = 64 << 10
 
 // decodeFast decodes a client message into m as edge.Decode would, when
 // every field is plain (edge.Fields); false: edge.Decode must decide.
@@ -105,25 +97,11 @@ func (sess *session) signalFrameFast(m *clientMsg) (f []byte, keep, ok bool) {
 	if !edge.StringField(d[0], &typ) || typ != want {
 		return nil, false, false
 	}
-	bp := sdpBufPool.Get().(*[]byte)
-	buf, ok := edge.AppendUnquoted((*bp)[:0], d[1])
-	var clean string
-	var err error
-	if ok {
-		clean, err = sess.d.srv.ScrubSDP(string(buf), sess.ForceRelay, sess.StripSysinfo)
-	}
-	if cap(buf) <= maxPooledSDPBuf {
-		*bp = buf[:0]
-		sdpBufPool.Put(bp)
-	}
-	if !ok || err != nil {
-		return nil, false, false
-	}
 
 	// The frame, as encode(serverMsg{...}) writes it: fields in payload's
 	// order, omitempty as its tags say.
 	src := sess.peer.ID()
-	f = make([]byte, 0, len(clean)+len(clean)/16+len(m.Payload)-len(d[1])+len(src)+len(m.Dst)+128)
+	f = make([]byte, 0, len(m.Payload)+len(m.Payload)/16+len(src)+len(m.Dst)+128)
 	f = append(f, `{"type":`...)
 	f = edge.AppendQuoted(f, m.Type)
 	f = append(f, `,"src":`...)
@@ -135,7 +113,9 @@ func (sess *session) signalFrameFast(m *clientMsg) (f []byte, keep, ok bool) {
 	f = append(f, `,"payload":{"sdp":{"type":"`...)
 	f = append(f, want...)
 	f = append(f, `","sdp":`...)
-	f = edge.AppendQuoted(f, clean)
+	if f, ok = sess.d.srv.AppendScrubbedSDP(f, d[1], sess.ForceRelay, sess.StripSysinfo); !ok {
+		return nil, false, false
+	}
 	f = append(f, '}')
 	text := func(name string, i int, omitEmpty bool) {
 		if v[i] == nil {

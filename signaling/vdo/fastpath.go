@@ -1,8 +1,6 @@
 package vdo
 
 import (
-	"sync"
-
 	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
@@ -50,12 +48,6 @@ const (
 )
 
 var sdpKeys = []string{"type", "sdp"}
-
-// sdpBufPool holds the buffers an SDP is unescaped into.
-var sdpBufPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledSDPBuf is the largest buffer returned to sdpBufPool.
-const maxPooledSDPBuf = 64 << 10
 
 // decodeFast decodes a message into m as edge.Decode would, when every
 // field is plain (edge.Fields): strings without escapes, claim a
@@ -146,31 +138,19 @@ func (s *session) directFrameFast(m *in) (b []byte, ok bool) {
 	default:
 		return nil, false
 	}
-	bp := sdpBufPool.Get().(*[]byte)
-	buf, ok := edge.AppendUnquoted((*bp)[:0], d[1])
-	var clean string
-	var err error
-	if ok {
-		clean, err = s.srv.ScrubSDP(string(buf), s.ForceRelay, s.StripSysinfo)
-	}
-	if cap(buf) <= maxPooledSDPBuf {
-		*bp = buf[:0]
-		sdpBufPool.Put(bp)
-	}
-	if !ok || err != nil {
-		return nil, false
-	}
 
 	// The frame, as edge.Marshal(directMsg{...}) writes it: fields in
 	// directMsg's order, omitempty as its tags say.
 	id := s.peer.ID()
-	b = make([]byte, 0, len(clean)+len(clean)/16+len(id)+160)
+	b = make([]byte, 0, len(m.Description)+len(m.Description)/16+len(id)+160)
 	b = append(b, `{"UUID":`...)
 	b = edge.AppendQuoted(b, id)
 	b = append(b, `,"description":{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","sdp":`...)
-	b = edge.AppendQuoted(b, clean)
+	if b, ok = s.srv.AppendScrubbedSDP(b, d[1], s.ForceRelay, s.StripSysinfo); !ok {
+		return nil, false
+	}
 	b = append(b, '}')
 	for _, f := range []struct {
 		name string
