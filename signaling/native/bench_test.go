@@ -99,7 +99,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 				if !decodeFast(frame, &m) {
 					b.Fatal("fast path refused the offer")
 				}
-				f, ok := s.signalFrameFast(m.Data)
+				f, _, ok := s.signalFrameFast(m.Data)
 				if !ok {
 					b.Fatal("fast path refused the offer")
 				}
@@ -145,4 +145,49 @@ func TestDeliverMatchesMarshal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeCandidate is one trickle candidate (a relay candidate,
+// kept under forced relay) through the path Handle takes: the fast path,
+// and for comparison the encoding/json path it short-cuts (filterSignal
+// and deliver). One op is one relayed message.
+func BenchmarkDecodeCandidate(b *testing.B) {
+	frame := []byte(`{"type":"signal","to":"0123456789abcdefghijklmnopqrstuv","data":{"candidate":{"candidate":"` +
+		testutil.RelayCand + `","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}}`)
+	srv := testutil.Edge(edge.Config{Logger: slog.New(slog.DiscardHandler)})
+	s := &session{srv: srv, SenderPolicy: edge.SenderPolicy{ForceRelay: true, StripSysinfo: true}, inLen: len(frame)}
+	s.peer = hub.NewPeer(Namespace, benchRouteClient{})
+	to := hub.NewPeer(Namespace, benchRouteClient{})
+	b.Run("path=fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m in
+			if !decodeFast(frame, &m) {
+				b.Fatal("fast path refused the frame")
+			}
+			f, fwd, ok := s.signalFrameFast(m.Data)
+			if !ok || !fwd {
+				b.Fatal("fast path refused the candidate")
+			}
+			if err := s.send(to, f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("path=json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m in
+			if _, err := edge.Decode(frame, &m); err != nil {
+				b.Fatal(err)
+			}
+			data, fwd, err := s.filterSignal(m.Data)
+			if err != nil || !fwd {
+				b.Fatal(err)
+			}
+			if err := s.deliver(to, "signal", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -26,6 +26,11 @@ var fastPathSeeds = []string{
 	`{"type":"signal","to":"x","data":{"sdp":{"type":"offer","sdp":"v=0\r\n"},"candidate":null}}`,
 	` {"type" : "signal" , "to":"x", "data" : { "sdp" : { "type" : "offer" , "sdp" : "v=0\r\n" , "x" : [1, -2.5e3, true, false, null, {}] } } } `,
 	`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.RelayCand + `","sdpMid":"0"}}}`,
+	`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.RelayCand + `","sdpMid":"10.0.0.1","sdpMLineIndex":65535,"usernameFragment":"u<&>"}}}`,
+	`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.HostCand + `","sdpMLineIndex":0}}}`,
+	`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.RelayCand + `","sdpMLineIndex":65536}}}`,
+	`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.RelayCand + `","sdpMLineIndex":1.0,"sdpMid":null}}}`,
+	`{"type":"signal","to":"x","data":{"candidate":{"candidate":""}}}`,
 	`{"type":"signal","to":"x","data":{"candidates":[{"candidate":"` + testutil.RelayCand + `"}]}}`,
 	`{"type":"signal","to":"x","data":{"sealed":"YWJj"}}`,
 	`{"type":"debug","to":"x","data":{"bytesSent":1}}`,
@@ -61,13 +66,16 @@ func FuzzFastPathMatchesEncodingJSON(f *testing.F) {
 		fast.Data, slow.Data = nil, nil
 		require.Equal(t, slow, fast)
 		for _, s := range sessions {
-			got, ok := s.signalFrameFast(data)
+			got, fwd, ok := s.signalFrameFast(data)
 			if !ok {
 				continue
 			}
 			payload, forward, err := s.filterSignal(data)
-			require.NoError(t, err, "fast path forwarded what encoding/json refuses")
-			require.True(t, forward)
+			require.NoError(t, err, "fast path decided what encoding/json refuses")
+			require.Equal(t, forward, fwd, "forward")
+			if !forward {
+				continue
+			}
 			want := append(append(s.appendHead(nil, "signal"), payload...), '}') // as deliver builds it
 			require.Equal(t, string(want), string(got))
 		}
@@ -75,16 +83,17 @@ func FuzzFastPathMatchesEncodingJSON(f *testing.F) {
 }
 
 // TestFastPathTakesTheHotCase keeps the fast path in use: the frames a
-// browser sends for an offer or answer must not fall back to
+// browser sends for an offer, an answer or a candidate must not fall back to
 // encoding/json (a regression would pass every other test, slower).
 func TestFastPathTakesTheHotCase(t *testing.T) {
 	srv := testutil.Edge(edge.Config{Policy: testutil.Policy(privacy.RelayForce, privacy.SysinfoStrip, privacy.SealedAllow)})
 	s := &session{srv: srv, SenderPolicy: srv.SenderPolicy(true)}
 	s.peer = hub.NewPeer(Namespace, &fuzzClient{})
-	for _, frame := range [][]byte{benchOfferFrame(t), []byte(fastPathSeeds[1]), []byte(fastPathSeeds[2])} {
+	relayCand := []byte(`{"type":"signal","to":"x","data":{"candidate":{"candidate":"` + testutil.RelayCand + `","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}}`)
+	for _, frame := range [][]byte{benchOfferFrame(t), []byte(fastPathSeeds[1]), []byte(fastPathSeeds[2]), relayCand} {
 		var m in
 		require.True(t, decodeFast(frame, &m), "%s", frame)
-		_, ok := s.signalFrameFast(m.Data)
+		_, _, ok := s.signalFrameFast(m.Data)
 		assert.True(t, ok, "%s", frame)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/veilrtc/veil/privacy"
 	"github.com/veilrtc/veil/signaling/auth"
@@ -375,7 +376,10 @@ func (s *session) signal(m *in) error {
 	if err != nil {
 		return err
 	}
-	if f, ok := s.signalFrameFast(m.Data); ok {
+	if f, forward, ok := s.signalFrameFast(m.Data); ok {
+		if !forward {
+			return nil // a candidate the relay filter removed
+		}
 		return s.send(to, f)
 	}
 	data, forward, err := s.filterSignal(m.Data)
@@ -503,20 +507,38 @@ var (
 	sdpKeys    = []string{"type", "sdp"}
 )
 
-// signalFrameFast is filterSignal and deliver for the hot case, an offer,
-// answer or pranswer that scrubs cleanly, in one pass: the fields are
-// located without encoding/json (edge.FieldsOf), the SDP unescaped once
-// into a pooled buffer, scrubbed, and escaped once into the relayed frame,
-// which is byte for byte what filterSignal and deliver give
+// candKeys are the fields of edge.Candidate, in the order
+// candidateFast reads them.
+var candKeys = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
+
+// signalFrameFast is filterSignal and deliver for the hot cases, in one
+// pass: an offer, answer or pranswer that scrubs cleanly, or one trickle
+// candidate with plain fields. The fields are located without
+// encoding/json (edge.FieldsOf), the SDP unescaped once into a pooled
+// buffer, scrubbed, and escaped once into the relayed frame, which is byte
+// for byte what filterSignal and deliver give
 // (FuzzFastPathMatchesEncodingJSON). ok=false when the fast path does not
-// decide: filterSignal then handles, or refuses, the payload.
-func (s *session) signalFrameFast(raw []byte) (f []byte, ok bool) {
+// decide: filterSignal then handles, or refuses, the payload. forward=false
+// (with ok): the relay filter removed the candidate, nothing to send.
+func (s *session) signalFrameFast(raw []byte) (f []byte, forward, ok bool) {
 	var v [4][]byte
-	if !edge.FieldsOf(raw, signalKeys, v[:]) || v[0] == nil || v[1] != nil || v[2] != nil || v[3] != nil || v[0][0] != '{' {
-		return nil, false
+	if !edge.FieldsOf(raw, signalKeys, v[:]) || v[2] != nil || v[3] != nil {
+		return nil, false, false
 	}
+	switch {
+	case v[0] != nil && v[1] == nil && v[0][0] == '{':
+		f, ok = s.sdpFrameFast(v[0])
+		return f, ok, ok
+	case v[1] != nil && v[0] == nil && v[1][0] == '{':
+		return s.candidateFrameFast(v[1])
+	}
+	return nil, false, false
+}
+
+// sdpFrameFast is signalFrameFast for data.sdp.
+func (s *session) sdpFrameFast(sdp []byte) (f []byte, ok bool) {
 	var d [2][]byte
-	if !edge.FieldsOf(v[0], sdpKeys, d[:]) || d[1] == nil || d[1][0] != '"' {
+	if !edge.FieldsOf(sdp, sdpKeys, d[:]) || d[1] == nil || d[1][0] != '"' {
 		return nil, false
 	}
 	var typ string
@@ -528,7 +550,7 @@ func (s *session) signalFrameFast(raw []byte) (f []byte, ok bool) {
 	default:
 		return nil, false
 	}
-	f = s.appendHead(make([]byte, 0, len(raw)+len(raw)/16+96), "signal")
+	f = s.appendHead(make([]byte, 0, len(sdp)+len(sdp)/16+128), "signal")
 	f = append(f, `{"sdp":{"type":"`...)
 	f = append(f, typ...)
 	f = append(f, `","sdp":`...)
@@ -536,6 +558,80 @@ func (s *session) signalFrameFast(raw []byte) (f []byte, ok bool) {
 		return nil, false
 	}
 	return append(f, "}}}"...), true
+}
+
+// candidateFrameFast is signalFrameFast for data.candidate: string fields
+// plain or absent, sdpMLineIndex a plain integer in range; null, escapes
+// and anything else go to filterSignal. Once it has run the relay filter
+// (which counts what it drops) it always decides.
+func (s *session) candidateFrameFast(raw []byte) (f []byte, forward, ok bool) {
+	var v [4][]byte
+	if !edge.FieldsOf(raw, candKeys, v[:]) || v[0] == nil {
+		return nil, false, false
+	}
+	var c edge.Candidate
+	if !edge.StringField(v[0], &c.Candidate) {
+		return nil, false, false
+	}
+	for _, p := range []struct {
+		raw []byte
+		dst **string
+	}{{v[1], &c.SDPMid}, {v[3], &c.UsernameFragment}} {
+		if p.raw == nil {
+			continue
+		}
+		var t string
+		if !edge.StringField(p.raw, &t) {
+			return nil, false, false
+		}
+		*p.dst = &t
+	}
+	if v[2] != nil {
+		n, ok := parseUint16(v[2])
+		if !ok {
+			return nil, false, false
+		}
+		c.SDPMLineIndex = &n
+	}
+	if !s.filterCandidate(&c) {
+		return nil, false, true
+	}
+	// As edge.Marshal(signalData{Candidate: edge.Marshal(c)}) writes it.
+	f = s.appendHead(make([]byte, 0, len(raw)+128), "signal")
+	f = append(f, `{"candidate":{"candidate":`...)
+	f = edge.AppendQuoted(f, c.Candidate)
+	if c.SDPMid != nil {
+		f = append(f, `,"sdpMid":`...)
+		f = edge.AppendQuoted(f, *c.SDPMid)
+	}
+	if c.SDPMLineIndex != nil {
+		f = append(f, `,"sdpMLineIndex":`...)
+		f = strconv.AppendUint(f, uint64(*c.SDPMLineIndex), 10)
+	}
+	if c.UsernameFragment != nil {
+		f = append(f, `,"usernameFragment":`...)
+		f = edge.AppendQuoted(f, *c.UsernameFragment)
+	}
+	return append(f, "}}}"...), true, true
+}
+
+// parseUint16 reads a JSON number that encoding/json decodes into a
+// uint16 as the same digits: decimal digits only, at most 65535.
+func parseUint16(raw []byte) (uint16, bool) {
+	if len(raw) == 0 || len(raw) > 5 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 || (raw[0] == '0' && len(raw) > 1) {
+		return 0, false
+	}
+	return uint16(n), true
 }
 
 // filterCandidate applies the relay filter to one trickle candidate.
