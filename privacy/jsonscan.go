@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // A one-pass JSON scanner for FindLeakJSON: it validates a document as
@@ -27,11 +28,25 @@ const maxJSONDepth = 10000
 // substring of doc. stopped is true when str stopped the scan,
 // which leaves valid undecided (false).
 func scanJSON(doc string, str func(s string) bool) (valid, stopped bool) {
+	return scanJSONStrings(doc, nil, str)
+}
+
+// scanJSONStrings is scanJSON; with a non-nil borrow, decoded escaped
+// strings go into *borrow (grown as needed and left there for the caller
+// to reuse) and are handed to str in place, without a copy per escaped
+// string: str must not keep one, nor anything cut from it, past its return
+// unless it copies it, and must stop the scan (return false) when it keeps
+// one; the caller copies it before reusing *borrow (FindLeakJSON).
+func scanJSONStrings(doc string, borrow *[]byte, str func(s string) bool) (valid, stopped bool) {
 	var (
 		stackBuf [64]byte // '{' or '[' per open container
 		stack    = stackBuf[:0]
 		buf      []byte // decoded escaped strings
 	)
+	if borrow != nil {
+		buf = (*borrow)[:0]
+		defer func() { *borrow = buf[:0] }()
+	}
 	i := skipWS(doc, 0)
 	for {
 		// A value starts at i.
@@ -52,7 +67,7 @@ func scanJSON(doc string, str func(s string) bool) (valid, stopped bool) {
 			}
 			if c == '{' {
 				var ok bool
-				if i, ok = scanKey(doc, i, &buf, str, &stopped); !ok {
+				if i, ok = scanKey(doc, i, &buf, borrow != nil, str, &stopped); !ok {
 					return false, stopped
 				}
 			}
@@ -65,7 +80,7 @@ func scanJSON(doc string, str func(s string) bool) (valid, stopped bool) {
 			s := doc[i+1 : end-1]
 			if esc {
 				buf = appendUnquoted(buf[:0], s)
-				s = string(buf)
+				s = bufString(buf, borrow != nil)
 			}
 			if !str(s) {
 				return false, true
@@ -111,7 +126,7 @@ func scanJSON(doc string, str func(s string) bool) (valid, stopped bool) {
 			i = skipWS(doc, i+1)
 			if top == '{' {
 				var ok bool
-				if i, ok = scanKey(doc, i, &buf, str, &stopped); !ok {
+				if i, ok = scanKey(doc, i, &buf, borrow != nil, str, &stopped); !ok {
 					return false, stopped
 				}
 			}
@@ -121,7 +136,7 @@ func scanJSON(doc string, str func(s string) bool) (valid, stopped bool) {
 }
 
 // scanKey reads `"key" :` at i and returns where the value starts.
-func scanKey(doc string, i int, buf *[]byte, str func(string) bool, stopped *bool) (int, bool) {
+func scanKey(doc string, i int, buf *[]byte, borrow bool, str func(string) bool, stopped *bool) (int, bool) {
 	if i >= len(doc) || doc[i] != '"' {
 		return 0, false
 	}
@@ -132,7 +147,7 @@ func scanKey(doc string, i int, buf *[]byte, str func(string) bool, stopped *boo
 	s := doc[i+1 : end-1]
 	if esc {
 		*buf = appendUnquoted((*buf)[:0], s)
-		s = string(*buf)
+		s = bufString(*buf, borrow)
 	}
 	if !str(s) {
 		*stopped = true
@@ -162,9 +177,7 @@ func skipWS(doc string, i int) int {
 // escape.
 func scanString(doc string, i int) (end int, escaped bool) {
 	for j := i + 1; j < len(doc); j++ {
-		for j < len(doc) && strPlain[doc[j]] {
-			j++ // the bulk of an SDP: no quote, backslash or control byte
-		}
+		j += plainRun(doc, j) // the bulk of an SDP: no quote, backslash or control byte
 		if j >= len(doc) {
 			break
 		}
@@ -313,4 +326,38 @@ func isHex4(s string) bool {
 
 func hex4(s string) rune {
 	return rune(unhex(s[0]))<<12 | rune(unhex(s[1]))<<8 | rune(unhex(s[2]))<<4 | rune(unhex(s[3]))
+}
+
+// plainRun returns how many bytes from doc[j] on are plain string bytes
+// (not '"', not '\\', not a control byte), eight at a time while it can:
+// a JSON string's bulk (an SDP) is long runs of them.
+func plainRun(doc string, j int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	start := j
+	for ; j+8 <= len(doc); j += 8 {
+		w := uint64(doc[j]) | uint64(doc[j+1])<<8 | uint64(doc[j+2])<<16 | uint64(doc[j+3])<<24 |
+			uint64(doc[j+4])<<32 | uint64(doc[j+5])<<40 | uint64(doc[j+6])<<48 | uint64(doc[j+7])<<56
+		q := w ^ (ones * '"')
+		b := w ^ (ones * '\\')
+		// A byte is flagged when it is zero after the XOR (a quote or a
+		// backslash) or below 0x20; bytes >= 0x80 are never flagged.
+		if ((q-ones)&^q|(b-ones)&^b|(w-ones*0x20)&^w)&highs != 0 {
+			break
+		}
+	}
+	for j < len(doc) && strPlain[doc[j]] {
+		j++
+	}
+	return j - start
+}
+
+// bufString is buf as a string: copied, or (borrow) read in place.
+func bufString(buf []byte, borrow bool) string {
+	if borrow {
+		return unsafe.String(unsafe.SliceData(buf), len(buf))
+	}
+	return string(buf)
 }

@@ -4,8 +4,10 @@ import (
 	"html"
 	"net/netip"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -66,10 +68,17 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 	if !mayHoldAddress(s) {
 		return "", false
 	}
-	for _, v := range spellings(s) {
-		if leak, found = findAddress(v, allowed); found {
+	// spellings(s) one at a time: most text has only the one, and the
+	// slice was an allocation per line searched.
+	for range maxScrubPasses + 1 {
+		if leak, found = findAddress(s, allowed); found {
 			return leak, true
 		}
+		t := nextSpelling(s)
+		if t == s {
+			break
+		}
+		s = t
 	}
 	return "", false
 }
@@ -138,16 +147,7 @@ var addrClass = func() (t [256]uint8) {
 func spellings(s string) []string {
 	out := []string{s}
 	for range maxScrubPasses {
-		t := s
-		if f, ok := foldUnicode(t); ok {
-			t = f
-		}
-		if p, ok := percentDecode(t); ok {
-			t = p
-		}
-		if u, ok := unescapeText(t); ok {
-			t = u
-		}
+		t := nextSpelling(s)
 		if t == s {
 			break
 		}
@@ -155,6 +155,22 @@ func spellings(s string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// nextSpelling is one normalisation step of spellings: s itself when it
+// changes nothing.
+func nextSpelling(s string) string {
+	t := s
+	if f, ok := foldUnicode(t); ok {
+		t = f
+	}
+	if p, ok := percentDecode(t); ok {
+		t = p
+	}
+	if u, ok := unescapeText(t); ok {
+		t = u
+	}
+	return t
 }
 
 // unescapeText decodes the escapes a parser further down may decode: HTML
@@ -605,10 +621,28 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 	if out, keep := FilterRelayCandidate(line, true, trusted); !keep || out != line {
 		return line
 	}
-	fields := strings.Split(body, " ")
-	fields[candFieldAddress] = scrubbedIPv4
-	return "candidate:" + strings.Join(fields, " ")
+	// The address field replaced, in one concatenation (Split and Join
+	// were three allocations per relay candidate line).
+	start := 0
+	for range candFieldAddress {
+		k := strings.IndexByte(body[start:], ' ')
+		if k < 0 {
+			return line // a kept candidate has more fields: cannot happen
+		}
+		start += k + 1
+	}
+	end := len(body)
+	if k := strings.IndexByte(body[start:], ' '); k >= 0 {
+		end = start + k
+	}
+	return "candidate:" + body[:start] + scrubbedIPv4 + body[end:]
 }
+
+// leakBufPool holds the buffers FindLeakJSON decodes escaped strings into.
+var leakBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledLeakBuf is the largest buffer returned to leakBufPool.
+const maxPooledLeakBuf = 64 << 10
 
 // FindLeakJSON applies FindLeak to every string of the JSON text b, object
 // keys included, at any depth, each decoded (so "\u0031" is read as "1").
@@ -618,10 +652,18 @@ func exemptRelayAddress(line string, trusted func(netip.AddrPort) bool) string {
 // leak is an address: never log it. Safe for concurrent use if trusted is.
 func FindLeakJSON(b []byte, trusted func(netip.AddrPort) bool) (leak string, found bool) {
 	// One pass validates and yields every string decoded (jsonscan.go).
-	valid, stopped := scanJSON(string(b), func(s string) bool {
+	// The frame and its decoded strings are read in place, not copied: b
+	// is not written while this runs, the scan stops at the first leak,
+	// and the leak is copied before it is returned.
+	bp := leakBufPool.Get().(*[]byte)
+	valid, stopped := scanJSONStrings(unsafe.String(unsafe.SliceData(b), len(b)), bp, func(s string) bool {
 		leak, found = FindLeak(s, trusted)
 		return !found
 	})
+	leak = strings.Clone(leak)
+	if cap(*bp) <= maxPooledLeakBuf {
+		leakBufPool.Put(bp)
+	}
 	switch {
 	case stopped:
 		return leak, true

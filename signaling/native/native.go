@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/veilrtc/veil/privacy"
@@ -310,10 +311,35 @@ func (s *session) Refuse(err error) {
 	}
 }
 
+// inKeys are the fields of in, in the order decodeFast reads them.
+var inKeys = []string{"type", "rid", "room", "stream", "token", "to", "data"}
+
+// decodeFast decodes a message into m as edge.Decode would, without
+// encoding/json, when every field is plain (edge.FieldsOf); false means
+// the fast path does not decide and edge.Decode must. m.Data is a
+// subslice of b, valid only while the message is handled.
+func decodeFast(b []byte, m *in) bool {
+	var v [7][]byte
+	if !edge.DecodeFields(b, inKeys, v[:]) {
+		return false
+	}
+	var out in
+	for i, dst := range []*string{&out.Type, &out.Rid, &out.Room, &out.Stream, &out.Token, &out.To} {
+		if !edge.StringField(v[i], dst) {
+			return false
+		}
+	}
+	out.Data = v[6]
+	*m = out
+	return true
+}
+
 // Handle decodes one client message and acts on it.
 func (s *session) Handle(b []byte) {
 	var m in
-	if partial, err := edge.Decode(b, &m); err != nil {
+	if decodeFast(b, &m) {
+		// decoded: the checks below are the same for both paths
+	} else if partial, err := edge.Decode(b, &m); err != nil {
 		if !partial {
 			s.fail(err, "", "")
 			return
@@ -405,6 +431,12 @@ func (s *session) signal(m *in) error {
 	if err != nil {
 		return err
 	}
+	if f, forward, ok := s.signalFrameFast(m.Data); ok {
+		if !forward {
+			return nil // a candidate the relay filter removed
+		}
+		return s.relay(to, f)
+	}
 	data, forward, err := s.filterSignal(m.Data)
 	if err != nil || !forward {
 		return err
@@ -425,19 +457,23 @@ func (s *session) signal(m *in) error {
 // (LeakFree); if it does not, nothing is queued and ErrAddressLeak is
 // returned.
 func (s *session) deliver(to *hub.Peer, typ string, data []byte) error {
-	from, err := json.Marshal(s.peer.ID())
-	if err != nil {
-		return err
-	}
-	const shape = `{"type":"","from":,"data":}`
-	b := make([]byte, 0, len(shape)+len(typ)+len(from)+len(data))
+	b := s.appendHead(make([]byte, 0, 64+len(data)), typ)
+	b = append(b, data...)
+	return s.relay(to, append(b, '}'))
+}
+
+// appendHead appends the relayed frame's head, `{"type":typ,"from":me,"data":`.
+func (s *session) appendHead(b []byte, typ string) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...) // "signal" or "debug": nothing to escape
 	b = append(b, `","from":`...)
-	b = append(b, from...)
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	b = append(b, '}')
+	b = edge.AppendQuoted(b, s.peer.ID())
+	return append(b, `,"data":`...)
+}
+
+// relay queues the relayed frame b for the recipient after the growth and
+// forced-relay checks (see deliver).
+func (s *session) relay(to *hub.Peer, b []byte) error {
 	if err := edge.CheckGrowth(s.inLen, len(b)); err != nil {
 		return err
 	}
@@ -519,6 +555,140 @@ func (s *session) filterSignal(raw json.RawMessage) (out []byte, forward bool, e
 	}
 	out, err = edge.Marshal(d)
 	return out, err == nil, err
+}
+
+// signalKeys and sdpKeys are the fields of signalData and
+// edge.SessionDesc, in the order filterSDPFast reads them.
+var (
+	signalKeys = []string{"sdp", "candidate", "candidates", "sealed"}
+	sdpKeys    = []string{"type", "sdp"}
+)
+
+// candKeys are the fields of edge.Candidate, in the order
+// candidateFast reads them.
+var candKeys = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
+
+// signalFrameFast is filterSignal and deliver for the hot cases, in one
+// pass: an offer, answer or pranswer that scrubs cleanly, or one trickle
+// candidate with plain fields. The fields are located without
+// encoding/json (edge.FieldsOf), the SDP unescaped once into a pooled
+// buffer, scrubbed, and escaped once into the relayed frame, which is byte
+// for byte what filterSignal and deliver give
+// (FuzzFastPathMatchesEncodingJSON). ok=false when the fast path does not
+// decide: filterSignal then handles, or refuses, the payload. forward=false
+// (with ok): the relay filter removed the candidate, nothing to send.
+func (s *session) signalFrameFast(raw []byte) (f []byte, forward, ok bool) {
+	var v [4][]byte
+	if !edge.FieldsOf(raw, signalKeys, v[:]) || v[2] != nil || v[3] != nil {
+		return nil, false, false
+	}
+	switch {
+	case v[0] != nil && v[1] == nil && v[0][0] == '{':
+		f, ok = s.sdpFrameFast(v[0])
+		return f, ok, ok
+	case v[1] != nil && v[0] == nil && v[1][0] == '{':
+		return s.candidateFrameFast(v[1])
+	}
+	return nil, false, false
+}
+
+// sdpFrameFast is signalFrameFast for data.sdp.
+func (s *session) sdpFrameFast(sdp []byte) (f []byte, ok bool) {
+	var d [2][]byte
+	if !edge.FieldsOf(sdp, sdpKeys, d[:]) || d[1] == nil || d[1][0] != '"' {
+		return nil, false
+	}
+	var typ string
+	if !edge.StringField(d[0], &typ) {
+		return nil, false
+	}
+	switch typ {
+	case "offer", "answer", "pranswer":
+	default:
+		return nil, false
+	}
+	f = s.appendHead(make([]byte, 0, len(sdp)+len(sdp)/16+128), "signal")
+	f = append(f, `{"sdp":{"type":"`...)
+	f = append(f, typ...)
+	f = append(f, `","sdp":`...)
+	if f, ok = s.srv.AppendScrubbedSDP(f, d[1], s.ForceRelay, s.StripSysinfo); !ok {
+		return nil, false
+	}
+	return append(f, "}}}"...), true
+}
+
+// candidateFrameFast is signalFrameFast for data.candidate: string fields
+// plain or absent, sdpMLineIndex a plain integer in range; null, escapes
+// and anything else go to filterSignal. Once it has run the relay filter
+// (which counts what it drops) it always decides.
+func (s *session) candidateFrameFast(raw []byte) (f []byte, forward, ok bool) {
+	var v [4][]byte
+	if !edge.FieldsOf(raw, candKeys, v[:]) || v[0] == nil {
+		return nil, false, false
+	}
+	var c edge.Candidate
+	if !edge.StringField(v[0], &c.Candidate) {
+		return nil, false, false
+	}
+	for _, p := range []struct {
+		raw []byte
+		dst **string
+	}{{v[1], &c.SDPMid}, {v[3], &c.UsernameFragment}} {
+		if p.raw == nil {
+			continue
+		}
+		var t string
+		if !edge.StringField(p.raw, &t) {
+			return nil, false, false
+		}
+		*p.dst = &t
+	}
+	if v[2] != nil {
+		n, ok := parseUint16(v[2])
+		if !ok {
+			return nil, false, false
+		}
+		c.SDPMLineIndex = &n
+	}
+	if !s.filterCandidate(&c) {
+		return nil, false, true
+	}
+	// As edge.Marshal(signalData{Candidate: edge.Marshal(c)}) writes it.
+	f = s.appendHead(make([]byte, 0, len(raw)+128), "signal")
+	f = append(f, `{"candidate":{"candidate":`...)
+	f = edge.AppendQuoted(f, c.Candidate)
+	if c.SDPMid != nil {
+		f = append(f, `,"sdpMid":`...)
+		f = edge.AppendQuoted(f, *c.SDPMid)
+	}
+	if c.SDPMLineIndex != nil {
+		f = append(f, `,"sdpMLineIndex":`...)
+		f = strconv.AppendUint(f, uint64(*c.SDPMLineIndex), 10)
+	}
+	if c.UsernameFragment != nil {
+		f = append(f, `,"usernameFragment":`...)
+		f = edge.AppendQuoted(f, *c.UsernameFragment)
+	}
+	return append(f, "}}}"...), true, true
+}
+
+// parseUint16 reads a JSON number that encoding/json decodes into a
+// uint16 as the same digits: decimal digits only, at most 65535.
+func parseUint16(raw []byte) (uint16, bool) {
+	if len(raw) == 0 || len(raw) > 5 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 || (raw[0] == '0' && len(raw) > 1) {
+		return 0, false
+	}
+	return uint16(n), true
 }
 
 // filterCandidate applies the relay filter to one trickle candidate.

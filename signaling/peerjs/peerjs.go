@@ -537,7 +537,9 @@ func (sess *session) Handle(b []byte) {
 	sess.lastSeen.Store(time.Now().UnixNano())
 	// Like the `peer` server, PeerJS answers nothing to a bad message.
 	var m clientMsg
-	if _, err := edge.Decode(b, &m); err != nil {
+	if decodeFast(b, &m) {
+		// decoded: the checks below are the same for both paths
+	} else if _, err := edge.Decode(b, &m); err != nil {
 		sess.strike()
 		return
 	}
@@ -583,18 +585,16 @@ func (sess *session) signal(m *clientMsg) bool {
 	if m.Dst == "" || len(m.Dst) > maxIDLen {
 		return false
 	}
-	var p payload
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		return false
+	f, keep, ok := sess.signalFrameFast(m)
+	if !ok {
+		f, keep, ok = sess.signalFrameJSON(m)
 	}
-	out, keep, ok := sess.filterPayload(m.Type, p)
 	if !ok {
 		return false
 	}
 	if !keep {
 		return true // a candidate the relay filter removed: nothing to send
 	}
-	f := encode(serverMsg{Type: m.Type, Src: sess.peer.ID(), Dst: m.Dst, Payload: out})
 	if edge.CheckGrowth(sess.inLen, len(f)) != nil {
 		return false
 	}
@@ -605,6 +605,21 @@ func (sess *session) signal(m *clientMsg) bool {
 	}
 	sess.d.deliver(sess.peer, m.Dst, f)
 	return true
+}
+
+// signalFrameJSON decodes, filters and encodes a signal on encoding/json:
+// every payload the fast path (signalFrameFast) does not decide, and the
+// reference it is fuzzed against. keep and ok are filterPayload's.
+func (sess *session) signalFrameJSON(m *clientMsg) (f []byte, keep, ok bool) {
+	var p payload
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		return nil, false, false
+	}
+	out, keep, ok := sess.filterPayload(m.Type, p)
+	if !ok || !keep {
+		return nil, keep, ok
+	}
+	return encode(serverMsg{Type: m.Type, Src: sess.peer.ID(), Dst: m.Dst, Payload: out}), true, true
 }
 
 // filterPayload rebuilds a payload from its known fields and applies the

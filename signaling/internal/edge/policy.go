@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"sync"
+	"unsafe"
 
 	"github.com/veilrtc/veil/privacy"
 )
@@ -112,4 +114,38 @@ func ScrubJSON(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, err
 	}
 	return Marshal(privacy.ScrubAddressesDeep(v))
+}
+
+// sdpBufPool holds the buffers an SDP is unescaped into.
+var sdpBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledSDPBuf is the largest buffer returned to sdpBufPool.
+const maxPooledSDPBuf = 64 << 10
+
+// AppendScrubbedSDP is the fast path's ScrubSDP: it unescapes raw, the
+// JSON string of an SDP (from Fields), once into a pooled buffer, scrubs
+// it and appends it to dst as a JSON string (AppendQuoted). ok=false when
+// the fast path does not decide (an escape AppendUnquoted leaves to
+// encoding/json, or an SDP ScrubSDP refuses): dst is then returned as it
+// was and the caller takes its encoding/json path, which words the error.
+func (s *Server) AppendScrubbedSDP(dst, raw []byte, forceRelay, stripSysinfo bool) (out []byte, ok bool) {
+	bp := sdpBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledSDPBuf {
+			sdpBufPool.Put(bp)
+		}
+	}()
+	buf, ok := AppendUnquoted((*bp)[:0], raw)
+	*bp = buf[:0]
+	if !ok {
+		return dst, false
+	}
+	// The SDP is read in place: ScrubSDP keeps nothing of its input, and
+	// what it returns (which may be its input) is copied out below,
+	// before the buffer goes back to the pool.
+	clean, err := s.ScrubSDP(unsafe.String(unsafe.SliceData(buf), len(buf)), forceRelay, stripSysinfo)
+	if err != nil {
+		return dst, false
+	}
+	return AppendQuoted(dst, clean), true
 }
