@@ -103,7 +103,7 @@ func BenchmarkDecodeOffer(b *testing.B) {
 				if !ok {
 					b.Fatal("fast path refused the offer")
 				}
-				if err := s.send(to, f); err != nil {
+				if err := s.relay(to, f); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -169,7 +169,7 @@ func BenchmarkDecodeCandidate(b *testing.B) {
 			if !ok || !fwd {
 				b.Fatal("fast path refused the candidate")
 			}
-			if err := s.send(to, f); err != nil {
+			if err := s.relay(to, f); err != nil {
 				b.Fatal(err)
 			}
 		}
