@@ -43,7 +43,7 @@ type testServer struct {
 
 // startServer runs a Server on 127.0.0.1 (UDP and TCP) relaying on
 // 127.0.0.2; mod adjusts the Config first.
-func startServer(t *testing.T, mod func(*Config)) *testServer {
+func startServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
