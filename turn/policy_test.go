@@ -93,7 +93,8 @@ func TestRelayPermitted(t *testing.T) {
 		{"empty ip", &net.UDPAddr{Port: 53}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
+			ap, ok := udpAddrPort(tc.addr)
+			assert.Equal(t, tc.want, ok && s.relayPermitted(ap))
 		})
 	}
 }

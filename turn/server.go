@@ -55,6 +55,11 @@ type Server struct {
 	// because WriteTo toward the relay address looks it up for every
 	// relayed datagram and must not contend on mu.
 	relays sync.Map // uint16 -> *relayConn
+	// socks describes each PacketConn and Listener, by index.
+	socks []sockInfo
+	// relayGen counts relay sockets closed: a relay socket's remembered
+	// relayPermitted decision holds while it is unchanged.
+	relayGen atomic.Uint64
 
 	// loops counts what Close waits for: pion's read loop on each
 	// PacketConn, each Listener's accept loop, each accepted connection
@@ -79,6 +84,12 @@ type Server struct {
 	ipSalt  [32]byte // keys the per-address table (ipKeyOf)
 	stats   counters
 	refused refusals
+}
+
+// sockInfo describes one socket TURN is served on.
+type sockInfo struct {
+	tcp bool        // a Listener, not a PacketConn
+	tls atomic.Bool // a Listener that accepted a TLS connection
 }
 
 // allocKey identifies an allocation as pion does: the socket it was made
@@ -162,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 		maxUser:    cfg.MaxAllocationsPerUser,
 		maxAll:     cfg.MaxAllocations,
 		nsock:      len(cfg.PacketConns) + len(cfg.Listeners),
+		socks:      make([]sockInfo, len(cfg.PacketConns)+len(cfg.Listeners)),
 		maxIP:      cfg.MaxAllocationsPerIP,
 		maxLife:    cfg.MaxAllocationLifetime,
 		maxPeers:   cfg.MaxPeersPerAllocation,
@@ -248,7 +260,7 @@ func New(cfg Config) (*Server, error) {
 	pcs := make([]pionturn.PacketConnConfig, 0, len(cfg.PacketConns))
 	for i, pc := range cfg.PacketConns {
 		pcs = append(pcs, pionturn.PacketConnConfig{
-			PacketConn:            &trackedPacketConn{PacketConn: pc, srv: s},
+			PacketConn:            newTrackedPacketConn(pc, s),
 			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
 			PermissionHandler:     s.permitter(i),
 		})
@@ -256,8 +268,9 @@ func New(cfg Config) (*Server, error) {
 	ls := make([]pionturn.ListenerConfig, 0, len(cfg.Listeners))
 	for j, l := range cfg.Listeners {
 		i := len(cfg.PacketConns) + j
+		s.socks[i].tcp = true
 		ls = append(ls, pionturn.ListenerConfig{
-			Listener:              &trackedListener{Listener: l, srv: s},
+			Listener:              &trackedListener{Listener: l, srv: s, sock: i},
 			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
 			PermissionHandler:     s.permitter(i),
 		})
@@ -679,24 +692,21 @@ func (s *Server) EndPeer(peerID string) {
 // limited to live relay sockets (relay to relay) and can never reach
 // another service on this host. The policy is checked again as defense in
 // depth.
-func (s *Server) relayPermitted(addr net.Addr) bool {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return false
-	}
-	ip, ok := netip.AddrFromSlice(ua.IP)
-	if !ok {
-		return false
-	}
-	ip = ip.Unmap()
+//
+// A relay socket remembers the last address this let through in each
+// direction, with relayGen, which every closing relay socket increments:
+// while no relay socket has closed since, the decision stands (the policy
+// never changes; only a live port can stop being one).
+func (s *Server) relayPermitted(ap netip.AddrPort) bool {
+	ip := ap.Addr().Unmap().WithZone("")
 	if !s.policy.Permit(ip) {
 		return false
 	}
 	if s.policy.isOwn(ip) {
-		if ua.Port <= 0 || ua.Port > 65535 {
+		if ap.Port() == 0 {
 			return false
 		}
-		_, live := s.relays.Load(uint16(ua.Port))
+		_, live := s.relays.Load(ap.Port())
 		return live
 	}
 	return true
