@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,10 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 		s.mu.Unlock()
 		return nil, nil, err
 	}
-	rc := &relayConn{PacketConn: pc, udp: pc, srv: s, user: conf.UserID, port: port, sock: g.sock}
+	rc := &relayConn{
+		PacketConn: pc, udp: pc, srv: s, user: conf.UserID, port: port, sock: g.sock, transport: transportNone,
+		self: udpAddr16(netip.AddrPortFrom(s.relayIP, port)),
+	}
 	// Added while the calling pion loop holds its own count, so the
 	// WaitGroup is never at zero here.
 	s.loops.Add(1)
@@ -56,6 +60,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	// However often it is refreshed, an allocation ends here: closing the
 	// relay socket makes pion's relay reader delete it.
 	s.mu.Lock()
+	s.live[rc] = struct{}{}
 	rc.lifetime = time.AfterFunc(s.maxLife, func() {
 		s.stats.lifetimeEnded.Add(1)
 		_ = rc.Close()
@@ -111,6 +116,7 @@ func (g *relayGenerator) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, er
 type relayConn struct {
 	net.PacketConn
 	udp      *net.UDPConn // PacketConn: read without allocating an address
+	self     *net.UDPAddr // its relay address, as other relay sockets see it
 	srv      *Server
 	user     string
 	port     uint16
@@ -119,6 +125,7 @@ type relayConn struct {
 
 	// Guarded by srv.mu.
 	src         allocKey                // set once pion reports the allocation
+	transport   transport               // likewise
 	ipKey       ipKey                   // client address account
 	counted     bool                    // counted in ipKey's account
 	closed      bool                    // slots released
@@ -136,38 +143,80 @@ type relayConn struct {
 	// loop of the client's transport), hence atomic.
 	from permitted
 	to   atomic.Pointer[permitted]
+
+	// Relayed traffic, moved to Server.closedTraffic on Close.
+	sent, recv trafficCounter
+
+	in inbox // datagrams from other relay sockets (inbox.go)
 }
 
 // permitted is a peer address relayPermitted let through in relay
-// generation gen; ua is the address handed to pion for it.
+// generation gen; ua is the address handed to pion for it, dst the relay
+// socket it is, if it is one.
 type permitted struct {
 	ap  netip.AddrPort
 	ua  *net.UDPAddr
+	dst *relayConn
 	gen uint64
 }
 
 // WriteTo drops, as if sent, a datagram relayPermitted refuses: the client
-// learns nothing, and pion does not log a write error.
+// learns nothing, and pion does not log a write error. A datagram to
+// another relay socket of this server goes to its inbox (inbox.go).
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if ap, ok := udpAddrPort(addr); ok {
-		gen := c.srv.relayGen.Load()
-		if last := c.to.Load(); last != nil && last.ap == ap && last.gen == gen {
-			return c.udp.WriteToUDPAddrPort(p, ap)
-		}
-		if c.srv.relayPermitted(ap) {
-			c.to.Store(&permitted{ap: ap, gen: gen})
-			return c.udp.WriteToUDPAddrPort(p, ap)
-		}
+	ap, ok := udpAddrPort(addr)
+	if !ok {
+		c.srv.stats.relayDropped.Add(1)
+		return len(p), nil
 	}
-	c.srv.stats.relayDropped.Add(1)
-	return len(p), nil
+	gen := c.srv.relayGen.Load()
+	to := c.to.Load()
+	if to == nil || to.ap != ap || to.gen != gen {
+		ok, dst := c.srv.relayTarget(ap)
+		if !ok {
+			c.srv.stats.relayDropped.Add(1)
+			return len(p), nil
+		}
+		to = &permitted{ap: ap, dst: dst, gen: gen}
+		c.to.Store(to)
+	}
+	if to.dst != nil && len(p) <= relayBufSize {
+		if to.dst.deliver(p, c) {
+			c.sent.add(len(p))
+		} else {
+			c.srv.stats.inboxDropped.Add(1)
+		}
+		return len(p), nil
+	}
+	n, err := c.udp.WriteToUDPAddrPort(p, ap)
+	if err == nil {
+		c.sent.add(n)
+	}
+	return n, err
 }
 
-// ReadFrom skips datagrams relayPermitted refuses.
+// ReadFrom returns datagrams from the inbox, then from the socket,
+// skipping those relayPermitted refuses.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	c.reading.Store(true)
 	for {
+		if n, from, ok := c.pop(p); ok {
+			c.recv.add(n)
+			return n, from.self, nil
+		}
+		c.in.waiting.Store(true)
+		if n, from, ok := c.pop(p); ok {
+			c.in.waiting.Store(false)
+			c.recv.add(n)
+			return n, from.self, nil
+		}
 		n, ap, err := c.udp.ReadFromUDPAddrPort(p)
+		c.in.waiting.Store(false)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Woken by deliver.
+			_ = c.udp.SetReadDeadline(time.Time{})
+			continue
+		}
 		if err != nil {
 			// pion's relay reader returns on any error.
 			c.done()
@@ -175,6 +224,7 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		gen := c.srv.relayGen.Load()
 		if c.from.ua != nil && c.from.ap == ap && c.from.gen == gen {
+			c.recv.add(n)
 			return n, c.from.ua, nil
 		}
 		if c.srv.relayPermitted(ap) {
@@ -182,6 +232,7 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 				c.from.ua = udpAddr16(ap)
 			}
 			c.from.ap, c.from.gen = ap, gen
+			c.recv.add(n)
 			return n, c.from.ua, nil
 		}
 		c.srv.stats.relayDropped.Add(1)
@@ -214,6 +265,9 @@ func (c *relayConn) Close() error {
 		if c.lifetime != nil {
 			c.lifetime.Stop()
 		}
+		delete(c.srv.live, c)
+		c.srv.closedTraffic[0].addTraffic(c.sent.load())
+		c.srv.closedTraffic[1].addTraffic(c.recv.load())
 		c.srv.releaseLocked(c)
 		c.srv.mu.Unlock()
 		err = c.PacketConn.Close()
