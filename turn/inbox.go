@@ -26,8 +26,9 @@ import (
 const (
 	// inboxSize caps the datagrams waiting in one relay socket's inbox:
 	// past it they are dropped, as a full socket buffer drops them. At
-	// relayBufSize each, 100 KB, about the kernel's default UDP buffer.
-	inboxSize = 64
+	// relayBufSize each, 200 KB, the Linux default UDP receive buffer
+	// (208 KB) that the kernel path would queue them in.
+	inboxSize = 128
 	// relayBufSize is the largest datagram that takes the in-process
 	// path; pion reads relay sockets into 1600-byte buffers. A larger one
 	// goes through the kernel.
