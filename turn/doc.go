@@ -60,9 +60,21 @@
 // All exported functions and methods are safe for concurrent use. pion
 // runs one read loop per PacketConn, one accept loop per Listener, one
 // read loop per accepted connection and one reader per relay socket.
-// Relayed datagrams look up live relay ports in a sync.Map, so the data
-// path takes no server-wide lock; the mutex guards the quota counters, the
-// per-address table and the set of accepted connections, and is taken once
-// per authenticated request, never per relayed datagram. Close closes
-// every socket and waits for those loops to stop.
+// The data path takes no server-wide lock: each relay socket remembers the
+// last peer address it let through in each direction until a relay socket
+// closes (an atomic generation), looks up live relay ports in a sync.Map
+// only when that changes, and counts its own traffic with uncontended
+// atomic adds. A datagram from one relay socket to another of this server
+// is handed over in process (a bounded inbox, see inbox.go) instead of
+// through the kernel. The mutex guards the quota counters, the per-address
+// table, the set of accepted connections and the live relay sockets, and
+// is taken once per authenticated request, never per relayed datagram.
+// Close closes every socket and waits for those loops to stop.
+//
+// # Metrics
+//
+// A Server is a prometheus.Collector (metrics.go); every series is
+// aggregate: allocations by the client's transport (udp, tcp, tls),
+// relayed datagrams and bytes by direction (to_peer, from_peer),
+// refusals by reason, drops and timeouts.
 package turn

@@ -93,7 +93,8 @@ func TestRelayPermitted(t *testing.T) {
 		{"empty ip", &net.UDPAddr{Port: 53}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
+			ap, ok := udpAddrPort(tc.addr)
+			assert.Equal(t, tc.want, ok && s.relayPermitted(ap))
 		})
 	}
 
@@ -113,7 +114,8 @@ func TestRelayPermitted(t *testing.T) {
 		{"shared port denied", udpAddr("198.51.1.1:5000"), false},
 	} {
 		t.Run("shared/"+tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, s.relayPermitted(tc.addr))
+			ap, ok := udpAddrPort(tc.addr)
+			assert.Equal(t, tc.want, ok && s.relayPermitted(ap))
 		})
 	}
 }

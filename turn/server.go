@@ -14,7 +14,6 @@ import (
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
@@ -23,9 +22,6 @@ import (
 // relay-to-relay restriction on the server's own addresses and allocation
 // quotas. All methods are safe for concurrent use.
 type Server struct {
-	metricsOnce sync.Once
-	metrics     []prometheus.Collector // built by metricsOnce (metrics.go)
-
 	realm      string
 	secret     []byte
 	ttl        time.Duration
@@ -57,6 +53,11 @@ type Server struct {
 	// because WriteTo toward the relay address looks it up for every
 	// relayed datagram and must not contend on mu.
 	relays sync.Map // uint16 -> *relayConn
+	// socks describes each PacketConn and Listener, by index.
+	socks []sockInfo
+	// relayGen counts relay sockets closed: a relay socket's remembered
+	// relayPermitted decision holds while it is unchanged.
+	relayGen atomic.Uint64
 
 	// loops counts what Close waits for: pion's read loop on each
 	// PacketConn, each Listener's accept loop, each accepted connection
@@ -74,6 +75,8 @@ type Server struct {
 	ips            map[ipKey]*ipEntry        // accounts by client address
 	lastSweep      time.Time
 	bySrc          map[allocKey]*relayConn // live allocations by socket and client
+	live           map[*relayConn]struct{} // every open relay socket
+	closedTraffic  [2]Traffic              // relayed by closed relay sockets: to, from peers
 	pending        map[string]ipKey        // Allocates past quota, by client transport address
 	ended          map[string]time.Time    // peers EndPeer ended, until their credentials expire
 	lastEndedSweep time.Time
@@ -81,6 +84,12 @@ type Server struct {
 	ipSalt  [32]byte // keys the per-address table (ipKeyOf)
 	stats   counters
 	refused refusals
+}
+
+// sockInfo describes one socket TURN is served on.
+type sockInfo struct {
+	tcp bool        // a Listener, not a PacketConn
+	tls atomic.Bool // a Listener that accepted a TLS connection
 }
 
 // allocKey identifies an allocation as pion does: the socket it was made
@@ -102,6 +111,60 @@ type counters struct {
 	acceptErrors       atomic.Uint64
 	tcpFirstTimeouts   atomic.Uint64
 	tcpIdleTimeouts    atomic.Uint64
+	inboxDropped       atomic.Uint64
+	byTransport        [len(transportNames)]atomic.Uint64 // allocations created
+}
+
+// transport is the client's transport to the server, an index into
+// transportNames; transportNone for a relay socket pion has not reported
+// as an allocation.
+type transport int8
+
+const (
+	transportNone transport = iota - 1
+	transportUDP
+	transportTCP
+	transportTLS
+)
+
+var transportNames = [...]string{transportUDP: TransportUDP, transportTCP: TransportTCP, transportTLS: TransportTLS}
+
+// transportOf is the transport of socket i.
+func (s *Server) transportOf(i int) transport {
+	switch {
+	case !s.socks[i].tcp:
+		return transportUDP
+	case s.socks[i].tls.Load():
+		return transportTLS
+	}
+	return transportTCP
+}
+
+// Traffic is an amount of relayed data.
+type Traffic struct {
+	// Packets counts datagrams.
+	Packets uint64
+	// Bytes counts their payload bytes (no TURN, UDP or IP headers).
+	Bytes uint64
+}
+
+// trafficCounter counts a relay socket's traffic in one direction. Each
+// relay socket has its own, so counting a datagram is two uncontended
+// atomic adds.
+type trafficCounter struct{ packets, bytes atomic.Uint64 }
+
+func (c *trafficCounter) add(n int) {
+	c.packets.Add(1)
+	c.bytes.Add(uint64(n)) //nolint:gosec // a datagram's length
+}
+
+func (c *trafficCounter) load() Traffic {
+	return Traffic{Packets: c.packets.Load(), Bytes: c.bytes.Load()}
+}
+
+func (t *Traffic) addTraffic(u Traffic) {
+	t.Packets += u.Packets
+	t.Bytes += u.Bytes
 }
 
 // Stats are aggregate counters, never per user or per address, for export
@@ -109,8 +172,24 @@ type counters struct {
 type Stats struct {
 	// AllocationsActive is the number of live relay sockets.
 	AllocationsActive int
+	// AllocationsActiveByTransport counts live allocations by the
+	// client's transport to the server (keys: Transports). A relay socket
+	// counts from when pion reports the allocation created, so the sum
+	// can briefly trail AllocationsActive.
+	AllocationsActiveByTransport map[string]int
 	// AllocationsTotal counts allocations created since New.
 	AllocationsTotal uint64
+	// AllocationsByTransport splits AllocationsTotal by the client's
+	// transport to the server (keys: Transports).
+	AllocationsByTransport map[string]uint64
+	// RelayQueueDropped counts datagrams between two relay sockets of this
+	// server dropped because the receiving one had inboxSize datagrams
+	// waiting (its reader lagging), as a full socket buffer drops them.
+	RelayQueueDropped uint64
+	// RelayedToPeer counts the datagrams relay sockets sent to peers,
+	// RelayedFromPeer those they received from peers and handed to pion,
+	// since New. Datagrams the relay sockets drop are in RelayDropped.
+	RelayedToPeer, RelayedFromPeer Traffic
 	// AllocationsRefused counts allocations refused by a quota.
 	AllocationsRefused uint64
 	// AuthFailures counts requests with forged, malformed or (on
@@ -166,6 +245,7 @@ func New(cfg Config) (*Server, error) {
 		maxUser:    cfg.MaxAllocationsPerUser,
 		maxAll:     cfg.MaxAllocations,
 		nsock:      len(cfg.PacketConns) + len(cfg.Listeners),
+		socks:      make([]sockInfo, len(cfg.PacketConns)+len(cfg.Listeners)),
 		maxIP:      cfg.MaxAllocationsPerIP,
 		maxLife:    cfg.MaxAllocationLifetime,
 		maxPeers:   cfg.MaxPeersPerAllocation,
@@ -182,6 +262,7 @@ func New(cfg Config) (*Server, error) {
 		tcpConns:   make(map[*trackedConn]struct{}),
 		ips:        make(map[ipKey]*ipEntry),
 		bySrc:      make(map[allocKey]*relayConn),
+		live:       make(map[*relayConn]struct{}),
 		pending:    make(map[string]ipKey),
 		ended:      make(map[string]time.Time),
 		refused:    newRefusals(),
@@ -252,7 +333,7 @@ func New(cfg Config) (*Server, error) {
 	pcs := make([]pionturn.PacketConnConfig, 0, len(cfg.PacketConns))
 	for i, pc := range cfg.PacketConns {
 		pcs = append(pcs, pionturn.PacketConnConfig{
-			PacketConn:            &trackedPacketConn{PacketConn: pc, srv: s},
+			PacketConn:            newTrackedPacketConn(pc, s),
 			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
 			PermissionHandler:     s.permitter(i),
 		})
@@ -260,8 +341,9 @@ func New(cfg Config) (*Server, error) {
 	ls := make([]pionturn.ListenerConfig, 0, len(cfg.Listeners))
 	for j, l := range cfg.Listeners {
 		i := len(cfg.PacketConns) + j
+		s.socks[i].tcp = true
 		ls = append(ls, pionturn.ListenerConfig{
-			Listener:              &trackedListener{Listener: l, srv: s},
+			Listener:              &trackedListener{Listener: l, srv: s, sock: i},
 			RelayAddressGenerator: &relayGenerator{srv: s, sock: i},
 			PermissionHandler:     s.permitter(i),
 		})
@@ -328,24 +410,45 @@ func (s *Server) Credentials(peerID string) Credentials {
 
 // Stats returns a snapshot of the aggregate counters.
 func (s *Server) Stats() Stats {
+	activeBy := make(map[string]int, len(transportNames))
+	totalBy := make(map[string]uint64, len(transportNames))
+	for t, name := range transportNames {
+		activeBy[name] = 0
+		totalBy[name] = s.stats.byTransport[t].Load()
+	}
 	s.mu.Lock()
 	active, tcp, ips := s.active, len(s.tcpConns), len(s.ips)
+	to, from := s.closedTraffic[0], s.closedTraffic[1]
+	// A relay socket's counts move to closedTraffic under mu when it
+	// closes, so each datagram is counted once and no counter goes back.
+	for rc := range s.live {
+		to.addTraffic(rc.sent.load())
+		from.addTraffic(rc.recv.load())
+		if rc.transport != transportNone {
+			activeBy[transportNames[rc.transport]]++
+		}
+	}
 	s.mu.Unlock()
 	return Stats{
-		TCPConnections:           tcp,
-		TrackedIPs:               ips,
-		AllocationsLifetimeEnded: s.stats.lifetimeEnded.Load(),
-		AllocationsPeerEnded:     s.stats.peerEnded.Load(),
-		AcceptErrors:             s.stats.acceptErrors.Load(),
-		TCPFirstMessageTimeouts:  s.stats.tcpFirstTimeouts.Load(),
-		TCPIdleTimeouts:          s.stats.tcpIdleTimeouts.Load(),
-		Refused:                  s.refused.snapshot(),
-		AllocationsActive:        active,
-		AllocationsTotal:         s.stats.allocationsTotal.Load(),
-		AllocationsRefused:       s.stats.allocationsRefused.Load(),
-		AuthFailures:             s.stats.authFailures.Load(),
-		PermissionsDenied:        s.stats.permissionsDenied.Load(),
-		RelayDropped:             s.stats.relayDropped.Load(),
+		AllocationsActiveByTransport: activeBy,
+		AllocationsByTransport:       totalBy,
+		RelayedToPeer:                to,
+		RelayedFromPeer:              from,
+		TCPConnections:               tcp,
+		TrackedIPs:                   ips,
+		AllocationsLifetimeEnded:     s.stats.lifetimeEnded.Load(),
+		AllocationsPeerEnded:         s.stats.peerEnded.Load(),
+		AcceptErrors:                 s.stats.acceptErrors.Load(),
+		TCPFirstMessageTimeouts:      s.stats.tcpFirstTimeouts.Load(),
+		TCPIdleTimeouts:              s.stats.tcpIdleTimeouts.Load(),
+		Refused:                      s.refused.snapshot(),
+		AllocationsActive:            active,
+		AllocationsTotal:             s.stats.allocationsTotal.Load(),
+		AllocationsRefused:           s.stats.allocationsRefused.Load(),
+		AuthFailures:                 s.stats.authFailures.Load(),
+		PermissionsDenied:            s.stats.permissionsDenied.Load(),
+		RelayDropped:                 s.stats.relayDropped.Load(),
+		RelayQueueDropped:            s.stats.inboxDropped.Load(),
 	}
 }
 
@@ -592,6 +695,8 @@ func (s *Server) allocationCreated(src, relay net.Addr) {
 	}
 	rc.counted = e != nil
 	rc.ipKey = key
+	rc.transport = s.transportOf(rc.sock)
+	s.stats.byTransport[rc.transport].Add(1)
 	rc.src = allocKey{sock: rc.sock, src: src.String()}
 	s.bySrc[rc.src] = rc
 }
@@ -683,25 +788,34 @@ func (s *Server) EndPeer(peerID string) {
 // limited to live relay sockets (relay to relay) and can never reach
 // another service on this host. The policy is checked again as defense in
 // depth.
-func (s *Server) relayPermitted(addr net.Addr) bool {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return false
-	}
-	ip, ok := netip.AddrFromSlice(ua.IP)
-	if !ok {
-		return false
-	}
-	ip = ip.Unmap()
+//
+// A relay socket remembers the last address this let through in each
+// direction, with relayGen, which every closing relay socket increments:
+// while no relay socket has closed since, the decision stands (the policy
+// never changes; only a live port can stop being one).
+func (s *Server) relayPermitted(ap netip.AddrPort) bool {
+	ok, _ := s.relayTarget(ap)
+	return ok
+}
+
+// relayTarget is relayPermitted, and the relay socket ap is when it is one
+// of this server's.
+func (s *Server) relayTarget(ap netip.AddrPort) (bool, *relayConn) {
+	ip := ap.Addr().Unmap().WithZone("")
 	if !s.policy.Permit(ip) {
-		return false
+		return false, nil
 	}
 	if s.policy.isOwn(ip) {
-		if ua.Port <= 0 || ua.Port > 65535 {
-			return false
+		if ap.Port() == 0 {
+			return false, nil
 		}
-		_, live := s.relays.Load(uint16(ua.Port))
-		return live || (s.sharedMin > 0 && ua.Port >= s.sharedMin && ua.Port <= s.sharedMax)
+		if v, live := s.relays.Load(ap.Port()); live {
+			return true, v.(*relayConn) //nolint:forcetypeassert // only *relayConn is stored
+		}
+		// Another node's relay port on this shared relay address
+		// (SharedRelayPortMin..Max): permitted, sent over the network.
+		p := int(ap.Port())
+		return s.sharedMin > 0 && p >= s.sharedMin && p <= s.sharedMax, nil
 	}
-	return true
+	return true, nil
 }

@@ -43,7 +43,7 @@ type testServer struct {
 
 // startServer runs a Server on 127.0.0.1 (UDP and TCP) relaying on
 // 127.0.0.2; mod adjusts the Config first.
-func startServer(t *testing.T, mod func(*Config)) *testServer {
+func startServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -350,6 +350,39 @@ func TestDataNeverReachesHostServices(t *testing.T) {
 
 	// Control: the same relay still reaches a live allocation.
 	exchange(t, a, b, "still relays")
+}
+
+// TestClosedRelayPortIsNoLongerAPeer: a relay socket remembers that it may
+// send to another allocation's port; once that allocation ends, a service
+// that binds the freed port on the relay address gets nothing, in either
+// direction of the call, although the relay just sent there.
+func TestClosedRelayPortIsNoLongerAPeer(t *testing.T) {
+	ts := startServer(t, nil)
+	ca := newClient(t, ts.udpAddr, ts.srv.Credentials("peer-a"))
+	a := allocate(t, ca)
+	cb := newClient(t, ts.udpAddr, ts.srv.Credentials("peer-b"))
+	b := allocate(t, cb)
+	require.NoError(t, cb.CreatePermission(a.LocalAddr()))
+	exchange(t, a, b, "a to b")
+	exchange(t, b, a, "b to a")
+
+	ts.srv.EndPeer("peer-b")
+	require.Eventually(t, func() bool { return ts.srv.Stats().AllocationsActive == 1 }, expectTimeout, 10*time.Millisecond)
+	squatter, err := net.ListenPacket("udp4", b.LocalAddr().String())
+	require.NoError(t, err, "the freed relay port")
+	defer squatter.Close()
+
+	dropped := ts.srv.Stats().RelayDropped
+	for range 5 {
+		_, err := a.WriteTo([]byte("after end"), b.LocalAddr())
+		require.NoError(t, err)
+		// From the freed port to a's relay, which had it as a peer.
+		_, err = squatter.WriteTo([]byte("from the squatter"), a.LocalAddr())
+		require.NoError(t, err)
+	}
+	assertSilent(t, squatter)
+	assertSilent(t, a)
+	assert.GreaterOrEqual(t, ts.srv.Stats().RelayDropped, dropped+10)
 }
 
 func TestAllowAndDenyPeers(t *testing.T) {
