@@ -112,12 +112,17 @@ func TestMetricsCountRelayedTraffic(t *testing.T) {
 		"veil_turn_relayed_packets_total": {"direction=to_peer": 3 * toPeer, "direction=from_peer": 3 * fromPeer},
 		"veil_turn_relayed_bytes_total":   {"direction=to_peer": 3 * toPeer * toPeerSize, "direction=from_peer": 3 * fromPeer * fromPeerSize},
 	}
+	// A datagram to the peer is counted once the server's write returned,
+	// which can be after the peer read it.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		m := gather(t, reg)
+		for name, want := range relayed {
+			assert.Equal(c, want, m[name], name)
+		}
+	}, expectTimeout, 10*time.Millisecond)
 	m := gather(t, reg)
 	assert.Equal(t, each, m["veil_turn_allocations"])
 	assert.Equal(t, each, m["veil_turn_allocations_total"])
-	for name, want := range relayed {
-		assert.Equal(t, want, m[name], name)
-	}
 
 	// A closed allocation's traffic stays counted.
 	require.NoError(t, relays[0].Close())
