@@ -138,6 +138,8 @@ func TestResumeWindowEnds(t *testing.T) {
 	pl := a.Expect("peer-left")
 	assert.Equal(t, b.ID, pl.Str("peer"))
 	waitParked(t, srv, 0)
+	// OnPeerGone runs as the expired session ends, after it is unparked.
+	require.Eventually(t, func() bool { return len(goneIDs()) > 0 }, 2*time.Second, 5*time.Millisecond)
 	assert.Equal(t, []string{b.ID}, goneIDs(), "the allocations end once, when the window ends")
 
 	// The expired token now gets a fresh session and resume-failed.
