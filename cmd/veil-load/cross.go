@@ -32,13 +32,20 @@ func (p crossNode) openAt(ctx context.Context, d *websocket.Dialer, i int) (*web
 	return p.protocol.open(ctx, d)
 }
 
-// serverCPU is the CPU time of the server process, or of both nodes'
-// processes in a cross-node run with --server-pid-b.
+// serverCPU is the CPU time of the server process, plus node b's process
+// in a cross-node run with --server-pid-b and the message bus's with
+// --bus-pid.
 func (c config) serverCPU() (time.Duration, error) {
-	a, err := cpuOf(c.serverPID)
-	if err != nil || c.serverPIDB == 0 {
-		return a, err
+	var total time.Duration
+	for _, pid := range []int{c.serverPID, c.serverPIDB, c.busPID} {
+		if pid == 0 {
+			continue
+		}
+		t, err := cpuOf(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += t
 	}
-	b, err := cpuOf(c.serverPIDB)
-	return a + b, err
+	return total, nil
 }

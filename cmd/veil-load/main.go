@@ -104,9 +104,9 @@ Cross-node (--url-b): the second client of every pair connects to another
 node of the same veil cluster, so every relayed message crosses NATS; run
 the same workload without --url-b for the single-node figure next to it
 (--label each, then veil-load table). With --server-pid-b, server CPU per
-message is both nodes' together.
+message is both nodes' together, and with --bus-pid the NATS server's too.
   veil-load saturate --url http://127.0.0.1:8080 --url-b http://127.0.0.1:8081 \
-    --server-pid $A --server-pid-b $B --label cross-node
+    --server-pid $A --server-pid-b $B --bus-pid $NATS --label cross-node
 
 Only loopback URLs are accepted unless --allow-remote is given.
 
@@ -119,6 +119,7 @@ type config struct {
 	vdoPath                              string
 	urlB                                 string // cross-node: the b side of every pair on this node (cross.go)
 	serverPIDB                           int    // cross-node: node b's process
+	busPID                               int    // cross-node: the NATS server's process
 	sources                              int
 	workload                             string        // "" (paced), saturate, storm, idle, idle-child
 	warmup, runFor                       time.Duration // saturate
@@ -150,6 +151,7 @@ func parseFlags(workload string, args []string) (config, error) {
 	fs.StringVar(&c.key, "key", "peerjs", "PeerJS API `key`")
 	fs.StringVar(&c.urlB, "url-b", "", "cross-node: the second client of every pair connects to this `URL`, another node of the same veil cluster (--mode native or peerjs)")
 	fs.IntVar(&c.serverPIDB, "server-pid-b", 0, "cross-node: --url-b's process `id`; server CPU is then both nodes' together")
+	fs.IntVar(&c.busPID, "bus-pid", 0, "cross-node: the message bus's (NATS server's) process `id`; its CPU counts as server CPU too")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "server process `id`, for CPU per message and RSS per idle connection (0: not measured)")
 	fs.IntVar(&c.pairs, "pairs", 50, "concurrent pairs in the join and relay phases (0 skips both)")
 	fs.IntVar(&c.idle, "idle", 1000, "idle connections in the memory phase (0 skips it)")

@@ -20,7 +20,8 @@ import (
 // reported as the median and the range over the runs.
 //
 // Labels: sat-{veil-native,veil-peerjs,veil-vdo,relay-native,relay-peerjs,peer}
-// (saturate), idle5k-* and idlemax-* (idle), storm-* (storm).
+// (saturate), idle5k-* and idlemax-* (idle), storm-* (storm),
+// clu-{single,cross}-{native,peerjs} (cluster).
 
 // metric picks one figure out of a result.
 type metric struct {
@@ -63,6 +64,14 @@ var goals = []goal{
 	{"idlemax-veil-native", "idlemax-peer", mRSS, "≤ 1"},
 	{"idlemax-veil-peerjs", "idlemax-peer", mRSS, "≤ 1"},
 	{"storm-veil-native", "storm-peer", mStorm, "bounded"},
+	// Issue #15: the same saturation across two nodes of a cluster (every
+	// message through NATS; CPU of both nodes and NATS) against one node.
+	{"clu-cross-native", "clu-single-native", mCPU, "report"},
+	{"clu-cross-peerjs", "clu-single-peerjs", mCPU, "report"},
+	{"clu-cross-native", "clu-single-native", mRTs, "report"},
+	{"clu-cross-peerjs", "clu-single-peerjs", mRTs, "report"},
+	{"clu-cross-native", "clu-single-native", mRTT99, "report"},
+	{"clu-cross-peerjs", "clu-single-peerjs", mRTT99, "report"},
 }
 
 func runSummary(args []string, w io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,7 +138,7 @@ func (n *Node) Attach(h *hub.Hub) (hub.Bus, error) {
 	if n.cfg.TLS != nil {
 		opts = append(opts, nats.Secure(n.cfg.TLS))
 	}
-	nc, err := nats.Connect(joinURLs(n.cfg.URLs), opts...)
+	nc, err := nats.Connect(strings.Join(n.cfg.URLs, ","), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
@@ -155,17 +156,6 @@ func (n *Node) Attach(h *hub.Hub) (hub.Bus, error) {
 	return n, nil
 }
 
-func joinURLs(urls []string) string {
-	s := ""
-	for i, u := range urls {
-		if i > 0 {
-			s += ","
-		}
-		s += u
-	}
-	return s
-}
-
 func (n *Node) setConnected(up bool) {
 	if n.connected.Swap(up) == up {
 		return
@@ -177,6 +167,11 @@ func (n *Node) setConnected(up bool) {
 		default:
 		}
 		return
+	}
+	select {
+	case <-n.stop:
+		return // this node closed its own connection: not a loss
+	default:
 	}
 	n.log.Warn("cluster: lost NATS; serving local peers only until it is back")
 }
