@@ -10,7 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/veilrtc/veil/signaling"
 	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/testutil"
+	"github.com/veilrtc/veil/signaling/vdo"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -117,4 +120,45 @@ func TestPublishConflictSettled(t *testing.T) {
 	b.expect("unpublished", func(m msg) bool { return m.str("stream") == stream })
 	v.expect("stream-ended", nil)
 	v.expect("playing", func(m msg) bool { return m.str("peer") == p.ID() })
+}
+
+// TestDirectorConflictSettled: when two nodes let a peer claim one room
+// at once, every node settles on the director with the smaller id, and a
+// local director that lost the role gets the alert the VDO.Ninja app
+// shows (the dialect has no message that takes the role back).
+func TestDirectorConflictSettled(t *testing.T) {
+	ns, nodes := startCluster(t, 2)
+	d := testutil.DialVDO(t, nodes[1].ts, "")
+	dID := localID(t, nodes[1], vdo.Namespace)
+	l := d.JoinRoom("stage", true)
+	require.Equal(t, true, l["claim"])
+	x := testutil.DialVDO(t, nodes[0].ts, "")
+	xID := localID(t, nodes[0], vdo.Namespace)
+	x.JoinRoom("stage", false)
+	settled(t, nodes, vdo.Namespace, "stage", dID, xID)
+	assert.Equal(t, xID, d.ExpectReq("someonejoined").Str("UUID"))
+
+	// Another node whose peer claimed the room before it heard of d's
+	// claim: its peer's id sorts first.
+	other, err := New(Config{URLs: []string{natsURL(ns)}, Secret: testSecret,
+		Heartbeat: testHeartbeat, DeadAfter: testDeadAfter, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	h := hub.New(hub.Limits{}, nil)
+	bus, err := other.Attach(h)
+	require.NoError(t, err)
+	h.Federate(bus)
+	t.Cleanup(func() { _ = other.Close() })
+	p := hub.NewPeerWithID(vdo.Namespace, strings.Repeat("-", 24), nopClient{})
+	require.NoError(t, h.Register(p))
+	require.NoError(t, h.JoinClaim(p, "stage", "", true))
+	require.True(t, h.Directs(p, "stage"), "its own node let it claim")
+
+	settled(t, nodes, vdo.Namespace, "stage", p.ID(), dID, xID)
+	assert.Equal(t, p.ID(), d.ExpectReq("someonejoined").Str("UUID"))
+	assert.Contains(t, d.ExpectReq("alert").Str("message"), "their claim won", "the director that lost is told")
+	// x, a guest, learns of the newcomer only.
+	assert.Equal(t, p.ID(), x.ExpectReq("someonejoined").Str("UUID"))
+	// d's director actions are refused from now on.
+	d.Send(tmsg{"request": "migrate", "roomid": "elsewhere", "target": xID})
+	d.ExpectErr(signaling.CodeUnauthorized)
 }

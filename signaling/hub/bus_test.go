@@ -185,7 +185,8 @@ func TestBusDialectExtensions(t *testing.T) {
 	assert.Nil(t, h.LookupFrom(sender, "nobody"))
 
 	// Directors: told once, with the join or after it.
-	d := NewPeerWithID("vdo", "dir", &recorder{})
+	dRec := &recorder{}
+	d := NewPeerWithID("vdo", "dir", dRec)
 	require.NoError(t, h.Register(d))
 	require.NoError(t, h.JoinClaim(d, "stage", "", true))
 	m := NewPeerWithID("vdo", "member", &recorder{})
@@ -203,10 +204,13 @@ func TestBusDialectExtensions(t *testing.T) {
 	require.NoError(t, h.Register(late))
 	require.NoError(t, h.Join(early, "stage", ""))
 	require.NoError(t, h.Join(late, "stage", ""))
+	dRec.take()
 	assert.False(t, h.SettleDirector(late, "stage"), "a greater id does not take the role")
+	assert.Empty(t, dRec.take(), "the director keeps its role: nothing to tell")
 	assert.True(t, h.Directs(d, "stage"))
 	assert.True(t, h.SettleDirector(early, "stage"), "a smaller id does")
 	assert.False(t, h.Directs(d, "stage"))
+	assert.Equal(t, []Event{EvDirectorLost{Room: "stage", Director: "aaa-first"}}, dRec.take(), "the local director that lost is told")
 	assert.False(t, h.SettleDirector(late, "nowhere"))
 	h.Unregister(early)
 	h.Unregister(late)

@@ -139,8 +139,8 @@ func (h *Hub) Directs(p *Peer, name string) bool {
 // it has none or its director has a greater id than p's, and reports
 // whether p directs the room then. A cluster settles two nodes'
 // concurrent claims of one room with it, for the smaller id on every
-// node, as it settles concurrent publishes. Nobody is told: the dialects
-// have no message for a director that loses its role.
+// node, as it settles concurrent publishes. A local director that loses
+// the role gets EvDirectorLost.
 func (h *Hub) SettleDirector(p *Peer, name string) bool {
 	k := key(p.ns, name)
 	sh := h.rooms.get(k)
@@ -155,8 +155,11 @@ func (h *Hub) SettleDirector(p *Peer, name string) bool {
 	if _, ok := r.members[p.id]; !ok {
 		return false
 	}
-	if r.director == nil || p.id < r.director.id {
+	if old := r.director; old == nil || p.id < old.id {
 		r.director = p
+		if old != nil && old != p && !old.remote {
+			old.Notify(EvDirectorLost{Room: name, Director: p.id})
+		}
 	}
 	return r.director == p
 }

@@ -37,6 +37,11 @@ type (
 	}
 	// EvLeft answers a leave.
 	EvLeft struct{ Room, Rid string }
+	// EvDirectorLost tells a room's director that it no longer directs the
+	// room: another node of a cluster let a peer with a smaller id claim
+	// it within a round trip of this peer's claim (SettleDirector).
+	// Director is the room's director now.
+	EvDirectorLost struct{ Room, Director string }
 	// EvPeerJoined tells a member that another peer joined (or was moved
 	// into) its room; Director says the newcomer became the room's
 	// director by joining (JoinClaim).
@@ -67,18 +72,19 @@ type (
 	Frame []byte
 )
 
-func (EvJoined) isEvent()      {}
-func (EvLeft) isEvent()        {}
-func (EvPeerJoined) isEvent()  {}
-func (EvPeerLeft) isEvent()    {}
-func (EvPublished) isEvent()   {}
-func (EvUnpublished) isEvent() {}
-func (EvStreamAdded) isEvent() {}
-func (EvPlaying) isEvent()     {}
-func (EvWaiting) isEvent()     {}
-func (EvViewer) isEvent()      {}
-func (EvStreamEnded) isEvent() {}
-func (Frame) isEvent()         {}
+func (EvJoined) isEvent()       {}
+func (EvLeft) isEvent()         {}
+func (EvDirectorLost) isEvent() {}
+func (EvPeerJoined) isEvent()   {}
+func (EvPeerLeft) isEvent()     {}
+func (EvPublished) isEvent()    {}
+func (EvUnpublished) isEvent()  {}
+func (EvStreamAdded) isEvent()  {}
+func (EvPlaying) isEvent()      {}
+func (EvWaiting) isEvent()      {}
+func (EvViewer) isEvent()       {}
+func (EvStreamEnded) isEvent()  {}
+func (Frame) isEvent()          {}
 
 // Client is the hub's view of a connection. Notify must not block: it
 // queues the event or, when the peer cannot keep up, drops the peer.

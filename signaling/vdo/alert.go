@@ -38,6 +38,10 @@ const (
 	// room (it never seeds there), so the user would never see a message.
 	alertFanoutStreamInUse = "The stream ID this page publishes (&push=) is already in use on this server.\n" +
 		"Fix: close the other page that publishes it, or pick another &push= ID."
+	// alertDirectorLost tells a director that a claim of its room made on
+	// another node of a cluster at the same moment won the room.
+	alertDirectorLost = "Someone else claimed this room as its director at the same moment, and their claim won: this page is now a guest in the room, and its director controls have no effect.\n" +
+		"Fix: reload the page to rejoin as a guest, or use a room name of your own."
 	// alertWrongDialect answers a fan-out (&wss=) client on the official
 	// path.
 	alertWrongDialect = "This address speaks VDO.Ninja's official handshake dialect, but this page was opened with &wss=.\n" +

@@ -113,6 +113,8 @@ func (s *fanSession) Notify(ev hub.Event) {
 		if e.ClaimAsked && !e.Claimed && !e.Transferred {
 			s.alert(alertClaimTaken)
 		}
+	case hub.EvDirectorLost:
+		s.alert(alertDirectorLost)
 	}
 	// Departures and stream ends: the app learns them from its connections.
 }

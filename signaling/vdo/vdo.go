@@ -308,6 +308,9 @@ func (s *session) Notify(ev hub.Event) {
 	case hub.EvViewer:
 		// The publisher offers; the viewer learns of it from the offer.
 		s.write(peerEvent{Request: "offerSDP", UUID: e.Peer})
+	case hub.EvDirectorLost:
+		// No message of the dialect takes a role back: tell the user.
+		s.alert(alertDirectorLost)
 	}
 	// Departures, stream ends, waiting plays and acknowledgements have no
 	// message in this dialect: peers learn them from their connections.
