@@ -69,6 +69,9 @@ func New(srv *edge.Server, cfg Config) *Dialect {
 	d := &Dialect{srv: srv, cfg: cfg}
 	d.resume.byKey = make(map[[32]byte]*session)
 	d.resume.parked = make(map[*session]struct{})
+	if cfg.ResumeGrace > 0 {
+		srv.Hub.OnYield(Namespace, d.yield)
+	}
 	return d
 }
 
@@ -180,11 +183,18 @@ type session struct {
 	edge.SenderPolicy
 	limiter *edge.Limiter
 	ice     iceGate
+	iceOK   bool // moved here from a node where it was authorized: no gate
 	inLen   int // size of the message being handled; reader goroutine only
 	resumable
 }
 
 func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
+	return newSessionID(d, c, r, hub.NewID())
+}
+
+// newSessionID is newSession for a peer with id (a session moved here
+// from another node keeps its id).
+func newSessionID(d *Dialect, c *edge.Conn, r *http.Request, id string) *session {
 	asked := r.URL.Query().Get("relay") == "1"
 	s := &session{
 		d:            d,
@@ -193,7 +203,7 @@ func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
 		SenderPolicy: d.srv.SenderPolicy(asked),
 		limiter:      d.srv.NewLimiter(),
 	}
-	s.peer = hub.NewPeer(Namespace, s)
+	s.peer = hub.NewPeerWithID(Namespace, id, s)
 	s.asked = asked
 	if d.cfg.ResumeGrace > 0 {
 		s.parkKey = d.srv.ParkKeyOf(r)
@@ -215,7 +225,15 @@ func (s *session) welcomeMsg(r *http.Request, tok string, resumed bool) outWelco
 	if s.ForceRelay {
 		policy = "relay"
 	}
-	ice := s.ice.welcomeICE(s.d, r, s.peer.ID())
+	var ice []ICEServer
+	if s.iceOK {
+		// Moved from another node, where it showed a valid token.
+		if ice = s.d.cfg.ICEServers(r, s.peer.ID()); ice == nil {
+			ice = []ICEServer{}
+		}
+	} else {
+		ice = s.ice.welcomeICE(s.d, r, s.peer.ID())
+	}
 	return outWelcome{
 		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.Config.Policy,
