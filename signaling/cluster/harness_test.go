@@ -152,10 +152,10 @@ type client struct {
 	ws      *websocket.Conn
 	id      string
 	welcome msg // the welcome the connection got
-	in   chan msg
-	wmu  sync.Mutex
-	done chan struct{}
-	err  error // why the reader stopped; read after done
+	in      chan msg
+	wmu     sync.Mutex
+	done    chan struct{}
+	err     error // why the reader stopped; read after done
 }
 
 func dial(t *testing.T, n *testNode) *client {

@@ -184,7 +184,7 @@ type session struct {
 	limiter *edge.Limiter
 	ice     iceGate
 	iceOK   bool // moved here from a node where it was authorized: no gate
-	inLen   int // size of the message being handled; reader goroutine only
+	inLen   int  // size of the message being handled; reader goroutine only
 	resumable
 }
 
