@@ -296,6 +296,8 @@ func (n *Node) direct(m *message) {
 		n.resumeNo(m)
 	case tHandoff:
 		n.handoff(r, m)
+	case tRefused:
+		n.refused(m)
 	}
 }
 
@@ -370,7 +372,29 @@ func (n *Node) signal(r *remoteNode, m *message) {
 		return
 	}
 	n.m.signals.Add(1)
+	if o, ok := to.Client().(hub.Offerer); ok {
+		if err := o.Offer(hub.Frame(m.Frame)); err != nil {
+			// Refused (a parked peer holding all it may): the sender's
+			// node tells the sender, as on one node.
+			var he *hub.Error
+			if c, ok := from.Client().(proxy); ok && errors.As(err, &he) {
+				n.sendDirect(c.node, &message{T: tRefused, NS: m.NS, Peer: m.Peer, To: m.To, Name: string(he.Code)})
+			}
+		}
+		return
+	}
 	to.Notify(hub.Frame(m.Frame))
+}
+
+// refused tells a local peer that its signal was refused where its
+// recipient lives.
+func (n *Node) refused(m *message) {
+	p := n.hub.Lookup(m.NS, m.Peer)
+	if p == nil || p.Remote() || hub.Code(m.Name) != hub.CodePeerAway {
+		n.m.dropped("unknown-peer")
+		return
+	}
+	p.Notify(hub.EvRefused{Peer: m.To, Code: hub.CodePeerAway})
 }
 
 // sendSnapshot sends node every local peer, in parts, as of the current

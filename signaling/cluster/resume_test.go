@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/sha256"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -300,4 +301,71 @@ func TestResumeRaceHalfOpen(t *testing.T) {
 	y.send(msg{"type": "signal", "to": x.id, "data": candidate(1)})
 	assert.Equal(t, "1", candidateN(t, x2.signalFrom(y.id)))
 	y.quietOf(2*testHeartbeat, x.id, "peer-left", "peer-joined")
+}
+
+// TestPeerAwayAcrossNodes: signals from another node for a parked peer
+// that holds all it may are refused to their sender with peer-away, as on
+// one node; what was held arrives after the resume; nothing is lost
+// silently.
+func TestPeerAwayAcrossNodes(t *testing.T) {
+	ns := startNATS(t, 0)
+	var nodes []*testNode
+	for range 2 {
+		nodes = append(nodes, startNodeWith(t, natsURL(ns), func(c *signaling.Config) {
+			c.ResumeGrace = 30 * time.Second
+			c.SendQueue = 4 // holds 3 frames while parked
+		}))
+	}
+	waitNodes(t, nodes, 1)
+	const room = "resume-away"
+	x := dial(t, nodes[0])
+	y := dial(t, nodes[1])
+	x.join(room)
+	y.joinSeeing(room, x)
+	time.Sleep(3 * testHeartbeat)
+	tok := x.welcome.str("resume")
+	x.close()
+	waitParked(t, nodes[0], 1)
+	for i := range 5 {
+		y.send(msg{"type": "signal", "to": x.id, "data": candidate(i)})
+	}
+	for range 2 {
+		e := y.expect("error", nil)
+		assert.Equal(t, "peer-away", e.str("code"))
+		assert.Equal(t, "signal", e.str("ref"))
+	}
+	x2 := resume(t, nodes[1], tok)
+	require.Equal(t, true, x2.welcome["resumed"])
+	for i := range 3 {
+		assert.Equal(t, strconv.Itoa(i), candidateN(t, x2.signalFrom(y.id)))
+	}
+	y.quietOf(2*testHeartbeat, x.id, "peer-left", "peer-joined")
+}
+
+// TestNATSSeesNoResume: a NATS operator watching a session move between
+// nodes reads neither the token, nor its hash (what the nodes look it up
+// by), nor the new token, nor the peer's id, room or held signals.
+func TestNATSSeesNoResume(t *testing.T) {
+	ns, nodes := startResumeCluster(t, 3, 30*time.Second)
+	spy := spyOn(t, ns)
+	const room = "secret-resume-room-5521"
+	x := dial(t, nodes[0])
+	y := dial(t, nodes[1])
+	x.join(room)
+	y.joinSeeing(room, x)
+	time.Sleep(3 * testHeartbeat)
+	tok := x.welcome.str("resume")
+	x.close()
+	waitParked(t, nodes[0], 1)
+	y.send(msg{"type": "signal", "to": x.id, "data": candidate(424242)})
+	time.Sleep(2 * testHeartbeat)
+	x2 := resume(t, nodes[2], tok)
+	require.Equal(t, true, x2.welcome["resumed"])
+	assert.Equal(t, "424242", candidateN(t, x2.signalFrom(y.id)))
+	time.Sleep(2 * testHeartbeat)
+	h := sha256.Sum256([]byte(tok))
+	spy.check(t, map[string]string{
+		"token": tok, "token hash": string(h[:]), "new token": x2.welcome.str("resume"),
+		"peer x": x.id, "peer y": y.id, "room": room, "candidate": "typ host", "client address": "127.0.0.1",
+	})
 }

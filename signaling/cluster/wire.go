@@ -34,6 +34,7 @@ const (
 	tHandoff   = "rsgive" // direct: the session for Ref: Peers[0] its state (G), Held, Relay, Auth; Lost: refused
 	tMoved     = "moved"  // broadcast change: Peer of NS now lives on node To (generation Gen)
 	tAdopt     = "adopt"  // broadcast change: Peers[0] now lives here (generation in it)
+	tRefused   = "refuse" // direct: the signal of Peer (a peer of yours) for To was refused (Name: the code)
 )
 
 // message is the sealed body of every message between nodes.

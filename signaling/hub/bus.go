@@ -463,3 +463,21 @@ func (p *Peer) State() (rooms, pubs, plays []string) {
 	}
 	return rooms, pubs, plays
 }
+
+// Offerer is a Client that may refuse a signal for now: a native session
+// parked for a resume that holds all it may. A cluster delivering a
+// signal from another node offers it, and tells the sender's node of a
+// refusal (EvRefused), so the sender hears of it as on one node.
+type Offerer interface {
+	Client
+	Offer(f Frame) error
+}
+
+// EvRefused tells a peer that its signal for Peer was refused on the node
+// holding Peer: Code says why (CodePeerAway).
+type EvRefused struct {
+	Peer string
+	Code Code
+}
+
+func (EvRefused) isEvent() {}

@@ -282,6 +282,11 @@ func (s *session) Notify(ev hub.Event) {
 		s.write(outRoomPeer{Type: "viewer", Peer: e.Peer, Stream: e.Stream})
 	case hub.EvStreamEnded:
 		s.write(outRoomPeer{Type: "stream-ended", Stream: e.Stream})
+	case hub.EvRefused:
+		// A signal of ours refused on the node holding its recipient.
+		if e.Code == hub.CodePeerAway {
+			s.fail(errPeerAway, "signal", "")
+		}
 	}
 }
 

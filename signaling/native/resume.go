@@ -421,6 +421,10 @@ func (s *session) offer(b []byte) error {
 	return nil
 }
 
+// Offer implements hub.Offerer: a signal from a peer on another node,
+// refused like a local one (errPeerAway) while parked and full.
+func (s *session) Offer(f hub.Frame) error { return s.offer(f) }
+
 // handTo delivers a signal frame to peer to: through offer for a native
 // session (so a parked one can refuse it), else through its Client.
 func handTo(to *hub.Peer, b []byte) error {
