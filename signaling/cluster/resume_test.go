@@ -135,6 +135,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 
 	x2 := resume(t, nodes[1], token)
 	assert.Equal(t, true, x2.welcome["resumed"], "resumed on node B")
+	assert.Equal(t, true, x2.welcome["moved"], "welcome says it moved")
 	assert.Equal(t, x.id, x2.id, "same id")
 	assert.NotEqual(t, token, x2.welcome.str("resume"), "a fresh token")
 	// The held signals, each once; y's in order.

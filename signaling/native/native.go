@@ -132,6 +132,7 @@ type (
 		Policy             privacy.Policy `json:"policy"`
 		Resume             string         `json:"resume,omitempty"`
 		Resumed            bool           `json:"resumed,omitempty"`
+		Moved              bool           `json:"moved,omitempty"` // resumed here from another node of the cluster
 	}
 	outPeer struct {
 		ID     string `json:"id"`
@@ -184,6 +185,7 @@ type session struct {
 	limiter *edge.Limiter
 	ice     iceGate
 	iceOK   bool // moved here from a node where it was authorized: no gate
+	movedIn bool // this resume moved it here from another node (welcome.moved)
 	inLen   int  // size of the message being handled; reader goroutine only
 	resumable
 }
@@ -237,7 +239,7 @@ func (s *session) welcomeMsg(r *http.Request, tok string, resumed bool) outWelco
 	return outWelcome{
 		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.Config.Policy,
-		Resume: tok, Resumed: resumed,
+		Resume: tok, Resumed: resumed, Moved: resumed && s.movedIn,
 	}
 }
 

@@ -178,6 +178,7 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 		return d.fetch(k, c, r)
 	}
 	defer s.rmu.Unlock()
+	s.movedIn = false
 	s.liveLocked(c, r, nil)
 	return s
 }
@@ -231,7 +232,7 @@ func (d *Dialect) fetch(k [sha256.Size]byte, c *edge.Conn, r *http.Request) *ses
 	}
 	s.timer.Stop()
 	s.asked = ho.Relay
-	s.iceOK = ho.Authorized
+	s.iceOK, s.movedIn = ho.Authorized, true
 	s.liveLocked(c, r, ho.Held)
 	return s
 }
