@@ -370,3 +370,54 @@ func TestNATSSeesNoResume(t *testing.T) {
 		"peer x": x.id, "peer y": y.id, "room": room, "candidate": "typ host", "client address": "127.0.0.1",
 	})
 }
+
+// TestResumeMovedTURNEnds: the node a session moved away from ends its
+// TURN allocations (OnPeerGone) one grace window after the move, not at
+// the move (the call's media still flows through them until the client's
+// ICE restart), and the node it moved to does not end them while it
+// lives there.
+func TestResumeMovedTURNEnds(t *testing.T) {
+	const grace = 1500 * time.Millisecond
+	ns := startNATS(t, 0)
+	gone := []chan string{make(chan string, 8), make(chan string, 8)}
+	var nodes []*testNode
+	for i := range 2 {
+		nodes = append(nodes, startNodeWith(t, natsURL(ns), func(c *signaling.Config) {
+			c.ResumeGrace = grace
+			c.OnPeerGone = func(id string) { gone[i] <- id }
+		}))
+	}
+	waitNodes(t, nodes, 1)
+	x := dial(t, nodes[0])
+	y := dial(t, nodes[1])
+	x.join("turn-room")
+	y.joinSeeing("turn-room", x)
+	time.Sleep(3 * testHeartbeat)
+	tok := x.welcome.str("resume")
+	x.close()
+	waitParked(t, nodes[0], 1)
+	x2 := resume(t, nodes[1], tok)
+	require.Equal(t, true, x2.welcome["resumed"])
+	select {
+	case id := <-gone[0]:
+		t.Fatalf("node A ended %s's allocations at the move", id)
+	default:
+	}
+	select {
+	case id := <-gone[0]:
+		assert.Equal(t, x.id, id, "node A ends the moved peer's allocations after the window")
+	case <-time.After(grace + recvTimeout):
+		t.Fatal("node A never ended the moved peer's allocations")
+	}
+	assert.Empty(t, gone[1], "node B keeps them while the session lives there")
+	// It leaves on B: B ends its own.
+	require.NoError(t, x2.ws.WriteMessage(1, []byte(`{"type":"leave","room":"turn-room"}`)))
+	y.expect("peer-left", func(m msg) bool { return m.str("peer") == x.id })
+	require.NoError(t, x2.ws.WriteControl(8, []byte{0x03, 0xe8}, time.Now().Add(time.Second)))
+	select {
+	case id := <-gone[1]:
+		assert.Equal(t, x.id, id)
+	case <-time.After(recvTimeout):
+		t.Fatal("node B never ended its allocations")
+	}
+}
