@@ -43,7 +43,7 @@ type fetch struct {
 	ref   uint64
 	ns    string
 	key   []byte
-	adopt func(id string) *hub.Peer
+	adopt func(ho *hub.Handoff) *hub.Peer
 	ch    chan fetchResult // buffered: the loop never waits for the asker
 	want  int              // loop only: how many nodes were asked
 	nos   int              // loop only: how many said no
@@ -65,7 +65,7 @@ type yielded struct {
 var _ hub.Mover = (*Node)(nil)
 
 // Fetch implements hub.Mover.
-func (n *Node) Fetch(ns string, key []byte, adopt func(id string) *hub.Peer) (*hub.Peer, *hub.Handoff, bool) {
+func (n *Node) Fetch(ns string, key []byte, adopt func(ho *hub.Handoff) *hub.Peer) (*hub.Peer, *hub.Handoff, bool) {
 	if !n.attached.Load() {
 		return nil, nil, false
 	}
@@ -216,9 +216,10 @@ func (n *Node) handoff(from *remoteNode, m *message) {
 	// Usable: the client still waits, the session traveled whole, and
 	// this node knew the peer (it tells no one here of a join).
 	ok := f != nil && !m.Lost && old != nil
+	ho := &hub.Handoff{NS: sp.NS, ID: sp.ID, Relay: m.Rel, Authorized: m.Auth, Held: m.Held}
 	var np *hub.Peer
 	if ok {
-		np = f.adopt(sp.ID)
+		np = f.adopt(ho)
 	} else {
 		np = hub.NewPeerWithID(sp.NS, sp.ID, discard{})
 	}
@@ -240,7 +241,7 @@ func (n *Node) handoff(from *remoteNode, m *message) {
 	n.send(n.all, &message{T: tAdopt, Seq: n.seq, Peers: []snapPeer{sp}})
 	n.lmu.Unlock()
 	if ok {
-		f.ch <- fetchResult{p: np, ho: &hub.Handoff{NS: sp.NS, ID: sp.ID, Relay: m.Rel, Authorized: m.Auth, Held: m.Held}}
+		f.ch <- fetchResult{p: np, ho: ho}
 		return
 	}
 	if f != nil {

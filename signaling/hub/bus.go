@@ -343,11 +343,11 @@ type YieldFunc func(key []byte) (ho Handoff, take func(moved bool) [][]byte, ok 
 type Mover interface {
 	Bus
 	// Fetch finds the session parked under key on another node and moves
-	// it here, within a bound: adopt makes the local peer for its id (not
-	// registered: Fetch puts it in place of the remote peer, with its
-	// memberships), and Fetch returns it with what the other node handed
-	// over; ok=false when no node had it, or the move failed.
-	Fetch(ns string, key []byte, adopt func(id string) *Peer) (p *Peer, ho *Handoff, ok bool)
+	// it here, within a bound: adopt makes the local peer for what the
+	// other node handed over (not registered: Fetch puts it in place of
+	// the remote peer, with its memberships), and Fetch returns it with
+	// that handoff; ok=false when no node had it, or the move failed.
+	Fetch(ns string, key []byte, adopt func(ho *Handoff) *Peer) (p *Peer, ho *Handoff, ok bool)
 }
 
 // OnYield sets how the parked sessions of namespace ns are handed over
@@ -376,7 +376,7 @@ func (h *Hub) Yield(ns string, key []byte) (ho Handoff, take func(moved bool) []
 // Fetch asks the cluster (a Mover Bus) for the session of namespace ns
 // parked under key on another node; ok=false without a cluster, or when
 // no node had it.
-func (h *Hub) Fetch(ns string, key []byte, adopt func(id string) *Peer) (p *Peer, ho *Handoff, ok bool) {
+func (h *Hub) Fetch(ns string, key []byte, adopt func(ho *Handoff) *Peer) (p *Peer, ho *Handoff, ok bool) {
 	m, isMover := h.bus.(Mover)
 	if !isMover {
 		return nil, nil, false

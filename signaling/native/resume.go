@@ -179,14 +179,14 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 	}
 	defer s.rmu.Unlock()
 	s.movedIn = false
-	s.liveLocked(c, r, nil)
+	s.liveLocked(c, r)
 	return s
 }
 
 // liveLocked puts parked session s on connection c: a welcome with a fresh
-// token, then what was held for the client (first held, frames handed
-// over from another node, then those held here). s.rmu must be held.
-func (s *session) liveLocked(c *edge.Conn, r *http.Request, first [][]byte) {
+// token, then what was held for the client (for a session moved here,
+// first what the other node held). s.rmu must be held.
+func (s *session) liveLocked(c *edge.Conn, r *http.Request) {
 	d := s.d
 	s.c = c
 	s.asked = s.asked || r.URL.Query().Get("relay") == "1"
@@ -195,9 +195,6 @@ func (s *session) liveLocked(c *edge.Conn, r *http.Request, first [][]byte) {
 	s.state = stateLive
 	tok := d.mintLocked(s)
 	if b, err := edge.Marshal(s.welcomeMsg(r, tok, true)); err == nil {
-		c.Send(b)
-	}
-	for _, b := range first {
 		c.Send(b)
 	}
 	for _, b := range s.held {
@@ -210,15 +207,21 @@ func (s *session) liveLocked(c *edge.Conn, r *http.Request, first [][]byte) {
 
 // fetch resumes the session of token key k parked on another node of the
 // cluster, or returns nil (no cluster, no node has it, or the move
-// failed). The new session is made parked (what the hub sends it during
-// the move is held), then put on c.
+// failed). The new session is made parked, holding what the other node
+// held for the client and then what the hub sends it during the move,
+// under the same caps as any parked session; then it is put on c.
 func (d *Dialect) fetch(k [sha256.Size]byte, c *edge.Conn, r *http.Request) *session {
 	var s *session
-	adopt := func(id string) *hub.Peer {
-		s = newSessionID(d, c, r, id)
+	adopt := func(ho *hub.Handoff) *hub.Peer {
+		s = newSessionID(d, c, r, ho.ID)
+		s.rmu.Lock()
+		defer s.rmu.Unlock()
 		s.state = stateParked
 		s.unpark = func() {}
 		s.timer = time.AfterFunc(d.cfg.ResumeGrace, s.expire) // a move that never completes ends
+		for _, b := range ho.Held {
+			_ = s.holdLocked(b, false) // over the caps (another node's): it ends, announced as left
+		}
 		return s.peer
 	}
 	p, ho, ok := d.srv.Hub.Fetch(Namespace, k[:], adopt)
@@ -233,7 +236,7 @@ func (d *Dialect) fetch(k [sha256.Size]byte, c *edge.Conn, r *http.Request) *ses
 	s.timer.Stop()
 	s.asked = ho.Relay
 	s.iceOK, s.movedIn = ho.Authorized, true
-	s.liveLocked(c, r, ho.Held)
+	s.liveLocked(c, r)
 	return s
 }
 
