@@ -173,6 +173,12 @@ func dialQuery(t *testing.T, n *testNode, query string) *client {
 	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
+	return adoptConn(t, ws)
+}
+
+// adoptConn is dial for a connection already open: it reads the welcome.
+func adoptConn(t *testing.T, ws *websocket.Conn) *client {
+	t.Helper()
 	c := &client{t: t, ws: ws, in: make(chan msg, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

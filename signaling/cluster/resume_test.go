@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -420,4 +421,52 @@ func TestResumeMovedTURNEnds(t *testing.T) {
 	case <-time.After(recvTimeout):
 		t.Fatal("node B never ended its allocations")
 	}
+}
+
+// TestResumeConcurrentOnTwoNodes: one token presented on two nodes at
+// once: exactly one connection gets the session, the other a fresh one
+// with resume-failed.
+func TestResumeConcurrentOnTwoNodes(t *testing.T) {
+	_, nodes := startResumeCluster(t, 3, 30*time.Second)
+	x := dial(t, nodes[0])
+	y := dial(t, nodes[1])
+	x.join("resume-twice-at-once")
+	y.joinSeeing("resume-twice-at-once", x)
+	time.Sleep(3 * testHeartbeat)
+	tok := x.welcome.str("resume")
+	x.close()
+	waitParked(t, nodes[0], 1)
+	// Both dial at once; the welcomes are read here (require only on the
+	// test's goroutine).
+	type dialed struct {
+		ws  *websocket.Conn
+		err error
+	}
+	got := make(chan dialed, 2)
+	for _, n := range nodes[1:] {
+		go func() {
+			ws, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.ts.URL, "http")+"/ws?resume="+tok, nil)
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			got <- dialed{ws, err}
+		}()
+	}
+	var cs []*client
+	for range 2 {
+		d := <-got
+		require.NoError(t, d.err)
+		cs = append(cs, adoptConn(t, d.ws))
+	}
+	a, b := cs[0], cs[1]
+	if a.welcome["resumed"] != true {
+		a, b = b, a
+	}
+	assert.Equal(t, true, a.welcome["resumed"], "one resumed")
+	assert.Equal(t, x.id, a.id)
+	assert.Nil(t, b.welcome["resumed"], "the other did not")
+	assert.NotEqual(t, x.id, b.id)
+	assert.Equal(t, "resume-failed", b.expect("error", nil).str("code"))
+	y.send(msg{"type": "signal", "to": x.id, "data": candidate(9)})
+	assert.Equal(t, "9", candidateN(t, a.signalFrom(y.id)))
 }
