@@ -192,9 +192,9 @@ type Config struct {
 
 	// ResumeGrace is how long a native peer whose connection dropped keeps
 	// its id, rooms, streams and plays for a resume with its token; what
-	// others send it meanwhile is held. Default DefaultResumeGrace, or off
-	// with a Cluster (a resume works only on the node that parked the
-	// session); negative: off (a drop leaves everything at once).
+	// others send it meanwhile is held. With a Cluster the resume may come
+	// on any node: the session moves there (docs/CLUSTER.md). Default
+	// DefaultResumeGrace; negative: off (a drop leaves everything at once).
 	ResumeGrace time.Duration
 	// MaxParked caps the sessions waiting for a resume in total; a drop
 	// beyond it leaves at once. Default DefaultMaxParked; negative: none.
@@ -240,11 +240,6 @@ func (c Config) withDefaults() Config {
 	c = c.withLimitDefaults()
 	if c.ResumeGrace == 0 {
 		c.ResumeGrace = DefaultResumeGrace
-		if c.Cluster != nil {
-			// A resume works only on the node that parked the session
-			// (docs/CLUSTER.md): off unless asked for (a sticky balancer).
-			c.ResumeGrace = -1
-		}
 	}
 	def(&c.MaxParked, DefaultMaxParked)
 	def(&c.MaxParkedPerIP, DefaultMaxParkedPerIP)

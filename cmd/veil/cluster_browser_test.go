@@ -17,6 +17,13 @@ import (
 // waits until each sees the others.
 func startClusterApps(t *testing.T, k int) []*app {
 	t.Helper()
+	return startClusterAppsWith(t, k, nil)
+}
+
+// startClusterAppsWith is startClusterApps with each node's options
+// changed by mutate (nil: none) after the cluster's.
+func startClusterAppsWith(t *testing.T, k int, mutate func(*options)) []*app {
+	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	require.NoError(t, err)
 	go ns.Start()
@@ -37,6 +44,9 @@ func startClusterApps(t *testing.T, k int) []*app {
 			require.NoError(t, o.cluster.finish())
 			o.turnPortMin, o.turnPortMax = base+i*span, base+(i+1)*span-1
 			o.turnSharedMin, o.turnSharedMax = base, base+k*span-1
+			if mutate != nil {
+				mutate(o)
+			}
 		})
 	}
 	require.Eventually(t, func() bool {

@@ -44,9 +44,6 @@ func noticeInfo(o options) privacy.NoticeInfo {
 // noticeResumeGrace is the resume window the configuration gives, as
 // resumeOptions.apply and signaling's defaults decide it.
 func noticeResumeGrace(o options) time.Duration {
-	if o.cluster.enabled() && !o.resume.graceSet {
-		return 0
-	}
 	return o.resume.grace
 }
 

@@ -107,7 +107,7 @@ func TestOptionsResume(t *testing.T) {
 		{"flag", []string{"--resume-grace=5s"}, nil, false, 5 * time.Second},
 		{"environment", nil, map[string]string{"VEIL_RESUME_GRACE": "7s"}, false, 7 * time.Second},
 		{"zero is off", []string{"--resume-grace=0"}, nil, false, -1},
-		{"cluster default: the library's (off)", nil, nil, true, 0},
+		{"cluster default: on", nil, nil, true, signaling.DefaultResumeGrace},
 		{"cluster, asked for", []string{"--resume-grace=10s"}, nil, true, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,7 +38,7 @@ func (g graceFlag) Set(s string) error {
 // addFlags registers the resume flags on fs.
 func (r *resumeOptions) addFlags(fs *flag.FlagSet) {
 	r.grace = signaling.DefaultResumeGrace
-	fs.Var(graceFlag{r}, "resume-grace", "`duration` a native peer whose connection dropped keeps its id, rooms and streams for a resume with its token (0: off; off with --cluster unless given)")
+	fs.Var(graceFlag{r}, "resume-grace", "`duration` a native peer whose connection dropped keeps its id, rooms and streams for a resume with its token (0: off; with --cluster, on any node)")
 	fs.IntVar(&r.maxParked, "max-parked", signaling.DefaultMaxParked, "sessions waiting for a resume in total (negative: no limit)")
 	fs.IntVar(&r.maxPerIP, "max-parked-per-ip", signaling.DefaultMaxParkedPerIP, "sessions waiting for a resume per client address, IPv6 per /64 (negative: no limit)")
 }
@@ -52,12 +52,9 @@ func (r *resumeOptions) finish() error {
 }
 
 // apply copies the options into the signaling configuration. With
-// --cluster and no --resume-grace, the library's default holds: off (a
-// resume works only on the node that parked the session).
-func (r *resumeOptions) apply(c *signaling.Config, cluster bool) {
+// --cluster too a resume may come on any node (the session moves there).
+func (r *resumeOptions) apply(c *signaling.Config, _ bool) {
 	switch {
-	case cluster && !r.graceSet:
-		c.ResumeGrace = 0
 	case r.grace == 0:
 		c.ResumeGrace = -1 // the flag's 0 is "off"; Config's 0 is the default
 	default:

@@ -36,7 +36,7 @@ func (n *Node) change(t string, p *hub.Peer, name string, f func(*localPeer)) {
 func (n *Node) Registered(p *hub.Peer) {
 	n.lmu.Lock()
 	defer n.lmu.Unlock()
-	n.local[p] = &localPeer{rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{})}
+	n.local[p] = newLocalPeer()
 	n.changeLocked(tRegister, p, "")
 }
 

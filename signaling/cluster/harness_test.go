@@ -76,10 +76,20 @@ func nodeConfig() signaling.Config {
 		Policy:      p,
 		MessageRate: -1, ByteRate: -1, ActionRate: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// A dropped test client leaves at once; resume_test.go turns
+		// resume on.
+		ResumeGrace: -1,
 	}
 }
 
 func startNode(t *testing.T, url string) *testNode {
+	t.Helper()
+	return startNodeWith(t, url, nil)
+}
+
+// startNodeWith is startNode with the signaling configuration changed by
+// edit (nil: as nodeConfig gives it).
+func startNodeWith(t *testing.T, url string, edit func(*signaling.Config)) *testNode {
 	t.Helper()
 	n, err := New(Config{
 		URLs: []string{url}, Secret: testSecret,
@@ -89,6 +99,9 @@ func startNode(t *testing.T, url string) *testNode {
 	require.NoError(t, err)
 	cfg := nodeConfig()
 	cfg.Cluster = n
+	if edit != nil {
+		edit(&cfg)
+	}
 	srv, err := signaling.New(cfg)
 	require.NoError(t, err)
 	tn := &testNode{node: n, srv: srv, ts: httptest.NewServer(srv.Handler())}
@@ -135,20 +148,37 @@ func (m msg) str(k string) string { s, _ := m[k].(string); return s }
 // client is a native protocol client over a real WebSocket; a reader
 // goroutine queues what arrives.
 type client struct {
-	t    *testing.T
-	ws   *websocket.Conn
-	id   string
-	in   chan msg
-	wmu  sync.Mutex
-	done chan struct{}
-	err  error // why the reader stopped; read after done
+	t       *testing.T
+	ws      *websocket.Conn
+	id      string
+	welcome msg // the welcome the connection got
+	in      chan msg
+	wmu     sync.Mutex
+	done    chan struct{}
+	err     error // why the reader stopped; read after done
 }
 
 func dial(t *testing.T, n *testNode) *client {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.ts.URL, "http")+"/ws", nil)
+	return dialQuery(t, n, "")
+}
+
+// dialQuery is dial with a query string for /ws (without "?").
+func dialQuery(t *testing.T, n *testNode, query string) *client {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(n.ts.URL, "http") + "/ws"
+	if query != "" {
+		u += "?" + query
+	}
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
+	return adoptConn(t, ws)
+}
+
+// adoptConn is dial for a connection already open: it reads the welcome.
+func adoptConn(t *testing.T, ws *websocket.Conn) *client {
+	t.Helper()
 	c := &client{t: t, ws: ws, in: make(chan msg, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -168,7 +198,7 @@ func dial(t *testing.T, n *testNode) *client {
 	t.Cleanup(c.close)
 	w := c.recv()
 	require.Equal(t, "welcome", w.str("type"))
-	c.id = w.str("id")
+	c.id, c.welcome = w.str("id"), w
 	return c
 }
 

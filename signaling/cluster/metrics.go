@@ -16,6 +16,7 @@ type metrics struct {
 	signals     atomic.Uint64 // signals from other nodes delivered here
 	resyncs     atomic.Uint64
 	conflicts   atomic.Uint64
+	moves       atomic.Uint64 // remote peers re-pointed to the node they moved to
 
 	mu      sync.Mutex // guards the following fields
 	drops   map[string]uint64
@@ -49,13 +50,14 @@ var (
 	descSignals     = prometheus.NewDesc("veil_cluster_signals_delivered_total", "Signals from peers on other nodes delivered to peers here.", nil, nil)
 	descResyncs     = prometheus.NewDesc("veil_cluster_snapshots_applied_total", "Other nodes' snapshots applied (a node found, or a lost change repaired).", nil, nil)
 	descConflicts   = prometheus.NewDesc("veil_cluster_publish_conflicts_total", "Streams published on two nodes at once, settled for the smaller peer id.", nil, nil)
+	descMoves       = prometheus.NewDesc("veil_cluster_peer_moves_total", "Peers of other nodes seen moving to another node (a session resumed there).", nil, nil)
 	descDropped     = prometheus.NewDesc("veil_cluster_dropped_total", "Messages between nodes dropped, by reason.", []string{"reason"}, nil)
 	descLost        = prometheus.NewDesc("veil_cluster_nodes_lost_total", "Other nodes forgotten: bye (shut down) or silent (dead or unreachable).", []string{"why"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descNodes, descRemotePeers, descSent, descReceived, descSignals, descResyncs, descConflicts, descDropped, descLost} {
+	for _, d := range []*prometheus.Desc{descConnected, descNodes, descRemotePeers, descSent, descReceived, descSignals, descResyncs, descConflicts, descMoves, descDropped, descLost} {
 		ch <- d
 	}
 }
@@ -75,6 +77,7 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSignals, prometheus.CounterValue, float64(m.signals.Load()))
 	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(m.resyncs.Load()))
 	ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(m.conflicts.Load()))
+	ch <- prometheus.MustNewConstMetric(descMoves, prometheus.CounterValue, float64(m.moves.Load()))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for r, v := range m.drops {

@@ -43,6 +43,12 @@ type Node struct {
 
 	claims chan *claim // new claims of client-chosen ids, for the loop
 
+	fetchSeq atomic.Uint64 // resume requests' references
+	fmu      sync.Mutex    // guards fetches
+	fetches  map[uint64]*fetch
+	fetchq   chan *fetch  // resumes asking the cluster, for the loop
+	yieldq   chan yielded // sessions this node hands over, back on the loop
+
 	// Owned by the loop goroutine.
 	nodes    map[string]*remoteNode
 	tombs    map[string]int64 // node id -> last heartbeat time of a node taken for dead
@@ -62,6 +68,7 @@ type localPeer struct {
 	pubs  []string
 	plays map[string]struct{}
 	dirs  map[string]struct{} // rooms it directs
+	gen   uint64              // how many times it moved between nodes (move.go)
 }
 
 // New returns a Node for cfg. It connects to NATS once attached to a hub
@@ -86,6 +93,9 @@ func New(cfg Config) (*Node, error) {
 		claims:  make(chan *claim),
 		pending: make(map[uint64]*claim),
 		relays:  make(map[netip.Addr]struct{}),
+		fetches: make(map[uint64]*fetch),
+		fetchq:  make(chan *fetch),
+		yieldq:  make(chan yielded),
 		in:      make(chan *nats.Msg, cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -235,6 +245,10 @@ func (n *Node) loop() {
 			n.receive(m)
 		case c := <-n.claims:
 			n.startClaim(c, time.Now())
+		case f := <-n.fetchq:
+			n.fetchOut(f)
+		case y := <-n.yieldq:
+			n.yield(y)
 		case <-n.wake:
 			n.heartbeat()
 		case <-t.C:

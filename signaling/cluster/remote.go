@@ -34,6 +34,7 @@ type remotePeer struct {
 	pubs  []string
 	plays map[string]struct{}
 	dirs  map[string]struct{} // rooms it directs, as its node says
+	gen   uint64              // its move generation (move.go)
 }
 
 func peerKey(ns, id string) string { return ns + "\x00" + id }
@@ -124,6 +125,13 @@ func (n *Node) broadcastIn(m *message) {
 			n.dropNode(r, "bye")
 		}
 		return
+	case tResumeReq:
+		// Not a change: answered whether r is in sync or not.
+		if r != nil {
+			r.seen = now
+			n.resumeReq(r, m)
+		}
+		return
 	}
 	if r == nil || !r.synced {
 		return // its snapshot, once applied, holds this change
@@ -152,11 +160,15 @@ func (n *Node) askSnapshot(r *remoteNode, now time.Time) {
 
 // apply applies one change of r's to the local hub.
 func (n *Node) apply(r *remoteNode, m *message) {
-	k := peerKey(m.NS, m.Peer)
-	if m.T == tRegister {
+	switch m.T {
+	case tRegister:
 		n.addPeer(r, snapPeer{NS: m.NS, ID: m.Peer})
 		return
+	case tAdopt:
+		n.adopt(r, m)
+		return
 	}
+	k := peerKey(m.NS, m.Peer)
 	rp := r.peers[k]
 	if rp == nil {
 		return // its registration was refused here (id taken)
@@ -192,6 +204,8 @@ func (n *Node) apply(r *remoteNode, m *message) {
 	case tStop:
 		delete(rp.plays, m.Name)
 		h.StopPlay(rp.p, m.Name)
+	case tMoved:
+		n.moved(r, m)
 	}
 }
 
@@ -232,6 +246,12 @@ func (n *Node) addPeer(r *remoteNode, sp snapPeer) *remotePeer {
 	if rp := r.peers[k]; rp != nil {
 		return rp
 	}
+	if sp.G > 0 {
+		// A peer that moved: perhaps still known here at its old node.
+		if held := n.hub.Lookup(sp.NS, sp.ID); held != nil && held.Remote() {
+			return n.place(r, sp)
+		}
+	}
 	p := hub.NewRemotePeer(sp.NS, sp.ID, proxy{n: n, node: r.id})
 	if err := n.hub.Register(p); err != nil {
 		// An id given on another node beats a claim still pending here
@@ -241,7 +261,7 @@ func (n *Node) addPeer(r *remoteNode, sp snapPeer) *remotePeer {
 			return nil
 		}
 	}
-	rp := &remotePeer{p: p, rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{})}
+	rp := &remotePeer{p: p, rooms: make(map[string]struct{}), plays: make(map[string]struct{}), dirs: make(map[string]struct{}), gen: sp.G}
 	r.peers[k] = rp
 	n.m.remotePeers.Add(1)
 	return rp
@@ -272,6 +292,12 @@ func (n *Node) direct(m *message) {
 		n.claimIn(r, m)
 	case tClaimAck:
 		n.claimAck(r, m)
+	case tResumeNo:
+		n.resumeNo(m)
+	case tHandoff:
+		n.handoff(r, m)
+	case tRefused:
+		n.refused(m)
 	}
 }
 
@@ -303,8 +329,17 @@ func (n *Node) signal(r *remoteNode, m *message) {
 		n.m.dropped("unsynced")
 		return
 	}
-	rp := r.peers[peerKey(m.NS, m.Peer)]
-	if rp == nil {
+	var from *hub.Peer
+	if m.Fwd {
+		// Forwarded by the node the recipient moved away from: the sender
+		// may live on any node.
+		if p := n.hub.Lookup(m.NS, m.Peer); p != nil && p.Remote() {
+			from = p
+		}
+	} else if rp := r.peers[peerKey(m.NS, m.Peer)]; rp != nil {
+		from = rp.p
+	}
+	if from == nil {
 		n.m.dropped("unknown-peer")
 		return
 	}
@@ -319,8 +354,17 @@ func (n *Node) signal(r *remoteNode, m *message) {
 		to = n.hub.Lookup(m.NS, m.To)
 	} else {
 		var err error
-		if to, err = n.hub.Route(rp.p, m.To); err != nil {
+		if to, err = n.hub.Route(from, m.To); err != nil {
 			to = nil
+		}
+	}
+	if to != nil && to.Remote() && !m.Fwd {
+		// It moved to another node (a session resumed there): once on.
+		if p := n.hub.Lookup(m.NS, m.To); p != nil && p.Remote() {
+			if c, ok := p.Client().(proxy); ok {
+				c.n.sendDirect(c.node, &message{T: tSignal, Fwd: true, ByID: m.ByID, NS: m.NS, Peer: m.Peer, To: m.To, Frame: m.Frame})
+				return
+			}
 		}
 	}
 	if to == nil || to.Remote() {
@@ -328,7 +372,29 @@ func (n *Node) signal(r *remoteNode, m *message) {
 		return
 	}
 	n.m.signals.Add(1)
+	if o, ok := to.Client().(hub.Offerer); ok {
+		if err := o.Offer(hub.Frame(m.Frame)); err != nil {
+			// Refused (a parked peer holding all it may): the sender's
+			// node tells the sender, as on one node.
+			var he *hub.Error
+			if c, ok := from.Client().(proxy); ok && errors.As(err, &he) {
+				n.sendDirect(c.node, &message{T: tRefused, NS: m.NS, Peer: m.Peer, To: m.To, Name: string(he.Code)})
+			}
+		}
+		return
+	}
 	to.Notify(hub.Frame(m.Frame))
+}
+
+// refused tells a local peer that its signal was refused where its
+// recipient lives.
+func (n *Node) refused(m *message) {
+	p := n.hub.Lookup(m.NS, m.Peer)
+	if p == nil || p.Remote() || hub.Code(m.Name) != hub.CodePeerAway {
+		n.m.dropped("unknown-peer")
+		return
+	}
+	p.Notify(hub.EvRefused{Peer: m.To, Code: hub.CodePeerAway})
 }
 
 // sendSnapshot sends node every local peer, in parts, as of the current
@@ -341,16 +407,7 @@ func (n *Node) sendSnapshot(node string) {
 	var cur []snapPeer
 	size := 0
 	for p, lp := range n.local {
-		sp := snapPeer{NS: p.Namespace(), ID: p.ID(), Pubs: slices.Clone(lp.pubs)}
-		for r := range lp.rooms {
-			sp.Rooms = append(sp.Rooms, r)
-		}
-		for s := range lp.plays {
-			sp.Plays = append(sp.Plays, s)
-		}
-		for r := range lp.dirs {
-			sp.Dirs = append(sp.Dirs, r)
-		}
+		sp := lp.snap(p.Namespace(), p.ID())
 		if size+sp.size() > snapshotPartBytes && len(cur) > 0 {
 			parts, cur, size = append(parts, cur), nil, 0
 		}
@@ -406,56 +463,61 @@ func (n *Node) replace(r *remoteNode, want map[string]snapPeer) {
 		}
 	}
 	for _, sp := range want {
-		rp := n.addPeer(r, sp)
-		if rp == nil {
-			continue
+		if rp := n.addPeer(r, sp); rp != nil {
+			n.syncPeer(rp, sp)
 		}
-		for room := range rp.rooms {
-			if !slices.Contains(sp.Rooms, room) {
-				delete(rp.rooms, room)
-				_ = h.Leave(rp.p, room, "")
-			}
+	}
+}
+
+// syncPeer makes remote peer rp in the local hub what sp says, changing
+// only what differs.
+func (n *Node) syncPeer(rp *remotePeer, sp snapPeer) {
+	h := n.hub
+	for room := range rp.rooms {
+		if !slices.Contains(sp.Rooms, room) {
+			delete(rp.rooms, room)
+			_ = h.Leave(rp.p, room, "")
 		}
-		for room := range rp.dirs {
-			if !slices.Contains(sp.Dirs, room) {
-				delete(rp.dirs, room) // it left the room too: below
-			}
+	}
+	for room := range rp.dirs {
+		if !slices.Contains(sp.Dirs, room) {
+			delete(rp.dirs, room) // it left the room too: below
 		}
-		for _, room := range sp.Rooms {
-			_, in := rp.rooms[room]
-			_, directs := rp.dirs[room]
-			switch {
-			case slices.Contains(sp.Dirs, room) && !directs:
-				rp.rooms[room], rp.dirs[room] = struct{}{}, struct{}{}
-				n.claim(rp.p, room)
-			case !in:
-				rp.rooms[room] = struct{}{}
-				_ = h.Join(rp.p, room, "")
-			}
+	}
+	for _, room := range sp.Rooms {
+		_, in := rp.rooms[room]
+		_, directs := rp.dirs[room]
+		switch {
+		case slices.Contains(sp.Dirs, room) && !directs:
+			rp.rooms[room], rp.dirs[room] = struct{}{}, struct{}{}
+			n.claim(rp.p, room)
+		case !in:
+			rp.rooms[room] = struct{}{}
+			_ = h.Join(rp.p, room, "")
 		}
-		for _, s := range slices.Clone(rp.pubs) {
-			if !slices.Contains(sp.Pubs, s) {
-				rp.pubs = slices.DeleteFunc(rp.pubs, func(x string) bool { return x == s })
-				_ = h.Unpublish(rp.p, s, "")
-			}
+	}
+	for _, s := range slices.Clone(rp.pubs) {
+		if !slices.Contains(sp.Pubs, s) {
+			rp.pubs = slices.DeleteFunc(rp.pubs, func(x string) bool { return x == s })
+			_ = h.Unpublish(rp.p, s, "")
 		}
-		for _, s := range sp.Pubs {
-			if !slices.Contains(rp.pubs, s) {
-				rp.pubs = append(rp.pubs, s)
-				n.publish(rp.p, s)
-			}
+	}
+	for _, s := range sp.Pubs {
+		if !slices.Contains(rp.pubs, s) {
+			rp.pubs = append(rp.pubs, s)
+			n.publish(rp.p, s)
 		}
-		for s := range rp.plays {
-			if !slices.Contains(sp.Plays, s) {
-				delete(rp.plays, s)
-				h.StopPlay(rp.p, s)
-			}
+	}
+	for s := range rp.plays {
+		if !slices.Contains(sp.Plays, s) {
+			delete(rp.plays, s)
+			h.StopPlay(rp.p, s)
 		}
-		for _, s := range sp.Plays {
-			if _, ok := rp.plays[s]; !ok {
-				rp.plays[s] = struct{}{}
-				_ = h.Play(rp.p, s, "")
-			}
+	}
+	for _, s := range sp.Plays {
+		if _, ok := rp.plays[s]; !ok {
+			rp.plays[s] = struct{}{}
+			_ = h.Play(rp.p, s, "")
 		}
 	}
 }

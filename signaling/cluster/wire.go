@@ -28,6 +28,13 @@ const (
 	tMigrate     = "mig"     // director Peer moves its member To into room Name
 	tClaim       = "claim"   // may I give id Peer of NS? (Seq: the claim's reference)
 	tClaimAck    = "claimok" // the answer to claim Seq (Taken: no)
+	// Moves of parked sessions (move.go).
+	tResumeReq = "rsreq"  // broadcast, not a change: who holds the session parked under Key? (Ref)
+	tResumeNo  = "rsno"   // direct: not here (Ref)
+	tHandoff   = "rsgive" // direct: the session for Ref: Peers[0] its state (G), Held, Relay, Auth; Lost: refused
+	tMoved     = "moved"  // broadcast change: Peer of NS now lives on node To (generation Gen)
+	tAdopt     = "adopt"  // broadcast change: Peers[0] now lives here (generation in it)
+	tRefused   = "refuse" // direct: the signal of Peer (a peer of yours) for To was refused (Name: the code)
 )
 
 // message is the sealed body of every message between nodes.
@@ -46,6 +53,15 @@ type message struct {
 	ByID  bool   `json:"b,omitempty"`  // a signal sent by id (hub.LookupFrom), not routed
 	Taken bool   `json:"x,omitempty"`  // claim answer: the id is held here
 	Proof []byte `json:"pr,omitempty"` // takeover claim: the client's proof (hub.Peer.Proof), for the node holding the id
+	Fwd   bool   `json:"fw,omitempty"` // a signal forwarded by a node the recipient moved away from: once only
+
+	Ref  uint64   `json:"rf,omitempty"` // resume: the asking node's request reference
+	Key  []byte   `json:"ky,omitempty"` // resume request: the hash of the resume token (never the token)
+	Gen  uint64   `json:"g,omitempty"`  // moved: the peer's move generation
+	Held [][]byte `json:"hd,omitempty"` // handoff: frames held for the client
+	Rel  bool     `json:"rl,omitempty"` // handoff: the client asked for forced relay
+	Auth bool     `json:"au,omitempty"` // handoff: the client showed a valid token
+	Lost bool     `json:"ls,omitempty"` // handoff: the session could not travel (too large): it ends
 
 	Relays []netip.Addr `json:"r,omitempty"`  // heartbeat: the sender's TURN relay addresses
 	Peers  []snapPeer   `json:"ps,omitempty"` // snapshot part
@@ -61,6 +77,7 @@ type snapPeer struct {
 	Pubs  []string `json:"p,omitempty"` // in publish order: the first names the peer's stream
 	Plays []string `json:"v,omitempty"`
 	Dirs  []string `json:"d,omitempty"` // rooms (of Rooms) it directs
+	G     uint64   `json:"g,omitempty"` // how many times it moved between nodes: the newest place wins
 }
 
 // size estimates snapPeer's encoded size, to cut snapshots into parts.

@@ -1,6 +1,10 @@
 package hub
 
-import "sync"
+import (
+	"maps"
+	"slices"
+	"sync"
+)
 
 // The extension point a cluster plugs into (package signaling/cluster).
 // A hub alone serves the peers of one process. Federated, it tells a Bus
@@ -196,6 +200,7 @@ type hubExt struct {
 	onRemote map[string]func(*Peer)
 	chosen   map[string]bool
 	takeover map[string]func(*Peer)
+	yield    map[string]YieldFunc
 }
 
 // Client-chosen ids. Native and VDO.Ninja UUIDs are 128 random bits the
@@ -308,3 +313,171 @@ type MigrateForwarder interface {
 	Client
 	ForwardMigrate(d, target *Peer, dest string)
 }
+
+// Moves. A native session whose connection dropped is parked on its node
+// (signaling/native); its client may resume it on another node of the
+// cluster. The node it resumes on asks the cluster for it (Mover.Fetch);
+// the node holding it hands it over (Yield), and every node swaps the
+// peer's object for one of its new kind (Replace): the peer keeps its id,
+// rooms, streams and plays, and no member is told it left or joined.
+
+// Handoff is a parked session as its node hands it to the node its client
+// resumed on.
+type Handoff struct {
+	NS, ID     string
+	Relay      bool     // the client asked for forced relay (kept across resumes)
+	Authorized bool     // the client showed a valid token (its ICE servers are not held back)
+	Held       [][]byte // frames held for the client, oldest first, encoded for its protocol
+}
+
+// YieldFunc hands over the session parked under key (the hash of its
+// resume token), for a node its client resumed on: ok=false when no
+// session is parked under key here (the same for an unknown, used or
+// expired key). Once ok, the caller must call take exactly once: with
+// moved=true after the peer was replaced (Replace) by a remote peer of the
+// new node, to get the frames held since; with false to give up, which
+// ends the session (the peer leaves everything).
+type YieldFunc func(key []byte) (ho Handoff, take func(moved bool) [][]byte, ok bool)
+
+// Mover is a Bus that can move a parked session here from another node.
+type Mover interface {
+	Bus
+	// Fetch finds the session parked under key on another node and moves
+	// it here, within a bound: adopt makes the local peer for what the
+	// other node handed over (not registered: Fetch puts it in place of
+	// the remote peer, with its memberships), and Fetch returns it with
+	// that handoff; ok=false when no node had it, or the move failed.
+	Fetch(ns string, key []byte, adopt func(ho *Handoff) *Peer) (p *Peer, ho *Handoff, ok bool)
+}
+
+// OnYield sets how the parked sessions of namespace ns are handed over
+// (Yield). Safe for concurrent use.
+func (h *Hub) OnYield(ns string, f YieldFunc) {
+	h.ext.mu.Lock()
+	defer h.ext.mu.Unlock()
+	if h.ext.yield == nil {
+		h.ext.yield = make(map[string]YieldFunc)
+	}
+	h.ext.yield[ns] = f
+}
+
+// Yield hands over the session of namespace ns parked under key (OnYield);
+// ok=false when there is none.
+func (h *Hub) Yield(ns string, key []byte) (ho Handoff, take func(moved bool) [][]byte, ok bool) {
+	h.ext.mu.Lock()
+	f := h.ext.yield[ns]
+	h.ext.mu.Unlock()
+	if f == nil {
+		return Handoff{}, nil, false
+	}
+	return f(key)
+}
+
+// Fetch asks the cluster (a Mover Bus) for the session of namespace ns
+// parked under key on another node; ok=false without a cluster, or when
+// no node had it.
+func (h *Hub) Fetch(ns string, key []byte, adopt func(ho *Handoff) *Peer) (p *Peer, ho *Handoff, ok bool) {
+	m, isMover := h.bus.(Mover)
+	if !isMover {
+		return nil, nil, false
+	}
+	return m.Fetch(ns, key, adopt)
+}
+
+// Replace puts nw in old's place: the same id, rooms, streams and plays,
+// and no event for anyone (no member is told old left or nw joined); old
+// is gone after it. nw must be new (never registered) with old's
+// namespace and id; a nil old registers nw alone (ErrIDTaken when its id
+// is held). The Bus is not told: the cluster, which makes the moves,
+// tells the other nodes itself. ErrClosed when old is gone already.
+func (h *Hub) Replace(old, nw *Peer) error {
+	if old == nil {
+		return h.dir.Add(nw)
+	}
+	if old.ns != nw.ns || old.id != nw.id {
+		return ErrUnknownPeer
+	}
+	old.mu.Lock()
+	if old.gone {
+		old.mu.Unlock()
+		return ErrClosed
+	}
+	// old keeps its memberships until the swap is done, so a member
+	// listing in between still shows its stream; gone refuses any change.
+	old.gone = true
+	rooms := maps.Clone(old.rooms)
+	pubs := slices.Clone(old.pubs)
+	plays := maps.Clone(old.plays)
+	old.mu.Unlock()
+
+	nw.mu.Lock()
+	nw.rooms, nw.pubs, nw.plays = rooms, pubs, plays
+	nw.mu.Unlock()
+	h.dir.Remove(old)
+	if err := h.dir.Add(nw); err != nil {
+		return err // cannot happen for ids drawn at random: old held it
+	}
+	for _, r := range rooms {
+		r.mu.Lock()
+		if m, ok := r.members[old.id]; ok && m.peer == old {
+			r.members[old.id] = roomMember{peer: nw, seq: m.seq}
+		}
+		if r.director == old {
+			r.director = nw
+		}
+		r.mu.Unlock()
+	}
+	for _, s := range pubs {
+		s.mu.Lock()
+		if s.publisher == old {
+			s.publisher = nw
+		}
+		s.mu.Unlock()
+	}
+	for _, s := range plays {
+		s.mu.Lock()
+		if s.viewers[old.id] == old {
+			s.viewers[old.id] = nw
+		}
+		s.mu.Unlock()
+	}
+	old.mu.Lock()
+	old.rooms, old.pubs, old.plays = nil, nil, nil
+	old.mu.Unlock()
+	return nil
+}
+
+// State returns the names of the rooms p is in, the streams it publishes
+// (in publish order) and the streams it plays, live or pending.
+func (p *Peer) State() (rooms, pubs, plays []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.rooms {
+		rooms = append(rooms, r.name)
+	}
+	for _, s := range p.pubs {
+		pubs = append(pubs, s.name)
+	}
+	for _, s := range p.plays {
+		plays = append(plays, s.name)
+	}
+	return rooms, pubs, plays
+}
+
+// Offerer is a Client that may refuse a signal for now: a native session
+// parked for a resume that holds all it may. A cluster delivering a
+// signal from another node offers it, and tells the sender's node of a
+// refusal (EvRefused), so the sender hears of it as on one node.
+type Offerer interface {
+	Client
+	Offer(f Frame) error
+}
+
+// EvRefused tells a peer that its signal for Peer was refused on the node
+// holding Peer: Code says why (CodePeerAway).
+type EvRefused struct {
+	Peer string
+	Code Code
+}
+
+func (EvRefused) isEvent() {}

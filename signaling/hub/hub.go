@@ -359,7 +359,11 @@ func (h *Hub) Leave(p *Peer, name, rid string) error {
 	k := key(p.ns, name)
 	p.mu.Lock()
 	_, ok := p.rooms[k]
+	gone := p.gone
 	p.mu.Unlock()
+	if gone {
+		return ErrClosed // Unregistered, or replaced (Replace): its rooms are another's now
+	}
 	if !ok {
 		return ErrNotInRoom
 	}
@@ -476,6 +480,10 @@ func (h *Hub) Publish(p *Peer, name, rid string) error {
 func (h *Hub) Unpublish(p *Peer, name, rid string) error {
 	k := key(p.ns, name)
 	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return ErrClosed
+	}
 	i := slices.IndexFunc(p.pubs, func(s *stream) bool { return s.key == k })
 	if i < 0 {
 		p.mu.Unlock()

@@ -69,6 +69,9 @@ func New(srv *edge.Server, cfg Config) *Dialect {
 	d := &Dialect{srv: srv, cfg: cfg}
 	d.resume.byKey = make(map[[32]byte]*session)
 	d.resume.parked = make(map[*session]struct{})
+	if cfg.ResumeGrace > 0 {
+		srv.Hub.OnYield(Namespace, d.yield)
+	}
 	return d
 }
 
@@ -129,6 +132,7 @@ type (
 		Policy             privacy.Policy `json:"policy"`
 		Resume             string         `json:"resume,omitempty"`
 		Resumed            bool           `json:"resumed,omitempty"`
+		Moved              bool           `json:"moved,omitempty"` // resumed here from another node of the cluster
 	}
 	outPeer struct {
 		ID     string `json:"id"`
@@ -180,11 +184,19 @@ type session struct {
 	edge.SenderPolicy
 	limiter *edge.Limiter
 	ice     iceGate
-	inLen   int // size of the message being handled; reader goroutine only
+	iceOK   bool // moved here from a node where it was authorized: no gate
+	movedIn bool // this resume moved it here from another node (welcome.moved)
+	inLen   int  // size of the message being handled; reader goroutine only
 	resumable
 }
 
 func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
+	return newSessionID(d, c, r, hub.NewID())
+}
+
+// newSessionID is newSession for a peer with id (a session moved here
+// from another node keeps its id).
+func newSessionID(d *Dialect, c *edge.Conn, r *http.Request, id string) *session {
 	asked := r.URL.Query().Get("relay") == "1"
 	s := &session{
 		d:            d,
@@ -193,7 +205,7 @@ func newSession(d *Dialect, c *edge.Conn, r *http.Request) *session {
 		SenderPolicy: d.srv.SenderPolicy(asked),
 		limiter:      d.srv.NewLimiter(),
 	}
-	s.peer = hub.NewPeer(Namespace, s)
+	s.peer = hub.NewPeerWithID(Namespace, id, s)
 	s.asked = asked
 	if d.cfg.ResumeGrace > 0 {
 		s.parkKey = d.srv.ParkKeyOf(r)
@@ -215,11 +227,19 @@ func (s *session) welcomeMsg(r *http.Request, tok string, resumed bool) outWelco
 	if s.ForceRelay {
 		policy = "relay"
 	}
-	ice := s.ice.welcomeICE(s.d, r, s.peer.ID())
+	var ice []ICEServer
+	if s.iceOK {
+		// Moved from another node, where it showed a valid token.
+		if ice = s.d.cfg.ICEServers(r, s.peer.ID()); ice == nil {
+			ice = []ICEServer{}
+		}
+	} else {
+		ice = s.ice.welcomeICE(s.d, r, s.peer.ID())
+	}
 	return outWelcome{
 		Type: "welcome", Version: ProtocolVersion, ID: s.peer.ID(),
 		ICEServers: ice, ICETransportPolicy: policy, Policy: s.srv.Config.Policy,
-		Resume: tok, Resumed: resumed,
+		Resume: tok, Resumed: resumed, Moved: resumed && s.movedIn,
 	}
 }
 
@@ -264,6 +284,11 @@ func (s *session) Notify(ev hub.Event) {
 		s.write(outRoomPeer{Type: "viewer", Peer: e.Peer, Stream: e.Stream})
 	case hub.EvStreamEnded:
 		s.write(outRoomPeer{Type: "stream-ended", Stream: e.Stream})
+	case hub.EvRefused:
+		// A signal of ours refused on the node holding its recipient.
+		if e.Code == hub.CodePeerAway {
+			s.fail(errPeerAway, "signal", "")
+		}
 	}
 }
 

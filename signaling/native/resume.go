@@ -57,6 +57,8 @@ const (
 	stateLive   = iota // a connection serves it
 	stateParked        // its connection dropped; held for a resume
 	stateEnded         // gone from the hub
+	stateMoving        // handed to another node (Yield); still holds frames
+	stateMoved         // on another node now: nothing reaches it here
 )
 
 // resumeTable finds sessions by the hash of their current resume token
@@ -114,18 +116,14 @@ func (d *Dialect) forget(s *session, key [sha256.Size]byte) {
 	d.resume.mu.Unlock()
 }
 
-// resumeSession moves the session of token tok onto connection c and
-// returns it, or returns nil: no such token (unknown, used, expired), or
-// the session it names could not be taken over.
-func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *session {
-	if len(tok) != resumeTokenLen {
-		return nil
-	}
-	k := tokenKey(tok)
+// claim takes the session of token key out of the table (single use,
+// whatever happens next) and returns it parked, with s.rmu held; nil when
+// there is none, or the connection it replaces did not let go in time.
+func (d *Dialect) claim(k [sha256.Size]byte) *session {
 	d.resume.mu.Lock()
 	s := d.resume.byKey[k]
 	if s != nil {
-		delete(d.resume.byKey, k) // single use, whatever happens next
+		delete(d.resume.byKey, k)
 	}
 	d.resume.mu.Unlock()
 	if s == nil {
@@ -135,7 +133,8 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 	if s.state == stateLive {
 		// veil still takes the old connection for open (a half-open
 		// socket, or the client reconnected before its old socket's
-		// close reached us): close it, let it park, then resume.
+		// close reached us): the newer connection wins. Close the old
+		// one, let it park, then resume.
 		if s.parkedCh == nil {
 			s.parkedCh = make(chan struct{})
 		}
@@ -152,8 +151,8 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 		}
 		s.rmu.Lock()
 	}
-	defer s.rmu.Unlock()
 	if s.state != stateParked {
+		s.rmu.Unlock()
 		return nil
 	}
 	s.timer.Stop() // expire checks the state under rmu: it does nothing now
@@ -161,13 +160,40 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 	d.resume.mu.Lock()
 	delete(d.resume.parked, s)
 	d.resume.mu.Unlock()
+	return s
+}
 
+// resumeSession moves the session of token tok onto connection c and
+// returns it, or returns nil: no such token (unknown, used, expired), or
+// the session it names could not be taken over. A token this node does
+// not know is asked for across the cluster (hub.Fetch): the session moves
+// here from the node it was parked on.
+func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *session {
+	if len(tok) != resumeTokenLen {
+		return nil
+	}
+	k := tokenKey(tok)
+	s := d.claim(k)
+	if s == nil {
+		return d.fetch(k, c, r)
+	}
+	defer s.rmu.Unlock()
+	s.movedIn = false
+	s.liveLocked(c, r)
+	return s
+}
+
+// liveLocked puts parked session s on connection c: a welcome with a fresh
+// token, then what was held for the client (for a session moved here,
+// first what the other node held). s.rmu must be held.
+func (s *session) liveLocked(c *edge.Conn, r *http.Request) {
+	d := s.d
 	s.c = c
 	s.asked = s.asked || r.URL.Query().Get("relay") == "1"
 	s.SenderPolicy = d.srv.SenderPolicy(s.asked)
 	s.parkKey = d.srv.ParkKeyOf(r)
 	s.state = stateLive
-	tok = d.mintLocked(s)
+	tok := d.mintLocked(s)
 	if b, err := edge.Marshal(s.welcomeMsg(r, tok, true)); err == nil {
 		c.Send(b)
 	}
@@ -177,7 +203,96 @@ func (d *Dialect) resumeSession(tok string, c *edge.Conn, r *http.Request) *sess
 	s.srv.ReleaseHeld(s.heldBytes)
 	s.held, s.heldBytes = nil, 0
 	d.srv.ResumeResult(edge.ResumeOK)
+}
+
+// fetch resumes the session of token key k parked on another node of the
+// cluster, or returns nil (no cluster, no node has it, or the move
+// failed). The new session is made parked, holding what the other node
+// held for the client and then what the hub sends it during the move,
+// under the same caps as any parked session; then it is put on c.
+func (d *Dialect) fetch(k [sha256.Size]byte, c *edge.Conn, r *http.Request) *session {
+	var s *session
+	adopt := func(ho *hub.Handoff) *hub.Peer {
+		s = newSessionID(d, c, r, ho.ID)
+		s.rmu.Lock()
+		defer s.rmu.Unlock()
+		s.state = stateParked
+		s.unpark = func() {}
+		s.timer = time.AfterFunc(d.cfg.ResumeGrace, s.expire) // a move that never completes ends
+		for _, b := range ho.Held {
+			_ = s.holdLocked(b, false) // over the caps (another node's): it ends, announced as left
+		}
+		return s.peer
+	}
+	p, ho, ok := d.srv.Hub.Fetch(Namespace, k[:], adopt)
+	if !ok || s == nil || p != s.peer {
+		return nil
+	}
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.state != stateParked {
+		return nil
+	}
+	s.timer.Stop()
+	s.asked = ho.Relay
+	s.iceOK, s.movedIn = ho.Authorized, true
+	s.liveLocked(c, r)
 	return s
+}
+
+// yield hands the session parked under key over to another node
+// (hub.YieldFunc).
+func (d *Dialect) yield(key []byte) (hub.Handoff, func(bool) [][]byte, bool) {
+	if len(key) != sha256.Size {
+		return hub.Handoff{}, nil, false
+	}
+	s := d.claim([sha256.Size]byte(key))
+	if s == nil {
+		return hub.Handoff{}, nil, false
+	}
+	defer s.rmu.Unlock()
+	s.state = stateMoving // frames still held: they go with the handoff
+	s.key = [sha256.Size]byte{}
+	ho := hub.Handoff{NS: Namespace, ID: s.peer.ID(), Relay: s.asked, Authorized: s.ice.req == nil}
+	var once sync.Once
+	take := func(moved bool) (held [][]byte) {
+		once.Do(func() { held = s.moved(moved) })
+		return held
+	}
+	return ho, take, true
+}
+
+// moved ends a yielded session here: with moved, it returns the frames
+// held for the client and its TURN allocations on this node end one grace
+// window later (time for the client, resumed elsewhere, to restart ICE
+// through the other node's TURN); without, the session ends now.
+func (s *session) moved(moved bool) [][]byte {
+	s.rmu.Lock()
+	held, n := s.held, s.heldBytes
+	s.held, s.heldBytes = nil, 0
+	if moved {
+		s.state = stateMoved
+	} else {
+		s.state = stateEnded
+	}
+	s.rmu.Unlock()
+	s.srv.ReleaseHeld(n)
+	if !moved {
+		s.srv.ResumeResult(edge.ResumeExpired)
+		s.leave()
+		return nil
+	}
+	s.srv.ResumeResult(edge.ResumeMoved)
+	if s.d.cfg.OnPeerGone != nil {
+		id, h := s.peer.ID(), s.srv.Hub
+		time.AfterFunc(s.d.cfg.ResumeGrace, func() {
+			if p := h.Lookup(Namespace, id); p != nil && !p.Remote() {
+				return // it came back here: its allocations are its own again
+			}
+			s.d.cfg.OnPeerGone(id)
+		})
+	}
+	return held
 }
 
 // park keeps s in the hub after its connection dropped, for a resume
@@ -285,9 +400,12 @@ func (s *session) holdLocked(b []byte, signal bool) error {
 func (s *session) send(b []byte) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	if s.state == stateParked {
+	switch s.state {
+	case stateParked, stateMoving:
 		_ = s.holdLocked(b, false)
 		return
+	case stateMoved:
+		return // its node now computes its events
 	}
 	s.c.Send(b) // never blocks: fine under rmu, which keeps the order with park
 }
@@ -297,12 +415,19 @@ func (s *session) send(b []byte) {
 func (s *session) offer(b []byte) error {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	if s.state == stateParked {
+	switch s.state {
+	case stateParked, stateMoving:
 		return s.holdLocked(b, true)
+	case stateMoved:
+		return errPeerAway // sent as it moved to another node: the sender may retry
 	}
 	s.c.Send(b)
 	return nil
 }
+
+// Offer implements hub.Offerer: a signal from a peer on another node,
+// refused like a local one (errPeerAway) while parked and full.
+func (s *session) Offer(f hub.Frame) error { return s.offer(f) }
 
 // handTo delivers a signal frame to peer to: through offer for a native
 // session (so a parked one can refuse it), else through its Client.

@@ -14,7 +14,8 @@
 //   - resume: after a drop the client reconnects with the resume token of its
 //     last welcome and, within the server's grace window, keeps its id, its
 //     rooms, streams and RTCPeerConnections (calls go on; an ICE restart only
-//     for a connection whose ICE failed or disconnected meanwhile);
+//     for a connection whose ICE failed or disconnected meanwhile, or for
+//     all when the session moved to another node, whose TURN URLs differ);
 //   - otherwise reconnect with exponential backoff and jitter, after which
 //     rooms are re-joined and streams re-published/re-played (the id changes).
 //
@@ -680,10 +681,15 @@ export class VeilClient extends EventTarget {
   // The server resumed our session: same id, rooms, streams and plays, and
   // what was sent to us meanwhile follows. Peer connections stay as they
   // are; only those whose ICE failed or disconnected while signaling was
-  // down get an ICE restart (with the fresh TURN credentials).
+  // down get an ICE restart (with the fresh TURN credentials) — or all of
+  // them when the session moved to another node of a cluster (other TURN
+  // URLs): the relays on the node we left end one grace window later.
   _onResumed(msg) {
     this._resuming = false;
+    const urls = (list) => JSON.stringify((list || []).map((s) => [].concat(s.urls || []).sort()).sort());
+    const before = urls(this.iceServers);
     this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : this.iceServers;
+    const moved = msg.moved === true || (this.iceServers.length > 0 && urls(this.iceServers) !== before);
     this.iceTransportPolicy = msg.iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.policy = msg.policy || this.policy;
     this._welcome = msg;
@@ -706,7 +712,7 @@ export class VeilClient extends EventTarget {
     for (const peer of this._peers.values()) {
       const ice = peer.pc.iceConnectionState;
       try { peer.pc.setConfiguration({ ...peer.pc.getConfiguration(), iceServers: this.iceServers }); } catch { /* ignore */ }
-      if ((ice === 'failed' || ice === 'disconnected') && peer.pc.restartIce) peer.pc.restartIce();
+      if ((moved || ice === 'failed' || ice === 'disconnected') && peer.pc.restartIce) peer.pc.restartIce();
     }
   }
 

@@ -12,13 +12,20 @@
 //     peer connections, and signaling works (a renegotiation offer from A
 //     reaches B, chat crosses, the pair is still relay/relay).
 //
-// Extra environment: VEIL_RELAY_IP, the TURN relay address (required).
+// Extra environment: VEIL_RELAY_IP, the TURN relay address (required);
+// VEIL_URL_B, where page B loads from (optional, default VEIL_URL: across
+// a cluster, page A's resume lands on another node than B's, see
+// cmd/veil's TestResumeBrowserCluster); VEIL_HOLD_MS (optional): after the
+// resume, keep checking the video this long (past the end of the old
+// node's relays for A, when the session moved).
 
 import crypto from 'node:crypto';
 import { assert, env, launch, main, sleep, step, waitFor, recordWebRTC, videoFrames } from './browser.mjs';
 
 const BASE = env('VEIL_URL').replace(/\/+$/, '');
 const RELAY_IP = env('VEIL_RELAY_IP');
+const BASE_B = (process.env.VEIL_URL_B || BASE).replace(/\/+$/, '');
+const HOLD_MS = Number(process.env.VEIL_HOLD_MS || 0);
 // How long A's signaling stays down: several reconnect attempts, well
 // inside veil's 30 s grace window.
 const OUTAGE_MS = 5000;
@@ -45,10 +52,10 @@ async function selectedPairs() {
   return out;
 }
 
-async function page(name, room) {
+async function page(name, room, base = BASE) {
   const b = await launch(name, { initScript: recordWebRTC });
   await b.context.addInitScript(`window.__veilTestPairs = ${selectedPairs.toString()};`);
-  const resp = await b.page.goto(`${BASE}/#room=${room}`);
+  const resp = await b.page.goto(`${base}/#room=${room}`);
   assert(resp && resp.status() === 200, `${name}: GET / returned ${resp && resp.status()}`);
   await waitFor(b.page, `${name} to connect to veil`, () => window.veilDemo && window.veilDemo.connState === 'open', { debug: snapshot });
   return b;
@@ -82,7 +89,7 @@ async function chat(from, to, text, fromId) {
 main(async () => {
   const room = `resume-${crypto.randomBytes(16).toString('hex')}`;
   const A = await page('A', room);
-  const B = await page('B', room);
+  const B = await page('B', room, BASE_B);
   await A.page.click('#join');
   await waitFor(A.page, 'A to join', () => window.veilDemo.joined, { debug: snapshot });
   await B.page.click('#join');
@@ -153,6 +160,23 @@ main(async () => {
   assert(errs[0].length === 0 && errs[1].length === 0, 'a page showed errors', errs);
   assert(A.problems.length === 0 && B.problems.length === 0, 'a page threw', [A.problems, B.problems]);
   step('after the resume: renegotiation through veil, chat both ways, video, still relay/relay, no errors');
+
+  if (HOLD_MS > 0) {
+    [fA, fB] = [nA, nB];
+    const until = Date.now() + HOLD_MS;
+    let held = 0;
+    while (Date.now() < until) {
+      await sleep(1000);
+      const hA = await frames(A, idB, 'B (holding)');
+      const hB = await frames(B, idA, 'A (holding)');
+      assert(hA > fA && hB > fB, 'video stopped after the resume', { before: [fA, fB], now: [hA, hB] });
+      [fA, fB] = [hA, hB];
+      held++;
+    }
+    await assertRelayed(A);
+    await assertRelayed(B);
+    step(`video kept flowing ${HOLD_MS} ms after the resume (${held} checks), still relay/relay`);
+  }
   await A.close();
   await B.close();
 });

@@ -36,6 +36,7 @@ const (
 	ResumeFailed  = "failed"  // an unknown, used or expired token
 	ResumeExpired = "expired" // a parked session ended unresumed
 	ResumeRefused = "refused" // a session could not park (a cap)
+	ResumeMoved   = "moved"   // a parked session was handed to another node of the cluster
 )
 
 func newParking(c Config, adm *admission, reg *prometheus.Registry) *parking {
@@ -46,7 +47,7 @@ func newParking(c Config, adm *admission, reg *prometheus.Registry) *parking {
 			Name: "veil_parked_sessions", Help: "Sessions whose connection dropped, held for a resume within the grace window.",
 		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "veil_resumes_total", Help: "Parked sessions by outcome: ok, failed (bad token), expired, refused (a parking cap).",
+			Name: "veil_resumes_total", Help: "Parked sessions by outcome: ok, failed (bad token), expired, refused (a parking cap), moved (to another node).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(p.gauge, p.results)
