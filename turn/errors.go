@@ -25,4 +25,5 @@ var (
 	errBadUsername      = errors.New("turn: malformed username")
 	errRealm            = errors.New("turn: wrong realm")
 	errCredentialExpiry = errors.New("turn: credential expired")
+	errPeerEnded        = errors.New("turn: credentials issued before the record of ended peers overflowed")
 )

@@ -29,15 +29,17 @@ const (
 	// full of live entries, unknown addresses are refused rather than let
 	// a large address block grow our memory.
 	maxTrackedIPs = 1 << 16
-	// maxEndedPeers bounds the record of peers whose allocations EndPeer
-	// closed, kept until their credentials expire so they cannot allocate
-	// again. When full, further peers are ended but not remembered.
-	maxEndedPeers = 1 << 16
 	// acceptBackoffMin and acceptBackoffMax bound the pause after a failed
 	// Accept (EMFILE and the like), doubling as net/http does.
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = time.Second
 )
+
+// maxEndedPeers bounds the record of peers whose allocations EndPeer
+// closed, kept until their credentials expire so they cannot allocate
+// again. When it is full, credentials issued until then stop allocating
+// instead (rememberEndedLocked). A variable for tests.
+var maxEndedPeers = 1 << 16
 
 // Refusal reasons, the keys of Stats.Refused and the values of the
 // "reason" label of veil_turn_refused_total.
@@ -49,7 +51,8 @@ const (
 	// ReasonAllocationsPerIP: an Allocate over MaxAllocationsPerIP.
 	ReasonAllocationsPerIP = "allocations-per-ip"
 	// ReasonPeerEnded: an Allocate by a peer EndPeer ended, before its
-	// credentials expired.
+	// credentials expired (486), or, after the record of ended peers
+	// overflowed, with credentials issued before that (401).
 	ReasonPeerEnded = "peer-ended"
 	// ReasonPeersPerAllocation: a permission over MaxPeersPerAllocation.
 	ReasonPeersPerAllocation = "peers-per-allocation"
@@ -222,6 +225,16 @@ func (s *Server) endedLocked(peerID string, now time.Time) bool {
 
 // rememberEndedLocked keeps peerID from allocating until credentials
 // issued now would have expired. s.mu must be held.
+//
+// The record is bounded (maxEndedPeers). When it is full of peers whose
+// credentials are still valid (more than maxEndedPeers sessions ended
+// within one credential lifetime), forgetting one would let its
+// credentials allocate again: fail-open. Instead every credential issued
+// until now stops allocating (endedBefore), which covers every peer in the
+// record, so the record is emptied. Peers still connected then cannot
+// allocate with the credentials they hold until they get new ones (a
+// resume does; credentials last CredentialTTL anyway): service degrades
+// during such a churn, privacy does not.
 func (s *Server) rememberEndedLocked(peerID string, now time.Time) {
 	if len(s.ended) >= maxEndedPeers && now.Sub(s.lastEndedSweep) >= ipSweepInterval {
 		s.lastEndedSweep = now
@@ -232,7 +245,23 @@ func (s *Server) rememberEndedLocked(peerID string, now time.Time) {
 		}
 	}
 	if len(s.ended) >= maxEndedPeers {
+		s.endedBefore = now
+		clear(s.ended)
+		s.stats.endedOverflows.Add(1)
+		s.log.Warn("turn: more sessions ended within one credential lifetime than the record holds; credentials issued until now no longer allocate", "record", maxEndedPeers)
 		return
 	}
 	s.ended[peerID] = now.Add(s.ttl + time.Second) // usernames round to seconds
+}
+
+// issuedBeforeOverflow reports whether credentials expiring at expires were
+// issued at or before the record of ended peers last overflowed. They were
+// issued CredentialTTL before their expiry, rounded down to the second,
+// so a credential issued in the second after the overflow may be refused
+// too, never one issued before it let through.
+func (s *Server) issuedBeforeOverflow(expires time.Time) bool {
+	s.mu.Lock()
+	before := s.endedBefore
+	s.mu.Unlock()
+	return !before.IsZero() && !expires.Add(-s.ttl).After(before)
 }

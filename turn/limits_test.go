@@ -423,3 +423,39 @@ func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 		MinVersion:   tls.VersionTLS12,
 	}, pool
 }
+
+// TestEndedRecordOverflowFailsSecure: when more peers end within one
+// credential lifetime than the record of ended peers holds, no ended
+// peer's credentials allocate again (an attack once got a closed peer's
+// credentials to allocate by overflowing it): every credential issued
+// until the overflow stops allocating, and credentials issued after it
+// still work.
+func TestEndedRecordOverflowFailsSecure(t *testing.T) {
+	defer func(n int) { maxEndedPeers = n }(maxEndedPeers)
+	maxEndedPeers = 3
+	ts := startServer(t, nil)
+	var creds []Credentials
+	for i := range 5 {
+		creds = append(creds, ts.srv.Credentials(fmt.Sprintf("churn-%d", i)))
+	}
+	live := ts.srv.Credentials("still-connected")
+	for i := range 5 {
+		ts.srv.EndPeer(fmt.Sprintf("churn-%d", i))
+	}
+	require.EqualValues(t, 1, ts.srv.Stats().EndedRecordOverflows)
+	for i, c := range creds {
+		_, err := newClient(t, ts.udpAddr, c).Allocate()
+		require.Error(t, err, "ended peer %d allocates again", i)
+	}
+	// A peer still connected at the overflow needs new credentials.
+	_, err := newClient(t, ts.udpAddr, live).Allocate()
+	require.Error(t, err)
+	assert.Equal(t, int(stun.CodeUnauthorized), turnErrorCode(t, err))
+	assert.Positive(t, ts.srv.Stats().Refused[ReasonPeerEnded])
+
+	// Credentials issued after the overflow (its second, rounded, is
+	// refused too) allocate.
+	time.Sleep(1100 * time.Millisecond)
+	allocate(t, newClient(t, ts.udpAddr, ts.srv.Credentials("still-connected")))
+	wellBehavedPair(t, ts, false)
+}

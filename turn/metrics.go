@@ -109,6 +109,7 @@ var turnMetrics = []turnMetric{
 	gauge("veil_turn_tracked_ips", "Client addresses in the TURN per-address table.", func(st Stats) float64 { return float64(st.TrackedIPs) }),
 	counter("veil_turn_allocations_lifetime_ended_total", "TURN allocations closed at --turn-max-allocation-lifetime.", func(st Stats) uint64 { return st.AllocationsLifetimeEnded }),
 	counter("veil_turn_allocations_peer_ended_total", "TURN allocations closed because their peer's signaling connection closed.", func(st Stats) uint64 { return st.AllocationsPeerEnded }),
+	counter("veil_turn_ended_record_overflows_total", "Times more sessions ended within one credential lifetime than the record of ended peers holds; credentials issued until then stopped allocating.", func(st Stats) uint64 { return st.EndedRecordOverflows }),
 	counter("veil_turn_tcp_first_message_timeouts_total", "TURN TCP/TLS connections closed for not finishing the TLS handshake and sending bytes within --turn-tcp-first-message-timeout.", func(st Stats) uint64 { return st.TCPFirstMessageTimeouts }),
 	counter("veil_turn_tcp_idle_timeouts_total", "TURN TCP/TLS connections closed after --turn-tcp-idle-timeout of silence.", func(st Stats) uint64 { return st.TCPIdleTimeouts }),
 	counter("veil_turn_accept_errors_total", "Failed accepts on TURN TCP/TLS listeners (such as EMFILE), each followed by a back-off.", func(st Stats) uint64 { return st.AcceptErrors }),

@@ -80,6 +80,10 @@ type Server struct {
 	pending        map[string]ipKey        // Allocates past quota, by client transport address
 	ended          map[string]time.Time    // peers EndPeer ended, until their credentials expire
 	lastEndedSweep time.Time
+	// endedBefore, once the record of ended peers overflowed, refuses
+	// Allocates with credentials issued at or before it (see
+	// rememberEndedLocked).
+	endedBefore time.Time
 
 	ipSalt  [32]byte // keys the per-address table (ipKeyOf)
 	stats   counters
@@ -108,6 +112,7 @@ type counters struct {
 	relayDropped       atomic.Uint64
 	lifetimeEnded      atomic.Uint64
 	peerEnded          atomic.Uint64
+	endedOverflows     atomic.Uint64
 	acceptErrors       atomic.Uint64
 	tcpFirstTimeouts   atomic.Uint64
 	tcpIdleTimeouts    atomic.Uint64
@@ -211,6 +216,9 @@ type Stats struct {
 	AllocationsLifetimeEnded uint64
 	// AllocationsPeerEnded counts allocations closed by EndPeer.
 	AllocationsPeerEnded uint64
+	// EndedRecordOverflows counts the times the record of ended peers
+	// overflowed, each refusing every credential issued until then.
+	EndedRecordOverflows uint64
 	// AcceptErrors counts failed Accepts on TCP and TLS listeners (such as
 	// EMFILE), each followed by a back-off.
 	AcceptErrors uint64
@@ -438,6 +446,7 @@ func (s *Server) Stats() Stats {
 		TrackedIPs:                   ips,
 		AllocationsLifetimeEnded:     s.stats.lifetimeEnded.Load(),
 		AllocationsPeerEnded:         s.stats.peerEnded.Load(),
+		EndedRecordOverflows:         s.stats.endedOverflows.Load(),
 		AcceptErrors:                 s.stats.acceptErrors.Load(),
 		TCPFirstMessageTimeouts:      s.stats.tcpFirstTimeouts.Load(),
 		TCPIdleTimeouts:              s.stats.tcpIdleTimeouts.Load(),
@@ -516,6 +525,11 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	expired := err == nil && now.After(expires)
 	if expired && ra.Method == stun.MethodAllocate {
 		err = errCredentialExpiry
+	}
+	if err == nil && ra.Method == stun.MethodAllocate && s.issuedBeforeOverflow(expires) {
+		s.stats.allocationsRefused.Add(1)
+		s.refused.add(ReasonPeerEnded)
+		err = errPeerEnded
 	}
 	if err != nil {
 		s.stats.authFailures.Add(1)
