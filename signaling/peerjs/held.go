@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/veilrtc/veil/signaling/hub"
+	"github.com/veilrtc/veil/signaling/internal/edge"
 )
 
 // heldStore holds messages for ids that are not connected, in memory
@@ -16,6 +17,7 @@ type heldStore struct {
 	mu         sync.Mutex // guards the following fields
 	byDst      map[string]*heldQueue
 	bySrc      map[string]heldCount
+	byAddr     map[edge.AddrKey]heldCount // exempt addresses are not counted
 	total      int
 	totalBytes int
 }
@@ -31,6 +33,7 @@ type heldQueue struct {
 
 type heldMsg struct {
 	src   string
+	addr  edge.AddrKey
 	frame []byte
 }
 
@@ -38,6 +41,7 @@ func (h *heldStore) init(expireAfter time.Duration) {
 	h.expireAfter = expireAfter
 	h.byDst = make(map[string]*heldQueue)
 	h.bySrc = make(map[string]heldCount)
+	h.byAddr = make(map[edge.AddrKey]heldCount)
 }
 
 // heldBytes is what the store holds, in bytes (metrics).
@@ -47,10 +51,11 @@ func (h *heldStore) heldBytes() int {
 	return h.totalBytes
 }
 
-// add holds f for dst; false when a cap is reached. The destination is
+// add holds f, sent by from from client address addr, for dst; false when
+// a cap is reached. The destination is
 // looked up again under the lock: take runs after the id is registered, so
 // a message is either delivered here or found by take, never stranded.
-func (h *heldStore) add(from *hub.Peer, dst string, f []byte, d *Dialect) bool {
+func (h *heldStore) add(from *hub.Peer, addr edge.AddrKey, dst string, f []byte, d *Dialect) bool {
 	src := from.ID()
 	h.mu.Lock()
 	if to := d.lookupFrom(from, dst); to != nil {
@@ -61,9 +66,10 @@ func (h *heldStore) add(from *hub.Peer, dst string, f []byte, d *Dialect) bool {
 	}
 	defer h.mu.Unlock()
 	q := h.byDst[dst]
-	n, sc := len(f), h.bySrc[src]
+	n, sc, ac := len(f), h.bySrc[src], h.byAddr[addr]
 	if h.total >= heldTotal || sc.msgs >= heldPerSrc ||
 		h.totalBytes+n > heldBytesTotal || sc.bytes+n > heldBytesPerSrc ||
+		(!addr.Exempt() && (ac.msgs >= heldPerAddr || ac.bytes+n > heldBytesPerAddr)) ||
 		(q != nil && (len(q.msgs) >= heldPerDst || q.bytes+n > heldBytesPerDst)) {
 		return false
 	}
@@ -72,9 +78,12 @@ func (h *heldStore) add(from *hub.Peer, dst string, f []byte, d *Dialect) bool {
 		h.byDst[dst] = q
 		q.timer = time.AfterFunc(h.expireAfter, func() { h.expired(dst, q, d) })
 	}
-	q.msgs = append(q.msgs, heldMsg{src: src, frame: f})
+	q.msgs = append(q.msgs, heldMsg{src: src, addr: addr, frame: f})
 	q.bytes += n
 	h.bySrc[src] = heldCount{sc.msgs + 1, sc.bytes + n}
+	if !addr.Exempt() {
+		h.byAddr[addr] = heldCount{ac.msgs + 1, ac.bytes + n}
+	}
 	h.total++
 	h.totalBytes += n
 	return true
@@ -91,6 +100,17 @@ func (h *heldStore) forgetLocked(dst string, q *heldQueue) {
 			delete(h.bySrc, m.src)
 		} else {
 			h.bySrc[m.src] = sc
+		}
+		if m.addr.Exempt() {
+			continue
+		}
+		ac := h.byAddr[m.addr]
+		ac.msgs--
+		ac.bytes -= len(m.frame)
+		if ac.msgs <= 0 {
+			delete(h.byAddr, m.addr)
+		} else {
+			h.byAddr[m.addr] = ac
 		}
 	}
 	h.total -= len(q.msgs)

@@ -28,19 +28,23 @@ const Namespace = "peerjs"
 
 // Bounds of what the dialect holds for ids that are not connected. A
 // message waits at most ExpireTimeout; these caps bound memory when many
-// senders address absent ids. Past a cap the sender gets EXPIRE at once,
+// senders address absent ids, and the per-address ones keep one client
+// address (many connections) to an eighth of the store, so it can never
+// take what others need (privacy invariant 6). Past a cap the sender gets EXPIRE at once,
 // which the client shows as peer-unavailable, as it would after the wait.
 const (
-	heldPerDst = 64   // messages waiting for one id
-	heldPerSrc = 128  // messages one sender has waiting
-	heldTotal  = 8192 // messages waiting, all ids together
+	heldPerDst  = 64   // messages waiting for one id
+	heldPerSrc  = 128  // messages one sender has waiting
+	heldPerAddr = 1024 // messages the senders of one client address have waiting
+	heldTotal   = 8192 // messages waiting, all ids together
 
 	// The same in bytes: a message may be 64 KiB, so the counts alone
 	// would let one sender hold 8 MiB and all of them 512 MiB. Metric:
 	// veil_peerjs_held_bytes.
-	heldBytesPerDst = 256 << 10 // bytes waiting for one id
-	heldBytesPerSrc = 512 << 10 // bytes one sender has waiting
-	heldBytesTotal  = 16 << 20  // bytes waiting, all ids together
+	heldBytesPerDst  = 256 << 10 // bytes waiting for one id
+	heldBytesPerSrc  = 512 << 10 // bytes one sender has waiting
+	heldBytesPerAddr = 2 << 20   // bytes the senders of one client address have waiting
+	heldBytesTotal   = 16 << 20  // bytes waiting, all ids together
 )
 
 // Bounds of client-chosen ids and tokens. A PeerJS client validates its
@@ -291,6 +295,7 @@ func (d *Dialect) serveWS(w http.ResponseWriter, r *http.Request) {
 		sess := &session{
 			d:            d,
 			c:            c,
+			addr:         s.AddrKeyOf(r),
 			token:        token,
 			SenderPolicy: s.SenderPolicy(false), // a PeerJS client cannot ask for relay
 			limiter:      s.NewLimiter(),
@@ -391,6 +396,7 @@ type session struct {
 	c     *edge.Conn
 	peer  *hub.Peer
 	token string
+	addr  edge.AddrKey // the client address's account, for the held store's caps
 	edge.SenderPolicy
 	limiter *edge.Limiter
 	inLen   int // size of the message being handled; reader goroutine only
@@ -603,7 +609,7 @@ func (sess *session) signal(m *clientMsg) bool {
 		// counts as a strike.
 		return false
 	}
-	sess.d.deliver(sess.peer, m.Dst, f)
+	sess.d.deliver(sess.peer, sess.addr, m.Dst, f)
 	return true
 }
 
@@ -672,13 +678,13 @@ func (sess *session) filterPayload(typ string, p payload) (out payload, keep, ok
 
 // deliver sends frame f from src to the connected PeerJS peer dst, or
 // holds it until dst connects or ExpireTimeout passes.
-func (d *Dialect) deliver(from *hub.Peer, dst string, f []byte) {
+func (d *Dialect) deliver(from *hub.Peer, addr edge.AddrKey, dst string, f []byte) {
 	if to := d.lookupFrom(from, dst); to != nil {
 		d.srv.Metrics.Relayed()
 		to.Notify(hub.Frame(f))
 		return
 	}
-	if !d.held.add(from, dst, f, d) {
+	if !d.held.add(from, addr, dst, f, d) {
 		d.srv.Metrics.RateLimited("peerjs-held")
 		d.expire(dst, []string{from.ID()})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -467,4 +468,60 @@ func TestPeerJSHeldBytesCapped(t *testing.T) {
 	assert.Equal(t, "absent-last", b.Expect("EXPIRE").Str("src"))
 	assert.LessOrEqual(t, held(), float64(peerjs.HeldBytesPerDst+peerjs.HeldBytesPerSrc))
 	assert.Positive(t, held())
+}
+
+// TestPeerJSHeldCappedPerAddress: the senders of one client address (many
+// connections, each within its own caps) hold at most HeldBytesPerAddr;
+// past it they get EXPIRE at once, and a sender from another address
+// still has its message held and delivered when the id connects.
+func TestPeerJSHeldCappedPerAddress(t *testing.T) {
+	srv, ts := newTestServer(t, signaling.Config{
+		MessageRate: -1, ByteRate: -1,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		PeerJS:         signaling.PeerJSConfig{ExpireTimeout: time.Hour},
+	})
+	const size = 60 << 10
+	offer := func(c *wsClient, dst string) {
+		c.SendRaw(testutil.FitSDP(t, "<", size, true, func(sdp string) any {
+			return msg{"type": "OFFER", "dst": dst, "payload": msg{"sdp": msg{"type": "offer", "sdp": sdp}, "type": "data", "connectionId": "dc_1"}}
+		}))
+	}
+	from := func(ip, id string) *wsClient {
+		c := testutil.DialRaw(t, ts, testutil.PJWS(id, "tok-"+id), http.Header{"X-Forwarded-For": {ip}})
+		c.Expect("OPEN")
+		c.ID = id
+		return c
+	}
+	held := func() float64 { return testutil.MetricValueNoLabel(t, srv.MetricsRegistry(), "veil_peerjs_held_bytes") }
+
+	// Senders of one address, each under its own 512 KiB, two offers per
+	// absent id (under the 256 KiB per id).
+	perSender := peerjs.HeldBytesPerSrc / size
+	n := 0
+	var last *wsClient
+	for s := 0; ; s++ {
+		last = from("203.0.113.50", fmt.Sprintf("flooder%d", s))
+		refused := false
+		for i := range perSender {
+			offer(last, fmt.Sprintf("gone-%d-%d", s, i/2))
+			n++
+			if n*size > peerjs.HeldBytesPerAddr {
+				assert.Equal(t, fmt.Sprintf("gone-%d-%d", s, i/2), last.Expect("EXPIRE").Str("src"), "over the address's bytes")
+				refused = true
+				break
+			}
+		}
+		if refused {
+			break
+		}
+		require.Less(t, s, 16, "the address was never capped")
+	}
+	assert.LessOrEqual(t, held(), float64(peerjs.HeldBytesPerAddr))
+
+	// Another address still gets its message held, and delivered.
+	other := from("198.51.100.60", "caller")
+	other.Send(msg{"type": "OFFER", "dst": "latecomer", "payload": msg{"sdp": msg{"type": "offer", "sdp": "v=0\r\n"}, "type": "data", "connectionId": "dc_2"}})
+	late := from("198.51.100.61", "latecomer")
+	got := late.Expect("OFFER")
+	assert.Equal(t, "caller", got.Str("src"))
 }

@@ -135,3 +135,24 @@ func (h ipHasher) key(a netip.Addr) ipKey {
 	copy(k[:], mac.Sum(nil))
 	return k
 }
+
+// AddrKey is the account a connection's per-address caps count under: its
+// client address's keyed hash (IPv6: the /64's, through trusted proxies),
+// or none for an address exempt from the per-address limits (loopback
+// that is not a trusted proxy). Comparable; the zero value is exempt.
+type AddrKey struct {
+	k     ipKey
+	valid bool
+}
+
+// Exempt reports whether per-address caps skip this account.
+func (k AddrKey) Exempt() bool { return !k.valid }
+
+// AddrKeyOf returns the per-address account of the connection opened by r.
+func (s *Server) AddrKeyOf(r *http.Request) AddrKey {
+	a := s.adm
+	if a.exempt(r) {
+		return AddrKey{}
+	}
+	return AddrKey{k: a.hash.key(clientAddr(r.RemoteAddr, r.Header, a.trusted)), valid: true}
+}
