@@ -77,8 +77,7 @@ const (
 // hub (Send, Close).
 type Conn struct {
 	ws      *websocket.Conn
-	queue   chan []byte // frames to write; a nil frame asks for a ping
-	softMax int         // frames above this get ErrTooLarge, the connection stays
+	softMax int // frames above this get ErrTooLarge, the connection stays
 	done    chan struct{}
 	once    sync.Once
 	writing atomic.Bool   // a writer goroutine runs (stays true once closed)
@@ -94,9 +93,17 @@ type Conn struct {
 
 	release func() // frees the admission slot; set by Server.upgrade
 
-	qmu         sync.Mutex // guards the following fields
-	queuedBytes int64      // bytes of the frames in queue
-	maxBytes    int64      // queuedBytes cap; <= 0: none
+	qmu sync.Mutex // guards the following fields
+	// queue[head:] are the frames to write, a nil frame asking for a ping;
+	// at most queueLen. It is allocated by the first frame, reused while
+	// small and dropped when a large one drains, so a connection that was
+	// never sent anything holds no queue and one that was holds at most
+	// keptQueue slots.
+	queue       [][]byte
+	head        int
+	queueLen    int
+	queuedBytes int64 // bytes of the frames in queue
+	maxBytes    int64 // queuedBytes cap; <= 0: none
 	budget      *sendBudget
 	qclosed     bool // released: nothing more is accounted
 
@@ -134,13 +141,18 @@ var (
 	ErrBinary   = errors.New("signaling: binary frame")
 )
 
+// keptQueue is the largest send queue (in slots) a connection keeps once
+// it drained: enough for the usual burst of a handshake without an
+// allocation per frame, little for an idle connection to hold.
+const keptQueue = 8
+
 // bufPool recycles read buffers so an idle connection holds none.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func newConn(ws *websocket.Conn, queueLen, softMax, hardMax int, maxBytes int64, budget *sendBudget) *Conn {
 	c := &Conn{
 		ws:       ws,
-		queue:    make(chan []byte, queueLen),
+		queueLen: queueLen,
 		softMax:  softMax,
 		done:     make(chan struct{}),
 		closed:   make(chan struct{}),
@@ -178,15 +190,14 @@ func (c *Conn) Send(b []byte) bool {
 		limit = LimitSendQueueTotal
 	}
 	if limit == "" {
-		select {
-		case c.queue <- b:
+		if len(c.queue)-c.head < c.queueLen {
+			c.pushLocked(b)
 			c.accountLocked(n)
 			c.qmu.Unlock()
 			c.kick()
 			return true
-		default:
-			limit = LimitSendQueue
 		}
+		limit = LimitSendQueue
 	}
 	c.qmu.Unlock()
 	c.drop(limit)
@@ -202,13 +213,47 @@ func (c *Conn) accountLocked(n int64) {
 	}
 }
 
-// dequeued frees the bytes of a frame the writer took off the queue.
-func (c *Conn) dequeued(b []byte) {
+// pushLocked appends b to the queue, first moving what waits to the front
+// when the slice is full, so a queue that never quite drains does not grow
+// past twice its frame cap. c.qmu must be held.
+func (c *Conn) pushLocked(b []byte) {
+	if c.head > 0 && len(c.queue) == cap(c.queue) {
+		n := copy(c.queue, c.queue[c.head:])
+		clear(c.queue[n:])
+		c.queue, c.head = c.queue[:n], 0
+	}
+	c.queue = append(c.queue, b)
+}
+
+// pop takes the next frame off the queue and frees its bytes; ok is false
+// when the queue is empty. The queue is dropped once drained.
+func (c *Conn) pop() (b []byte, ok bool) {
 	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.head == len(c.queue) {
+		return nil, false
+	}
+	b = c.queue[c.head]
+	c.queue[c.head] = nil
+	c.head++
+	if c.head == len(c.queue) {
+		c.head = 0
+		c.queue = c.queue[:0]
+		if cap(c.queue) > keptQueue {
+			c.queue = nil
+		}
+	}
 	if !c.qclosed {
 		c.accountLocked(-int64(len(b)))
 	}
-	c.qmu.Unlock()
+	return b, true
+}
+
+// queued reports whether frames wait in the queue.
+func (c *Conn) queued() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.head < len(c.queue)
 }
 
 // releaseQueue gives back what is still queued, once the writer is done:
@@ -221,13 +266,7 @@ func (c *Conn) releaseQueue() {
 	}
 	c.qclosed = true
 	c.accountLocked(-c.queuedBytes)
-	for {
-		select {
-		case <-c.queue:
-		default:
-			return
-		}
-	}
+	c.queue, c.head = nil, 0
 }
 
 // drop disconnects a peer that does not read what it is sent. Its writer is
@@ -254,11 +293,14 @@ func (c *Conn) Reject(frame []byte) {
 
 // ping queues a ping. A full queue needs none: the writer is busy with it.
 func (c *Conn) ping() {
-	select {
-	case c.queue <- nil:
-		c.kick()
-	default:
+	c.qmu.Lock()
+	if len(c.queue)-c.head >= c.queueLen {
+		c.qmu.Unlock()
+		return
 	}
+	c.pushLocked(nil)
+	c.qmu.Unlock()
+	c.kick()
 }
 
 // Close starts the closing handshake with code and reason. Only the first
@@ -294,29 +336,24 @@ func (c *Conn) writeLoop() {
 			return
 		default:
 		}
-		select {
-		case b := <-c.queue:
-			c.dequeued(b)
+		if b, ok := c.pop(); ok {
 			if err := c.write(b); err != nil {
 				c.Close(CloseNormal, "")
 			}
+			continue
+		}
+		// Nothing to write: step down, then look again, since a send or a
+		// close may have come in between and found us running.
+		c.writing.Store(false)
+		select {
 		case <-c.done:
-			c.writeClose()
-			return
 		default:
-			// Nothing to write: step down, then look again, since a send
-			// or a close may have come in between and found us running.
-			c.writing.Store(false)
-			select {
-			case <-c.done:
-			default:
-				if len(c.queue) == 0 {
-					return
-				}
+			if !c.queued() {
+				return
 			}
-			if !c.writing.CompareAndSwap(false, true) {
-				return // another writer took over
-			}
+		}
+		if !c.writing.CompareAndSwap(false, true) {
+			return // another writer took over
 		}
 	}
 }
@@ -346,16 +383,14 @@ func (c *Conn) writeClose() {
 		_ = c.ws.SetWriteDeadline(deadline)
 	drain:
 		for {
-			select {
-			case b := <-c.queue:
-				c.dequeued(b)
-				if b == nil {
-					continue // no point in a ping now
-				}
-				if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-					break drain
-				}
-			default:
+			b, ok := c.pop()
+			switch {
+			case !ok:
+				break drain
+			case b == nil:
+				continue // no point in a ping now
+			}
+			if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
 				break drain
 			}
 		}
@@ -503,7 +538,7 @@ func (c *Conn) Finish() {
 // dialect's sessions directly; its writer flag is set so no writer (which
 // needs a socket) ever starts.
 func NewDetachedConn(queueLen int) *Conn {
-	c := &Conn{queue: make(chan []byte, queueLen), done: make(chan struct{}), closed: make(chan struct{})}
+	c := &Conn{queueLen: queueLen, done: make(chan struct{}), closed: make(chan struct{})}
 	c.writing.Store(true)
 	return c
 }
@@ -512,12 +547,10 @@ func NewDetachedConn(queueLen int) *Conn {
 func (c *Conn) TakeQueued() [][]byte {
 	var out [][]byte
 	for {
-		select {
-		case b := <-c.queue:
-			c.dequeued(b)
-			out = append(out, b)
-		default:
+		b, ok := c.pop()
+		if !ok {
 			return out
 		}
+		out = append(out, b)
 	}
 }

@@ -64,3 +64,31 @@ func serverWS(t *testing.T) *websocket.Conn {
 	t.Cleanup(func() { _ = cl.Close(); _ = ws.Close() })
 	return ws
 }
+
+// TestQueueLazyAndBounded: a connection holds no send queue until a frame
+// is queued, keeps at most keptQueue slots once drained, and a queue that
+// never quite drains stays within twice its frame cap.
+func TestQueueLazyAndBounded(t *testing.T) {
+	c := NewDetachedConn(64)
+	assert.Nil(t, c.queue, "nothing queued, nothing held")
+	for range 3 {
+		require.True(t, c.Send([]byte("x")))
+	}
+	assert.Len(t, c.TakeQueued(), 3)
+	assert.LessOrEqual(t, cap(c.queue), keptQueue, "a drained small queue is kept small")
+	for range 40 {
+		require.True(t, c.Send([]byte("y")))
+	}
+	assert.Len(t, c.TakeQueued(), 40)
+	assert.Nil(t, c.queue, "a drained large queue is dropped")
+
+	// A writer one frame behind for a long time.
+	require.True(t, c.Send([]byte("z")))
+	for range 10_000 {
+		require.True(t, c.Send([]byte("z")))
+		_, ok := c.pop()
+		require.True(t, ok)
+	}
+	assert.LessOrEqual(t, cap(c.queue), 2*64)
+	assert.Len(t, c.TakeQueued(), 1)
+}
