@@ -69,19 +69,28 @@ func FindAddress(s string, allowed func(netip.Addr) bool) (leak string, found bo
 		return "", false
 	}
 	// spellings(s) one at a time: most text has only the one, and the
-	// slice was an allocation per line searched.
-	for range maxScrubPasses + 1 {
+	// slice was an allocation per line searched. Each step undoes one
+	// encoding, so every intermediate spelling is searched: decoding two
+	// layers at once could destroy the one in between ("%１０.0.0.1"
+	// folds to "%10.0.0.1", whose percent-decoding eats the "10").
+	for range maxSpellingSteps + 1 {
 		if leak, found = findAddress(s, allowed); found {
 			return leak, true
 		}
 		t := nextSpelling(s)
 		if t == s {
-			break
+			return "", false
 		}
 		s = t
 	}
-	return "", false
+	// Still decoding after maxSpellingSteps layers: what it spells cannot
+	// be classified, so it counts as an address (fail-secure).
+	return tooDeep, true
 }
+
+// tooDeep is the leak FindAddress reports for text still decoding after
+// maxSpellingSteps layers of encoding.
+const tooDeep = "(encoded too deeply to classify)"
 
 // mayHoldAddress reports whether FindAddress could find anything in s,
 // in one pass without allocating: false means ASCII text without an
@@ -146,7 +155,7 @@ var addrClass = func() (t [256]uint8) {
 // in runes, so this ends within maxScrubPasses.
 func spellings(s string) []string {
 	out := []string{s}
-	for range maxScrubPasses {
+	for range maxSpellingSteps {
 		t := nextSpelling(s)
 		if t == s {
 			break
@@ -158,19 +167,20 @@ func spellings(s string) []string {
 }
 
 // nextSpelling is one normalisation step of spellings: s itself when it
-// changes nothing.
+// reads the same under every step, else s under the first step that
+// changes it (Unicode folded, percent-escapes decoded, text escapes
+// decoded), one layer at a time so that no spelling in between is skipped.
 func nextSpelling(s string) string {
-	t := s
-	if f, ok := foldUnicode(t); ok {
-		t = f
+	if f, ok := foldUnicode(s); ok && f != s {
+		return f
 	}
-	if p, ok := percentDecode(t); ok {
-		t = p
+	if p, ok := percentDecode(s); ok && p != s {
+		return p
 	}
-	if u, ok := unescapeText(t); ok {
-		t = u
+	if u, ok := unescapeText(s); ok && u != s {
+		return u
 	}
-	return t
+	return s
 }
 
 // unescapeText decodes the escapes a parser further down may decode: HTML
@@ -502,6 +512,10 @@ const scrubbedName = scrubbedIPv4
 // maxScrubPasses bounds how often ScrubAddresses normalises and scrubs
 // again; each pass shortens the text, and real text needs one.
 const maxScrubPasses = 8
+
+// maxSpellingSteps bounds the decoding steps FindAddress and spellings
+// take, one encoding layer each (three kinds of step per pass).
+const maxSpellingSteps = 3 * maxScrubPasses
 
 // ScrubAddresses returns s with every address FindAddress would find
 // (with a nil allowed) replaced: IP literals as ScrubIPs replaces them, and

@@ -58,6 +58,12 @@ var addressSpellings = []string{
 	"¹²⁷.66.0.¹",
 	"①②⑦.66.0.①",
 	"127.6\u00ad6.0.1",
+	// Found by fuzzing the fan-out dialect's invariant: folding reveals a
+	// percent sign's digits, which decoding two layers at once ate.
+	"x%１０．０．０．１00",
+	"%１０．０．０．１",
+	// More layers than FindAddress decodes: refused as unclassifiable.
+	"%" + strings.Repeat("25", 30) + "310.0.0.1",
 	"127.66\u200b.0.1",
 	"127\u2060.66.0.1",
 	"127.66.0.1\ufe0f",
