@@ -438,6 +438,15 @@ func (n *Node) snapshotIn(r *remoteNode, m *message) {
 	if m.Part < m.Parts {
 		return
 	}
+	if r.synced && m.Seq <= r.applied {
+		// A snapshot older than changes applied since (two were asked
+		// for before the first arrived): applying it would take back
+		// those changes, and local peers would see peers leave and join
+		// again.
+		r.snapParts = nil
+		n.m.dropped("stale-snapshot")
+		return
+	}
 	want := make(map[string]snapPeer)
 	for _, ps := range r.snapParts {
 		for _, sp := range ps {
